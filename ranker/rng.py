@@ -1,0 +1,137 @@
+r"""Replayable, counter-based randomness that Numba kernels can call.
+
+Every draw in a simulation is a pure function of
+``(seed, stream, a, b, c, k)``: typically ``a`` a user, ``b`` a day and ``c``
+a slot, and ``k`` the index of the draw within that slot. Two policies run on
+one seed therefore see the same uniforms for the same user and slot (common
+random numbers), and the order in which threads visit rows cannot change a
+single bit.
+
+The generator hashes the key with the SplitMix64 finaliser (Steele, Lea and
+Flood, 2014), a bijection on 64-bit words with full avalanche:
+
+.. math::
+
+   z \leftarrow (z \oplus (z \gg 30)) \cdot \mathtt{0xBF58476D1CE4E5B9},\;
+   z \leftarrow (z \oplus (z \gg 27)) \cdot \mathtt{0x94D049BB133111EB},\;
+   z \leftarrow z \oplus (z \gg 31)
+
+``key`` chains the finaliser over the fields (each added to the running
+state with a distinct odd constant), and ``uniform(key, k)`` returns
+:math:`\lfloor \mathrm{mix}(key + (k+1)\,\gamma) / 2^{11} \rfloor \cdot 2^{-53}`
+with :math:`\gamma` the golden-ratio increment, so it lies in :math:`[0, 1)`.
+A slow pure-Python twin lives in ``tests/reference.py``.
+
+From Python (outside kernels) wrap a key in ``np.uint64`` before passing it
+back: Numba returns ``uint64`` as a Python ``int``, which it would retype as
+``int64`` on the way in.
+"""
+
+import numpy as np
+
+from ranker._numba import JIT, njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_C = (
+    np.uint64(0xD1B54A32D192ED03),
+    np.uint64(0xAEF17502108EF2D9),
+    np.uint64(0xF58D8B2C6B6E8E35),
+    np.uint64(0x8CB92BA72F3D8DD7),
+    np.uint64(0xA0761D6478BD642F),
+)
+_C0, _C1, _C2, _C3, _C4 = _C
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+# Named streams. Append only: renumbering one changes every result.
+STREAM_ARRIVAL = 1
+STREAM_RETRIEVAL = 2
+STREAM_BEHAVIOR = 3
+STREAM_SHARE = 4
+STREAM_THOMPSON = 5
+STREAM_RETENTION = 6
+STREAM_POSTING = 7
+STREAM_WORLD = 8
+
+
+@njit(**JIT)
+def mix64(z):
+    """SplitMix64 finaliser of a ``uint64``; a bijection."""
+    z = np.uint64(z)
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(**JIT)
+def key(seed, stream, a, b, c):
+    """Hash ``(seed, stream, a, b, c)`` (non-negative ints) into a ``uint64`` key."""
+    z = mix64(np.uint64(seed) + _C0)
+    z = mix64(z ^ (np.uint64(stream) + _C1))
+    z = mix64(z ^ (np.uint64(a) + _C2))
+    z = mix64(z ^ (np.uint64(b) + _C3))
+    return mix64(z ^ (np.uint64(c) + _C4))
+
+
+@njit(**JIT)
+def uniform(k0, k):
+    """The ``k``-th uniform draw in ``[0, 1)`` of key ``k0`` (``k >= 0``)."""
+    z = mix64(np.uint64(k0) + np.uint64(k + 1) * _GOLDEN)
+    return float(z >> _S11) * _INV53
+
+
+@njit(**JIT)
+def normal(k0, k):
+    """A standard normal draw from uniforms ``2k`` and ``2k+1`` of ``k0`` (Box-Muller)."""
+    u1 = 1.0 - uniform(k0, 2 * k)  # in (0, 1]
+    u2 = uniform(k0, 2 * k + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@njit(**JIT)
+def poisson(k0, k, lam):
+    """A Poisson(``lam``) draw by inversion from uniform ``k`` of ``k0``.
+
+    Exact for any ``lam >= 0``; cost grows with ``lam`` (fine for the
+    per-tick request counts it serves, which are small).
+    """
+    u = uniform(k0, k)
+    p = np.exp(-lam)
+    cdf = p
+    n = 0
+    while u >= cdf and n < 10000:
+        n += 1
+        p *= lam / n
+        if p == 0.0:
+            break
+        cdf += p
+    return n
+
+
+@njit(**JIT)
+def beta_approx(k0, k, a, b):
+    """A draw from Beta(``a``, ``b``) by the normal approximation, clipped to [0, 1].
+
+    Used for Thompson sampling on smoothed rates, where ``a + b`` is the
+    prior strength plus trials (large), so the approximation is close.
+    """
+    n = a + b
+    m = a / n
+    sd = np.sqrt(m * (1.0 - m) / (n + 1.0))
+    x = m + sd * normal(k0, k)
+    if x < 0.0:
+        return 0.0
+    if x > 1.0:
+        return 1.0
+    return x
+
+
+def uniforms(seed, stream, a, b, c, n):
+    """``n`` uniforms of one key, as a float64 array (Python convenience)."""
+    k0 = np.uint64(key(seed, stream, a, b, c))
+    return np.array([uniform(k0, k) for k in range(n)])

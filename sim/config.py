@@ -1,0 +1,172 @@
+"""The configuration tree: one frozen, validated dataclass per section, loaded from TOML.
+
+Sections: ``[world]`` (:class:`sim.world.WorldConfig`), ``[behavior]``
+(:class:`sim.behavior.BehaviorConfig`), ``[feed]`` (:class:`FeedConfig`),
+``[weights]`` (:class:`ranker.score.ScoreWeights`), ``[policy]``
+(:class:`PolicyConfig`) and ``[run]`` (:class:`RunConfig`). Every field has a
+default: the embedded default world is ``Config()``. A bad value fails before
+any work starts, naming the field, the value and what is allowed; unknown keys
+are errors.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ranker.params import Section, param
+from ranker.policies import REGISTRY, make_policy
+from ranker.score import ScoreWeights
+from sim.behavior import BehaviorConfig
+from sim.world import WorldConfig
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be read or validated."""
+
+
+@dataclass(frozen=True)
+class FeedConfig(Section):
+    """How feeds are assembled: ticks, slates, candidate sources, lifecycle thresholds."""
+
+    ticks_per_day: int = param(4, "int", 1, 96, doc="feed ticks per simulated day; counters and signals refresh each tick")
+    slate_size: int = param(8, "int", 1, 100, doc="impressions served per request (feed refresh)")
+    n_follow_candidates: int = param(16, "int", 0, 1000, doc="candidates per request from followed creators' recent posts (regular readers first)")
+    n_interest_candidates: int = param(32, "int", 0, 1000, doc="candidates per request from interest-based retrieval")
+    n_share_candidates: int = param(8, "int", 0, 64, doc="capacity of a user's inbox of opened shares, all offered as candidates")
+    n_fresh_candidates: int = param(12, "int", 0, 1000, doc="candidates per request from the pool of fresh posts")
+    candidate_window_days: int = param(7, "int", 1, 365, doc="posts older than this many days are no longer candidates")
+    fresh_window_days: int = param(1, "int", 1, 30, doc="posts younger than this many days form the fresh pool")
+    seen_memory: int = param(64, "int", 1, 4096, doc="a user is not shown again any of their last this-many impressions")
+    new_creator_days: int = param(14, "int", 1, 365, doc="a creator younger than this many days is a new creator")
+    breakout_days: int = param(3, "int", 1, 60, doc="window after posting in which a post may break out, days")
+    breakout_percentile: float = param(99.0, "float", 50.0, 100.0, hi_open=True, doc="a breakout reaches this percentile of posts' impressions within its window")
+    quit_window_days: int = param(7, "int", 1, 365, doc="a creator whose posts reach too few impressions over this many days quits")
+    quit_min_impressions: int = param(30, "int", 0, 10**9, doc="impressions over the quit window below which a creator quits")
+    first_impressions_target: int = param(1000, "int", 1, 10**9, doc="milestone for the 'days until a new creator's first N impressions' metric")
+
+
+@dataclass(frozen=True)
+class RunConfig(Section):
+    """One run: seed, length, logging."""
+
+    seed: int = param(0, "int", 0, 2**63 - 1, doc="the one seed every random stream derives from")
+    days: int = param(14, "int", 1, 3650, doc="simulated days")
+    log_sample: float = param(1.0, "float", 0.0, 1.0, doc="fraction of requests whose impressions are logged (0 logs none)")
+
+
+@dataclass(frozen=True)
+class PolicyConfig(Section):
+    """The new-creator boosting policy: a registered name and its parameters."""
+
+    name: str = param("none", "str", choices=tuple(sorted(REGISTRY)), doc="registered policy name (see `ranksim policies`)")
+    params: dict = field(default_factory=dict)
+
+    def check(self):
+        if not isinstance(self.params, dict):
+            raise TypeError(f"The 'params' parameter of PolicyConfig must be a table. Got {self.params!r} instead.")
+        # Validates the parameters by building the policy once.
+        make_policy(self.name, self.params)
+
+    @classmethod
+    def from_dict(cls, d, where=None):
+        where = where or "policy"
+        d = {} if d is None else d
+        if not isinstance(d, dict):
+            raise TypeError(f"The [{where}] section must be a table. Got {d!r} instead.")
+        unknown = sorted(set(d) - {"name", "params"})
+        if unknown:
+            raise ValueError(f"Unknown key(s) {unknown} in [{where}]. Allowed keys: ['name', 'params'].")
+        return cls(name=d.get("name", "none"), params=dict(d.get("params", {})))
+
+    def policy(self):
+        """The configured policy object."""
+        return make_policy(self.name, self.params)
+
+    def to_dict(self):
+        return {"name": self.name, "params": dict(make_policy(self.name, self.params).params.to_dict())}
+
+
+@dataclass(frozen=True)
+class Config(Section):
+    """The whole configuration of a run. ``Config()`` is the built-in default world."""
+
+    world: WorldConfig = field(default_factory=WorldConfig)
+    behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def check(self):
+        for name, typ in (("world", WorldConfig), ("behavior", BehaviorConfig), ("feed", FeedConfig),
+                          ("weights", ScoreWeights), ("policy", PolicyConfig), ("run", RunConfig)):
+            if not isinstance(getattr(self, name), typ):
+                raise TypeError(f"The {name!r} parameter of Config must be a {typ.__name__}. Got {getattr(self, name)!r} instead.")
+
+    def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None):
+        """A copy with the command line's common overrides applied (validated)."""
+        c = self
+        if policy is not None or policy_params is not None:
+            name = policy if policy is not None else c.policy.name
+            params = policy_params if policy_params is not None else (c.policy.params if name == c.policy.name else {})
+            c = c.replace(policy=PolicyConfig(name=name, params=dict(params)))
+        run = {}
+        if seed is not None:
+            run["seed"] = seed
+        if days is not None:
+            run["days"] = days
+        if log_sample is not None:
+            run["log_sample"] = log_sample
+        if run:
+            c = c.replace(run=c.run.replace(**run))
+        if users is not None:
+            c = c.replace(world=c.world.replace(n_users=users))
+        return c
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Parse and validate TOML text into a :class:`Config`.
+
+    Raises :class:`ConfigError` (a ``ValueError``) for malformed TOML or an
+    empty file, and ``TypeError``/``ValueError`` naming the field for bad values.
+    """
+    if not text.strip():
+        raise ConfigError(f"{source} is empty; a config needs at least one section, e.g. [run] days = 7. "
+                          "Leave out --config to use the built-in default world.")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source} is not valid TOML: {e}") from None
+    return Config.from_dict(data, "config")
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load a TOML file (``None``: the built-in default world)."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Config file {str(p)!r} does not exist.")
+    return parse_config(p.read_text(encoding="utf-8"), str(p))
+
+
+def write_config(cfg: Config, path: str | os.PathLike) -> None:
+    """Write the resolved config as TOML (atomically)."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(cfg.to_toml(), encoding="utf-8")
+    os.replace(tmp, p)

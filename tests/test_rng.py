@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from ranker import rng
+from tests import reference as ref
+
+
+@pytest.mark.parametrize("fields", [(0, 0, 0, 0, 0), (1, 3, 7, 2, 5), (2**63 - 1, 8, 999_999, 3649, 4095),
+                                    (12345, 1, 0, 0, 1)])
+def test_key_and_uniform_match_reference(fields):
+    k_nb = np.uint64(rng.key(*fields))
+    k_ref = ref.key(*fields)
+    assert int(k_nb) == k_ref
+    for k in range(20):
+        assert rng.uniform(k_nb, k) == ref.uniform(k_ref, k)
+
+
+def test_uniforms_are_uniform_and_distinct_by_field():
+    u = np.array([rng.uniform(np.uint64(rng.key(7, 1, a, 0, 0)), 0) for a in range(20000)])
+    assert 0.0 <= u.min() and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.01
+    assert abs(u.var() - 1 / 12) < 0.003
+    # every field matters
+    base = rng.key(1, 2, 3, 4, 5)
+    for alt in [(9, 2, 3, 4, 5), (1, 9, 3, 4, 5), (1, 2, 9, 4, 5), (1, 2, 3, 9, 4), (1, 2, 3, 4, 9)]:
+        assert rng.key(*alt) != base
+
+
+def test_poisson_mean_and_normal_moments():
+    lam = 3.5
+    x = np.array([rng.poisson(np.uint64(rng.key(3, 1, i, 0, 0)), 0, lam) for i in range(20000)])
+    assert abs(x.mean() - lam) < 0.08
+    assert abs(x.var() - lam) < 0.25
+    z = np.array([rng.normal(np.uint64(rng.key(3, 2, i, 0, 0)), 0) for i in range(20000)])
+    assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
+
+
+def test_beta_approx_in_unit_interval_and_centered():
+    x = np.array([rng.beta_approx(np.uint64(rng.key(5, 5, i, 0, 0)), 0, 30.0, 70.0) for i in range(5000)])
+    assert x.min() >= 0 and x.max() <= 1
+    assert abs(x.mean() - 0.3) < 0.01
