@@ -15,7 +15,9 @@ are errors (:meth:`Section.from_dict`), never ignored; there are no aliases.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import numbers
 from dataclasses import MISSING, field, fields
 from typing import Any
 
@@ -84,16 +86,21 @@ def check_value(owner: str, name: str, value: Any, m: dict) -> Any:
         return tuple(check_value(owner, f"{name}[{i}]", v, dict(m, kind="float")) for i, v in enumerate(value))
     rng = _range_text(m)
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
+        # numbers.Integral admits NumPy integers; bools are ints in Python but never counts here.
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{head} must be an int{rng}. Got {value!r} instead.")
+        value = int(value)
         if not _in_range(value, m):
             raise ValueError(f"{head} must be an int{rng}. Got {value!r} instead.")
         return value
     if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{head} must be a float{rng}. Got {value!r} instead.")
-        value = float(value)
-        if math.isnan(value) or not _in_range(value, m) or (math.isinf(value) and m["lo"] is None and m["hi"] is None):
+        try:
+            value = float(value)
+        except OverflowError:  # an int too large for a double
+            raise ValueError(f"{head} must be a finite float{rng}. Got {value!r} instead.") from None
+        if math.isnan(value) or math.isinf(value) or not _in_range(value, m):
             raise ValueError(f"{head} must be a finite float{rng}. Got {value!r} instead.")
         return value
     raise AssertionError(f"unknown kind {kind!r} for {owner}.{name}")
@@ -116,22 +123,27 @@ class Section:
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str | None = None):
-        """Build from a mapping, rejecting unknown keys by name."""
-        where = where or cls.__name__
+        """Build from a mapping, rejecting unknown keys by name.
+
+        Parameters
+        ----------
+        d : dict or None
+            Parsed TOML table (``None``: all defaults).
+        where : str, optional
+            The table's dotted path as the user wrote it, for messages
+            (default: the class name); ``""`` is the top level of a file.
+        """
+        where = cls.__name__ if where is None else where
         d = {} if d is None else d
         if not isinstance(d, dict):
-            raise TypeError(f"The [{where}] section must be a table. Got {d!r} instead.")
+            raise TypeError(f"The {table_label(where)} must be a table. Got {d!r} instead.")
         known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise ValueError(
-                f"Unknown key(s) {unknown} in [{where}]. Allowed keys: {sorted(known)}."
-            )
+        unknown_key_check(d, known, where)
         kw = {}
         for name, value in d.items():
             f = known[name]
             sub = _section_type(f)
-            kw[name] = sub.from_dict(value, f"{where}.{name}") if sub is not None else value
+            kw[name] = sub.from_dict(value, f"{where}.{name}" if where else name) if sub is not None else value
         return cls(**kw)
 
     def to_dict(self) -> dict:
@@ -166,6 +178,26 @@ class Section:
                 allowed = "one of " + ", ".join(m["choices"])
             rows.append((f.name, allowed, default, m["doc"]))
         return rows
+
+
+def table_label(where: str) -> str:
+    """How messages name a TOML table: ``[world]``, or the file's top level for ``""``."""
+    return f"[{where}] section" if where else "top level of the config"
+
+
+def unknown_key_check(d: dict, allowed, where: str) -> None:
+    """Raise ``ValueError`` naming any key of ``d`` not in ``allowed`` (with a close match as hint)."""
+    allowed = sorted(allowed)
+    unknown = sorted(set(d) - set(allowed), key=str)
+    if not unknown:
+        return
+    place = f"[{where}]" if where else "the top level of the config"
+    if not allowed:
+        raise ValueError(f"Unknown key(s) {unknown} in {place}, which takes no keys.")
+    hints = [f"{k!r} -> {close[0]!r}" for k in unknown
+             if (close := difflib.get_close_matches(str(k), allowed, n=1))]
+    hint = f" Did you mean: {', '.join(hints)}?" if hints else ""
+    raise ValueError(f"Unknown key(s) {unknown} in {place}. Allowed keys: {allowed}.{hint}")
 
 
 def _section_type(f):
