@@ -11,9 +11,9 @@ are errors.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ranker.params import Section, param
+from ranker.params import Section, param, table_label, unknown_key_check
 from ranker.policies import REGISTRY, make_policy
 from ranker.score import ScoreWeights
 from sim.behavior import BehaviorConfig
@@ -75,26 +75,28 @@ class PolicyConfig(Section):
     def check(self):
         if not isinstance(self.params, dict):
             raise TypeError(f"The 'params' parameter of PolicyConfig must be a table. Got {self.params!r} instead.")
-        # Validates the parameters by building the policy once.
-        make_policy(self.name, self.params)
+        # Validates the parameters by building the policy once, and stores them resolved
+        # (defaults filled in, types normalized) so that a config equals its TOML round trip.
+        resolved = make_policy(self.name, self.params).params.to_dict()
+        object.__setattr__(self, "params", resolved)
 
     @classmethod
     def from_dict(cls, d, where=None):
-        where = where or "policy"
+        where = "policy" if where is None else where
         d = {} if d is None else d
         if not isinstance(d, dict):
-            raise TypeError(f"The [{where}] section must be a table. Got {d!r} instead.")
-        unknown = sorted(set(d) - {"name", "params"})
-        if unknown:
-            raise ValueError(f"Unknown key(s) {unknown} in [{where}]. Allowed keys: ['name', 'params'].")
-        return cls(name=d.get("name", "none"), params=dict(d.get("params", {})))
+            raise TypeError(f"The {table_label(where)} must be a table. Got {d!r} instead.")
+        unknown_key_check(d, ("name", "params"), where)
+        params = d.get("params", {})
+        # A non-table ``params`` is passed through so that check() names it.
+        return cls(name=d.get("name", "none"), params=dict(params) if isinstance(params, dict) else params)
 
     def policy(self):
         """The configured policy object."""
         return make_policy(self.name, self.params)
 
     def to_dict(self):
-        return {"name": self.name, "params": dict(make_policy(self.name, self.params).params.to_dict())}
+        return {"name": self.name, "params": dict(self.params)}
 
 
 @dataclass(frozen=True)
@@ -142,16 +144,20 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     """Parse and validate TOML text into a :class:`Config`.
 
     Raises :class:`ConfigError` (a ``ValueError``) for malformed TOML or an
-    empty file, and ``TypeError``/``ValueError`` naming the field for bad values.
+    empty file (nothing but whitespace and comments), and
+    ``TypeError``/``ValueError`` naming the field for bad values.
     """
+    empty = ConfigError(f"{source} is empty; a config needs at least one section, e.g. [run] days = 7. "
+                        "Leave out --config to use the built-in default world.")
     if not text.strip():
-        raise ConfigError(f"{source} is empty; a config needs at least one section, e.g. [run] days = 7. "
-                          "Leave out --config to use the built-in default world.")
+        raise empty
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source} is not valid TOML: {e}") from None
-    return Config.from_dict(data, "config")
+    if not data:
+        raise empty
+    return Config.from_dict(data, "")
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
@@ -160,13 +166,35 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         return Config()
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"Config file {str(p)!r} does not exist.")
-    return parse_config(p.read_text(encoding="utf-8"), str(p))
+        what = "is a directory, not a file" if p.is_dir() else "does not exist"
+        raise ConfigError(f"Config file {str(p)!r} {what}.")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{str(p)!r} is not UTF-8 text, so not a TOML config: {e}") from None
+    return parse_config(text, str(p))
 
 
 def write_config(cfg: Config, path: str | os.PathLike) -> None:
-    """Write the resolved config as TOML (atomically)."""
+    """Write the resolved config as TOML, atomically.
+
+    The text goes to a uniquely named temporary file in the same directory,
+    which then replaces ``path`` in one step: a reader sees the old file or
+    the whole new one, never a part; on failure no temporary file is left.
+    """
     p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(cfg.to_toml(), encoding="utf-8")
-    os.replace(tmp, p)
+    text = cfg.to_toml()
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a run's config is meant to be read by others
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
