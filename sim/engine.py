@@ -1,0 +1,398 @@
+"""The feed loop: arrivals -> candidates -> ranker -> serve -> behaviour -> counters.
+
+Per tick, Python does the per-video work (signals, the policy, retrieval
+pools: a few vectorized passes over the live posts) and two Numba kernels do
+the per-impression work (:mod:`sim._engine_kernels`). No Python loop runs per
+impression. See :func:`simulate`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from ranker._numba import JIT, PJIT, njit, prange
+from ranker.policies import PolicyContext
+from ranker.rng import STREAM_LOG, key, uniform
+from ranker.score import base_scores
+from ranker.signals import Counters, compute_signals, user_affinity
+from sim import _engine_kernels as K
+from sim.behavior import behavior_params
+from sim.config import Config, write_config
+from sim.metrics import OnlineMetrics, creator_age_days
+from sim.world import build_world
+
+FOLLOW_HEADROOM = 16  # extra follow slots per user beyond the initial follows
+AFFINITY_STRENGTH = 5.0  # pseudo-impressions smoothing the logged topic affinity
+
+
+@dataclass
+class RunResult:
+    """What a run returns: its metrics, config, and where it wrote (if anywhere)."""
+
+    config: Config
+    metrics: dict
+    out_dir: Path | None = None
+    impressions: int = 0
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def impressions_per_second(self) -> float:
+        return self.impressions / self.seconds if self.seconds > 0 else float("nan")
+
+    def scalars(self) -> dict:
+        """The metrics that are single numbers, as ``name -> value``."""
+        return {k: v["value"] for k, v in self.metrics.items() if not isinstance(v["value"], list)}
+
+
+@njit(**PJIT)
+def _log_mask(seed, day, tick, users, reqs, rate, out):
+    for i in prange(users.shape[0]):
+        slot = tick * K.MAX_REQUESTS_PER_TICK + reqs[i]
+        out[i] = uniform(key(seed, STREAM_LOG, users[i], day, slot), 0) < rate
+
+
+class _FollowState:
+    """Follow edges in slotted CSR: each user has a fixed capacity of sorted slots."""
+
+    def __init__(self, world, cfg: Config):
+        w = world
+        deg = np.diff(w.follow_indptr).astype(np.int64)
+        cap = np.minimum(deg + FOLLOW_HEADROOM, cfg.world.follow_capacity)
+        cap = np.maximum(cap, np.minimum(deg, cfg.world.follow_capacity))
+        self.ptr = np.zeros(w.n_users + 1, np.int64)
+        np.cumsum(cap, out=self.ptr[1:])
+        total = int(self.ptr[-1])
+        self.n = np.minimum(deg, cap).astype(np.int32)
+        self.cre = np.full(total, -1, np.int32)
+        self.eng = np.zeros(total, np.float32)
+        self.rr = np.zeros(total, np.bool_)
+        # place initial follows at the start of each user's slots
+        owner = np.repeat(np.arange(w.n_users, dtype=np.int64), deg)
+        rank = np.arange(deg.sum()) - np.repeat(w.follow_indptr[:-1].astype(np.int64), deg)
+        keep = rank < cap[owner]
+        dst = self.ptr[owner[keep]] + rank[keep]
+        c = w.follow_indices[keep].astype(np.int32)
+        self.cre[dst] = c
+        # initial engagement: a quarter of the follower's affinity to the creator's topic, capped at 1
+        aff = w.n_topics * w.user_interest[owner[keep], w.creator_topic[c]]
+        self.eng[dst] = np.minimum(1.0, 0.25 * aff)
+        self.rr[dst] = self.eng[dst] >= cfg.behavior.rr_on
+
+    def valid(self):
+        total = self.ptr[-1]
+        used_end = np.repeat(self.ptr[:-1] + self.n, np.diff(self.ptr))
+        return np.arange(total) < used_end
+
+    def counts(self, n_creators):
+        """(followers, regular readers) per creator."""
+        ok = self.valid()
+        c = self.cre[ok]
+        return (np.bincount(c, minlength=n_creators).astype(np.int64),
+                np.bincount(c[self.rr[ok]], minlength=n_creators).astype(np.int64))
+
+    def decay(self, rate, rr_off):
+        self.eng *= np.float32(1.0 - rate)
+        self.rr &= self.eng >= rr_off
+
+
+class _EventWriter:
+    """Parquet event log written in chunks (one file per tick with rows)."""
+
+    def __init__(self, path: Path):
+        import pyarrow  # noqa: F401  (fail early if missing)
+
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.n_files = 0
+        self.n_rows = 0
+
+    def write(self, table):
+        import pyarrow.parquet as pq
+
+        if table.num_rows == 0:
+            return
+        pq.write_table(table, self.path / f"part-{self.n_files:05d}.parquet", compression="zstd")
+        self.n_files += 1
+        self.n_rows += table.num_rows
+
+
+EVENT_COLUMNS = (
+    "day", "tick", "request_id", "user_id", "video_id", "creator_id", "position", "source", "score",
+    "boost", "affinity", "creator_age_days", "is_new_creator", "is_ai_labeled", "regular_reader",
+    "follower", "play_3s", "completed", "watch_s", "liked", "commented", "shared", "share_recipients",
+    "share_opens", "followed", "latent_value",
+)
+
+
+def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None, overwrite=False) -> RunResult:
+    """Run one simulation of ``cfg``.
+
+    Parameters
+    ----------
+    cfg : Config
+        The validated configuration (``Config()`` is the default world).
+    out_dir : path, optional
+        Where to write ``config.toml``, ``metrics.json`` and ``events/``. Written
+        into a temporary sibling and renamed at the end, so an interrupted run
+        leaves nothing that looks complete.
+    progress : bool
+        Show a progress bar per day (tqdm).
+    threads : int, optional
+        Numba threads; results are identical for any count.
+    world : World, optional
+        A prebuilt world for ``(cfg.world, cfg.run.days, cfg.run.seed)``.
+    overwrite : bool
+        Replace an existing run directory at ``out_dir``.
+    """
+    from ranker._numba import set_threads
+
+    set_threads(threads)
+    if out_dir is None:
+        return _run(cfg, None, progress, world)
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"Output directory {str(out)!r} exists and is not empty; "
+                                  "choose another --out or pass --overwrite.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        (tmp / "INCOMPLETE").write_text("This run did not finish; its files are partial.\n")
+        write_config(cfg, tmp / "config.toml")
+        res = _run(cfg, tmp, progress, world)
+        data = json.dumps(res.metrics, indent=1, sort_keys=True, allow_nan=False)
+        (tmp / "metrics.json").write_text(data + "\n")
+        (tmp / "INCOMPLETE").unlink()
+    except BaseException:
+        msg = f"ranksim: run interrupted; partial output left in {tmp} (not a complete run)"
+        print(msg, flush=True)
+        raise
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+    res.out_dir = out
+    return res
+
+
+def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
+    t_start = time.perf_counter()
+    wc, feed, run, bcfg = cfg.world, cfg.feed, cfg.run, cfg.behavior
+    T, days, seed, slate = feed.ticks_per_day, run.days, run.seed, feed.slate_size
+    w = world if world is not None else build_world(wc, days, seed, T)
+    t_world = time.perf_counter() - t_start
+    U, V, C = w.n_users, w.n_videos, w.n_creators
+    policy = cfg.policy.policy()
+    wts = cfg.weights
+    bp = behavior_params(bcfg)
+
+    # state
+    fs = _FollowState(w, cfg)
+    vc = np.zeros((V, K.N_VC), np.float64)
+    ccounts = np.zeros((C, 3), np.int64)
+    ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
+    seen = np.full((U, feed.seen_memory), -1, np.int32)
+    seen_pos = np.zeros(U, np.int32)
+    inbox = np.full((U, max(feed.n_share_candidates, 1)), -1, np.int32)
+    inbox_pos = np.zeros(U, np.int32)
+    inbox_view = inbox[:, : feed.n_share_candidates]
+    ut_imps = np.zeros((U, w.n_topics), np.float32)
+    ut_plays = np.zeros((U, w.n_topics), np.float32)
+    sat = np.zeros(U, np.float64)
+    returned = np.zeros(U, np.bool_)
+    counts = np.zeros(U, np.int32)
+    user_day = np.zeros((U, 2), np.float64)
+    stamps = np.full((numba.config.NUMBA_NUM_THREADS, V), -1, np.int64)
+    quit_day = np.full(C, np.iinfo(np.int32).max, np.int32)
+    daily = np.zeros((C, feed.quit_window_days), np.int64)
+    post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
+    vid_all = np.arange(V, dtype=np.int32)
+    world_t = (w.user_interest, w.friend_indptr, w.friend_indices, w.video_creator, w.video_topic,
+               w.video_duration_s, w.video_quality, w.video_hook, w.video_shareability)
+    metrics = OnlineMetrics(w, feed, days)
+    writer = _EventWriter(out / "events") if (out is not None and run.log_sample > 0) else None
+    top_m = max(4 * feed.n_interest_candidates, 64)
+    max_rec = bcfg.share_max_recipients
+    stamp_base = 0
+    total_imps = 0
+    t_kernels = 0.0
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=days, desc=f"simulate {cfg.policy.name} seed={seed}", unit="day", leave=False)
+    for day in range(days):
+        K.draw_returns(seed, day, sat, bcfg.return_b, bcfg.return_v, returned)
+        user_day[:] = 0.0
+        for tick in range(T):
+            now = day * T + tick
+            t_days = day + tick / T
+            lo = np.searchsorted(post_time, now - feed.candidate_window_days * T, side="right")
+            hi = np.searchsorted(post_time, now, side="right")
+            idx = vid_all[lo:hi]
+            cr = w.video_creator[idx]
+            idx = idx[quit_day[cr] >= w.video_post_day[idx]]  # posts of creators who had quit never appear
+            cr = w.video_creator[idx]
+            age_c = creator_age_days(w.creator_join_day[cr], t_days)
+            counters = Counters(
+                video_id=idx.astype(np.int64), creator_id=cr.astype(np.int64),
+                impressions=vc[idx, K.VC_IMPRESSIONS], plays_3s=vc[idx, K.VC_PLAYS_3S],
+                completions=vc[idx, K.VC_COMPLETIONS], watch_s=vc[idx, K.VC_WATCH_S],
+                duration_s=w.video_duration_s[idx].astype(np.float64), likes=vc[idx, K.VC_LIKES],
+                comments=vc[idx, K.VC_COMMENTS], shares=vc[idx, K.VC_SHARES],
+                share_recipients=vc[idx, K.VC_SHARE_RECIPIENTS], share_opens=vc[idx, K.VC_SHARE_OPENS],
+                follows=vc[idx, K.VC_FOLLOWS], creator_followers=ccounts[cr, 0].astype(np.float64),
+                creator_regular_readers=ccounts[cr, 1].astype(np.float64),
+                rr_impressions=vc[idx, K.VC_RR_IMPRESSIONS], rr_plays_3s=vc[idx, K.VC_RR_PLAYS_3S],
+                creator_age_days=age_c)
+            sig = compute_signals(counters)
+            b_sub = base_scores(sig.matrix, wts)
+            is_new_sub = age_c < feed.new_creator_days
+            pctx = PolicyContext(
+                seed=seed, day=day, tick=tick, n_videos=idx.size, creator_age_days=age_c,
+                video_age_days=(now - post_time[idx]) / T, is_new_creator=is_new_sub,
+                impressions=vc[idx, K.VC_IMPRESSIONS].copy(), creator_id=cr.astype(np.int32),
+                active=np.ones(idx.size, np.bool_), base_score=b_sub, signals=sig,
+                new_creator_days=feed.new_creator_days)
+            act = policy.act(pctx)
+            base = np.full(V, -np.inf)
+            boost = np.zeros(V)
+            is_new = np.zeros(V, np.bool_)
+            base[idx] = b_sub
+            boost[idx] = act.boost
+            is_new[idx] = is_new_sub
+            live = idx if act.eligible is None else idx[np.asarray(act.eligible, bool)]
+            if act.eligible is not None:
+                base[idx[~np.asarray(act.eligible, bool)]] = -np.inf
+            n_quota = int(round(act.quota * slate))
+            # retrieval pools over the live posts
+            total = base[live] + boost[live]
+            topic = w.video_topic[live]
+            order = np.lexsort((live, -total, topic))
+            tp_vid = live[order].astype(np.int32)
+            tp_ptr = np.zeros(w.n_topics + 1, np.int64)
+            np.cumsum(np.bincount(topic, minlength=w.n_topics), out=tp_ptr[1:])
+            fresh_vid = live[post_time[live] > now - feed.fresh_window_days * T].astype(np.int32)
+            lc = w.video_creator[live]
+            order = np.lexsort((live, -post_time[live], lc))
+            cr_vid = live[order].astype(np.int32)
+            cr_ptr = np.zeros(C + 1, np.int64)
+            np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
+            aff = user_affinity(ut_imps, ut_plays, AFFINITY_STRENGTH).astype(np.float32, copy=False)
+            # arrivals
+            K.draw_arrivals(seed, day, tick, T, w.user_activity, returned, counts)
+            users = np.flatnonzero(counts).astype(np.int32)
+            row_off = np.zeros(users.size + 1, np.int64)
+            np.cumsum(counts[users].astype(np.int64) * slate, out=row_off[1:])
+            n_rows = int(row_off[-1])
+            out_i = np.empty((n_rows, K.N_I), np.int32)
+            out_f = np.empty((n_rows, K.N_F), np.float32)
+            out_u = np.zeros((n_rows, K.N_U), np.uint8)
+            out_rec = np.empty((n_rows, max_rec), np.int32)
+            ctx = (np.int64(seed), np.int64(day), np.int64(tick), np.int64(slate), np.int64(n_quota),
+                   float(wts.affinity), float(wts.regular_reader), np.int64(feed.n_follow_candidates),
+                   np.int64(feed.n_interest_candidates), np.int64(feed.n_fresh_candidates), np.int64(top_m),
+                   np.int64(stamp_base), bp, float(bcfg.rr_rate), float(bcfg.rr_on), float(bcfg.rr_off))
+            state = (fs.ptr, fs.n, fs.cre, fs.eng, fs.rr, seen, seen_pos, inbox_view, ut_imps, ut_plays, aff,
+                     base, boost, is_new, stamps, counts)
+            pools = (tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)
+            t0 = time.perf_counter()
+            K.serve_tick(ctx, world_t, state, pools, users, row_off, out_i, out_f, out_u, out_rec)
+            K.apply_tick(out_i, out_f, out_u, out_rec, w.video_creator, w.video_post_day, np.int64(day),
+                         np.int64(feed.breakout_days), vc, ccounts, (inbox, inbox_pos), user_day)
+            t_kernels += time.perf_counter() - t0
+            stamp_base += n_rows // slate
+            videos = out_i[:, K.I_VIDEO]
+            served = int(np.count_nonzero(videos >= 0))
+            total_imps += served
+            metrics.add_tick(day, t_days, videos, out_u, out_f[:, K.F_VALUE], K.U_PLAY, K.U_COMPLETE,
+                             K.U_FOLLOWER, K.U_REGULAR)
+            if writer is not None and n_rows:
+                _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, stamp_base - n_rows // slate,
+                          feed.new_creator_days)
+        # end of day: engagement decay, authoritative follower counts, satisfaction, quitting
+        fs.decay(bcfg.rr_decay, bcfg.rr_off)
+        ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
+        had = user_day[:, 0] > 0
+        r = bcfg.satisfaction_rate
+        sat[had] = (1 - r) * sat[had] + r * (user_day[had, 1] / user_day[had, 0])
+        daily[:, day % feed.quit_window_days] = ccounts[:, 2]
+        ccounts[:, 2] = 0
+        alive = quit_day > day
+        joined = w.creator_join_day <= day
+        old_enough = (day + 1 - np.where(w.creator_join_day > 0, w.creator_join_day, 0)) >= feed.quit_window_days
+        quits = alive & joined & old_enough & (daily.sum(axis=1) < feed.quit_min_impressions)
+        quit_day[quits] = day
+        metrics.end_day(day, int(np.count_nonzero(returned)), int(np.count_nonzero(had)), quit_day > day)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(impressions=f"{total_imps:,}")
+    if bar is not None:
+        bar.close()
+    m = metrics.finalize(vc, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS)
+    seconds = time.perf_counter() - t_start
+    return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds,
+                     timings={"world_s": t_world, "kernels_s": t_kernels, "total_s": seconds})
+
+
+def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days):
+    """Append the tick's sampled requests to the event log."""
+    import pyarrow as pa
+
+    rows = np.arange(out_i.shape[0], dtype=np.int64)
+    keep = out_i[:, K.I_VIDEO] >= 0
+    if run.log_sample < 1.0:
+        mask = np.empty(out_i.shape[0], np.bool_)
+        _log_mask(np.int64(run.seed), np.int64(day), np.int64(tick), out_i[:, K.I_USER], out_i[:, K.I_REQ],
+                  float(run.log_sample), mask)
+        keep &= mask
+    if not keep.any():
+        return
+    oi, of, ou = out_i[keep], out_f[keep], out_u[keep]
+    v = oi[:, K.I_VIDEO]
+    c = w.video_creator[v]
+    age = creator_age_days(w.creator_join_day[c], day + tick / T)
+    cols = {
+        "day": np.full(v.size, day, np.int32),
+        "tick": np.full(v.size, tick, np.int16),
+        # rows are grouped by request, so row // slate is the tick's running request index
+        "request_id": req_base + rows[keep] // slate,
+        "user_id": oi[:, K.I_USER],
+        "video_id": v,
+        "creator_id": c,
+        "position": ou[:, K.U_POS].astype(np.int16),
+        "source": ou[:, K.U_SOURCE].astype(np.int8),
+        "score": of[:, K.F_SCORE],
+        "boost": of[:, K.F_BOOST],
+        "affinity": of[:, K.F_AFF],
+        "creator_age_days": age.astype(np.float32),
+        "is_new_creator": age < new_days,
+        "is_ai_labeled": w.video_is_ai[v],
+        "regular_reader": ou[:, K.U_REGULAR].astype(bool),
+        "follower": ou[:, K.U_FOLLOWER].astype(bool),
+        "play_3s": ou[:, K.U_PLAY].astype(bool),
+        "completed": ou[:, K.U_COMPLETE].astype(bool),
+        "watch_s": of[:, K.F_WATCH],
+        "liked": ou[:, K.U_LIKE].astype(bool),
+        "commented": ou[:, K.U_COMMENT].astype(bool),
+        "shared": ou[:, K.U_SHARE].astype(bool),
+        "share_recipients": ou[:, K.U_NREC].astype(np.int8),
+        "share_opens": ou[:, K.U_NOPEN].astype(np.int8),
+        "followed": ou[:, K.U_FOLLOWED].astype(bool),
+        "latent_value": of[:, K.F_VALUE],
+    }
+    writer.write(pa.table({k: cols[k] for k in EVENT_COLUMNS}))

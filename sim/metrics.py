@@ -1,0 +1,226 @@
+"""Online metrics of a run: computed while it runs, so big runs need no full log.
+
+``OnlineMetrics`` accumulates per tick and per day; ``finalize`` returns the
+content of ``metrics.json``: a mapping ``name -> {"value", "unit",
+"description"}``. Scalars are what ``ranksim compare`` tabulates; series (per
+day, per cohort, Lorenz points) are what its figures draw. Nothing here depends
+on wall-clock time, so the same run always writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+ESTABLISHED_AGE_DAYS = 365.0  # creators present at day 0 count as this old
+
+
+def creator_age_days(join_day, t_days):
+    """Age in days of creators at time ``t_days`` (day + tick fraction).
+
+    Established creators (``join_day == 0``) count as ``ESTABLISHED_AGE_DAYS`` old
+    at day 0, so they are never "new".
+    """
+    join = np.asarray(join_day, dtype=np.float64)
+    return np.where(join > 0, t_days - join, t_days + ESTABLISHED_AGE_DAYS)
+
+
+def gini(x):
+    """Gini coefficient of non-negative values (0: equal, 1: one takes all)."""
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = x.size
+    if n == 0 or x.sum() <= 0:
+        return 0.0
+    cum = np.cumsum(x)
+    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+
+
+def lorenz(x, n_points=101):
+    """Lorenz curve at ``n_points`` population shares: (population share, exposure share)."""
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    p = np.linspace(0.0, 1.0, n_points)
+    if x.size == 0 or x.sum() <= 0:
+        return p, p.copy()
+    cum = np.concatenate([[0.0], np.cumsum(x)]) / x.sum()
+    pos = p * x.size
+    return p, np.interp(pos, np.arange(x.size + 1), cum)
+
+
+def _m(value, unit, description):
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        value = None
+    return {"value": value, "unit": unit, "description": description}
+
+
+class OnlineMetrics:
+    """Accumulators of one run. See module docstring."""
+
+    def __init__(self, world, feed, days):
+        self.w = world
+        self.feed = feed
+        self.days = days
+        n_cohorts = days  # cohort = join day (0 = established)
+        self.imps_by_cohort_day = np.zeros((days, n_cohorts), np.int64)
+        z = lambda: np.zeros(days, np.float64)  # noqa: E731
+        self.day_imps, self.day_new_imps, self.day_plays, self.day_completions = z(), z(), z(), z()
+        self.day_value, self.day_follower_imps, self.day_rr_imps = z(), z(), z()
+        self.day_returned, self.day_active = z(), z()
+        self.day_new_alive = z()
+        self.creator_imps = np.zeros(world.n_creators, np.int64)
+        self.first_target_day = np.full(world.n_creators, -1, np.int32)
+
+    def add_tick(self, day, t_days, videos, out_u, values, play_col, comp_col, fol_col, rr_col):
+        """Accumulate one tick's served rows (``videos >= 0`` only)."""
+        w = self.w
+        ok = videos >= 0
+        v = videos[ok]
+        if v.size == 0:
+            return
+        c = w.video_creator[v]
+        join = w.creator_join_day[c]
+        is_new = (join > 0) & (t_days - join < self.feed.new_creator_days)
+        self.day_imps[day] += v.size
+        self.day_new_imps[day] += np.count_nonzero(is_new)
+        self.day_plays[day] += np.count_nonzero(out_u[ok, play_col])
+        self.day_completions[day] += np.count_nonzero(out_u[ok, comp_col])
+        self.day_value[day] += float(values[ok].sum(dtype=np.float64))
+        self.day_follower_imps[day] += np.count_nonzero(out_u[ok, fol_col])
+        self.day_rr_imps[day] += np.count_nonzero(out_u[ok, rr_col])
+        self.imps_by_cohort_day[day] += np.bincount(join, minlength=self.days)[: self.days]
+        self.creator_imps += np.bincount(c, minlength=w.n_creators)
+
+    def end_day(self, day, returned, active, alive):
+        """Record the day's returning and served users, and survivors."""
+        w = self.w
+        self.day_returned[day] = returned
+        self.day_active[day] = active
+        reached = (self.first_target_day < 0) & (self.creator_imps >= self.feed.first_impressions_target)
+        self.first_target_day[reached] = day
+        joined_new = (w.creator_join_day > 0) & (w.creator_join_day <= day)
+        self.day_new_alive[day] = np.count_nonzero(alive & joined_new)
+
+    def finalize(self, vc, quit_day, n_users, early_col, imps_col):
+        """The metrics mapping written to ``metrics.json``."""
+        w, feed, days = self.w, self.feed, self.days
+        out = {}
+        imps = self.day_imps.sum()
+        safe = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
+        joined = w.creator_join_day < days
+        new_c = (w.creator_join_day > 0) & joined
+        out["impressions"] = _m(int(imps), "impressions", "impressions served over the run")
+        out["new_creator_exposure_share"] = _m(safe(self.day_new_imps.sum(), imps), "share of impressions",
+                                               f"share of impressions going to creators younger than {feed.new_creator_days} days")
+        share_by_day = np.divide(self.day_new_imps, self.day_imps, out=np.zeros(days), where=self.day_imps > 0)
+        out["new_creator_exposure_share_by_day"] = _m(share_by_day, "share of impressions, per day", "new-creator exposure share each day")
+        out["impressions_by_cohort_day"] = _m(self.imps_by_cohort_day, "impressions [day][join day]",
+                                              "impressions each day by creator cohort (join day; 0 = established)")
+        ce = self.creator_imps[joined]
+        out["exposure_gini"] = _m(gini(ce), "Gini coefficient in [0, 1]", "inequality of impressions across creators who joined during the run or before")
+        p, L = lorenz(ce)
+        out["exposure_lorenz"] = _m(np.stack([p, L], axis=1), "[population share, exposure share]", "Lorenz curve of creator exposure")
+        # breakouts: early impressions of posts whose early window was fully observed
+        post_day = w.video_post_day
+        observed = (post_day >= 0) & (post_day <= days - feed.breakout_days)
+        early = vc[:, early_col]
+        if observed.any():
+            thr = np.percentile(early[observed], feed.breakout_percentile)
+            broke = observed & (early >= max(thr, 1.0))
+        else:
+            thr, broke = float("nan"), observed
+        vnew = new_c[w.video_creator] & (post_day - w.creator_join_day[w.video_creator] < feed.new_creator_days)
+        out["breakout_threshold"] = _m(float(thr), "impressions", f"impressions within {feed.breakout_days} days that make a breakout (percentile {feed.breakout_percentile})")
+        out["breakout_rate_new"] = _m(safe(np.count_nonzero(broke & vnew), np.count_nonzero(observed & vnew)), "share of posts",
+                                      "share of new creators' posts that broke out")
+        out["breakout_rate_established"] = _m(safe(np.count_nonzero(broke & ~vnew), np.count_nonzero(observed & ~vnew)), "share of posts",
+                                              "share of other posts that broke out")
+        out["new_creator_breakout_share"] = _m(safe(np.count_nonzero(broke & vnew), np.count_nonzero(broke)), "share of breakouts",
+                                               "share of breakouts that were new creators' posts")
+        # survival of new creators by latent quality tier
+        q = w.creator_quality
+        alive_end = quit_day >= days
+        tiers = {}
+        if new_c.any():
+            lo_t, hi_t = np.quantile(q[new_c], [1 / 3, 2 / 3])
+            tier = np.where(q < lo_t, 0, np.where(q < hi_t, 1, 2))
+            for ti, name in enumerate(("low", "mid", "high")):
+                sel = new_c & (tier == ti)
+                tiers[name] = safe(np.count_nonzero(sel & alive_end), np.count_nonzero(sel))
+            # survival curve by age (days since join), per tier
+            curves = np.full((3, days), np.nan)
+            age_end = np.where(quit_day < days, quit_day, days) - w.creator_join_day  # days survived
+            for ti in range(3):
+                sel = new_c & (tier == ti)
+                for a in range(days):
+                    at_risk = sel & (days - w.creator_join_day > a)  # observed for at least a days
+                    if at_risk.any():
+                        curves[ti, a] = np.count_nonzero(at_risk & (age_end > a)) / np.count_nonzero(at_risk)
+            out["new_creator_survival_curve"] = _m(curves, "share alive [tier low/mid/high][days since join]",
+                                                   "share of new creators still posting, by latent quality tercile and age")
+        out["new_creator_survival"] = _m(safe(np.count_nonzero(new_c & alive_end), np.count_nonzero(new_c)), "share of creators",
+                                         "share of new creators still posting at the end")
+        for name in ("low", "mid", "high"):
+            out[f"new_creator_survival_{name}_quality"] = _m(tiers.get(name, float("nan")), "share of creators",
+                                                             f"survival of new creators in the {name} latent-quality tercile")
+        # days until first N impressions
+        reached = new_c & (self.first_target_day >= 0)
+        dd = (self.first_target_day - w.creator_join_day)[reached]
+        out["new_creator_reached_target"] = _m(safe(np.count_nonzero(reached), np.count_nonzero(new_c)), "share of creators",
+                                               f"share of new creators reaching {feed.first_impressions_target} impressions")
+        out["days_to_target_median"] = _m(float(np.median(dd)) if dd.size else float("nan"), "days",
+                                          f"median days from joining to {feed.first_impressions_target} impressions (creators who got there)")
+        # quality against exposure for new creators: are good newcomers found?
+        ne = self.creator_imps[new_c]
+        qn = q[new_c]
+        if ne.size > 2 and np.ptp(ne) > 0:
+            rho = stats.spearmanr(qn, ne).statistic
+        else:
+            rho = float("nan")
+        out["new_creator_quality_exposure_corr"] = _m(float(rho), "Spearman rho", "rank correlation of latent quality and impressions among new creators")
+        if qn.size:
+            edges = np.quantile(qn, np.linspace(0, 1, 11))
+            b = np.clip(np.searchsorted(edges, qn, side="right") - 1, 0, 9)
+            cnt = np.bincount(b, minlength=10)
+            out["new_creator_exposure_by_quality_decile"] = _m(
+                np.stack([np.bincount(b, weights=qn, minlength=10) / np.maximum(cnt, 1),
+                          np.bincount(b, weights=ne, minlength=10) / np.maximum(cnt, 1)], axis=1),
+                "[mean latent quality, mean impressions per creator]", "new creators' exposure by latent-quality decile")
+        # users
+        out["value_per_impression"] = _m(safe(self.day_value.sum(), imps), "latent value per impression", "mean latent user value per impression (ground truth)")
+        out["total_value"] = _m(float(self.day_value.sum()), "latent value", "latent user value summed over the run")
+        out["value_per_impression_by_day"] = _m(np.divide(self.day_value, self.day_imps, out=np.zeros(days), where=self.day_imps > 0),
+                                                "latent value per impression, per day", "user value per impression each day")
+        out["play3_rate"] = _m(safe(self.day_plays.sum(), imps), "share of impressions", "3-second play rate")
+        out["completion_rate"] = _m(safe(self.day_completions.sum(), imps), "share of impressions", "completion rate")
+        ret = self.day_returned / max(n_users, 1)
+        out["retention_by_day"] = _m(ret, "share of users", "share of users who opened the app each day")
+        out["retention"] = _m(float(ret[1:].mean()) if days > 1 else float(ret[0]), "share of users",
+                              "mean daily share of users opening the app (days after the first)")
+        out["retention_last_day"] = _m(float(ret[-1]), "share of users", "share of users opening the app on the last day")
+        out["rr_share_of_follower_impressions"] = _m(safe(self.day_rr_imps.sum(), self.day_follower_imps.sum()), "share of impressions",
+                                                     "share of followers' impressions that reached regular readers")
+        # AI-label parity at matched quality: impressions per post, AI / unlabelled, within quality deciles
+        posted = (post_day >= 0) & (post_day < days)
+        vi = vc[:, imps_col]
+        ratio = float("nan")
+        if posted.any():
+            qv = w.video_quality[posted]
+            edges = np.quantile(qv, np.linspace(0, 1, 11))
+            b = np.clip(np.searchsorted(edges, qv, side="right") - 1, 0, 9)
+            ai = w.video_is_ai[posted]
+            x = vi[posted]
+            num = den = 0.0
+            for k in range(10):
+                a_sel, n_sel = (b == k) & ai, (b == k) & ~ai
+                if a_sel.any() and n_sel.any() and x[n_sel].mean() > 0:
+                    wgt = np.count_nonzero(b == k)
+                    num += wgt * x[a_sel].mean() / x[n_sel].mean()
+                    den += wgt
+            ratio = num / den if den > 0 else float("nan")
+        out["ai_label_exposure_ratio"] = _m(ratio, "ratio (1 = parity)",
+                                            "impressions per AI-labelled post over per unlabelled post, within latent-quality deciles")
+        out["new_creators_alive_by_day"] = _m(self.day_new_alive, "creators", "new creators joined and still posting, each day")
+        return out
