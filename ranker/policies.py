@@ -8,7 +8,7 @@ and optionally a mask of posts not to show. ``act`` is a pure function of the
 context: no state is kept between ticks, so a run can be replayed from any
 tick, and the only randomness (Thompson sampling) comes from the
 counter-based generator of :mod:`ranker.rng`, keyed by
-``(seed, STREAM_THOMPSON, video, day, tick)``.
+``(seed, STREAM_THOMPSON, video_id, day, tick)``.
 
 Boosts are added to the ranker's score, whose signals are log-lifts over the
 population prior (0 = an average video), so a boost of 0.5 weighs as much as a
@@ -116,6 +116,10 @@ class PolicyContext:
     creator_kind : ndarray of int8, shape (n_videos,), optional
         Creator kind of each post (0 UGC, 1 professional); only the
         ``fairco`` policy with ``groups="new_kind"`` needs it.
+    video_id : ndarray of int64, shape (n_videos,), optional
+        Stable id (>= 0) of each row's post, keying its Thompson draws so a
+        post keeps its draws whichever subset of posts the rows cover (common
+        random numbers across policies). Default: the row index.
     """
 
     seed: int
@@ -132,6 +136,7 @@ class PolicyContext:
     signals: Signals
     new_creator_days: int
     creator_kind: np.ndarray | None = None
+    video_id: np.ndarray | None = None
 
     def __post_init__(self):
         for name in ("seed", "day", "tick", "n_videos", "new_creator_days"):
@@ -143,6 +148,8 @@ class PolicyContext:
         arrays = list(_CTX_ARRAYS)
         if self.creator_kind is not None:
             arrays.append(("creator_kind", np.int8))
+        if self.video_id is not None:
+            arrays.append(("video_id", np.int64))
         for name, dtype in arrays:
             a = np.asarray(getattr(self, name), dtype=dtype)
             if a.shape != (n,):
@@ -150,6 +157,10 @@ class PolicyContext:
                     f"The {name!r} field of PolicyContext must have shape (n_videos,) = ({n},). Got {a.shape} instead."
                 )
             object.__setattr__(self, name, a)
+        if self.video_id is not None and n and self.video_id.min() < 0:
+            raise ValueError(
+                f"The 'video_id' field of PolicyContext must hold non-negative ids. Got {self.video_id.min()} instead."
+            )
         for name in ("matrix", "alpha", "beta"):
             shape = np.shape(getattr(self.signals, name))
             if shape != (n, len(SIGNAL_NAMES)):
@@ -517,15 +528,16 @@ class UCB(Policy):
 
 
 @njit(**PJIT)
-def _thompson_lift(alpha, beta, cols, seed, day, tick, out):
-    """Sum over ``cols`` of log(Beta draw) - log(posterior mean), per video.
+def _thompson_lift(alpha, beta, cols, ids, seed, day, tick, out):
+    """Sum over ``cols`` of log(Beta draw) - log(posterior mean), per row.
 
-    ``alpha, beta`` float64 (n, 7); ``cols`` int64 signal columns; the draw
-    for column ``c`` of video ``v`` is ``beta_approx(key(seed,
-    STREAM_THOMPSON, v, day, tick), c, ...)``. Writes ``out`` float64 (n,).
+    ``alpha, beta`` float64 (n, 7); ``cols`` int64 signal columns; ``ids``
+    int64 (n,) post ids; the draw for column ``c`` of row ``v`` is
+    ``beta_approx(key(seed, STREAM_THOMPSON, ids[v], day, tick), c, ...)``.
+    Writes ``out`` float64 (n,).
     """
     for v in prange(alpha.shape[0]):
-        k0 = key(seed, STREAM_THOMPSON, v, day, tick)
+        k0 = key(seed, STREAM_THOMPSON, ids[v], day, tick)
         s = 0.0
         for j in range(cols.shape[0]):
             c = cols[j]
@@ -537,7 +549,7 @@ def _thompson_lift(alpha, beta, cols, seed, day, tick, out):
         out[v] = s
 
 
-def thompson_lift(alpha, beta, cols, seed, day, tick):
+def thompson_lift(alpha, beta, cols, seed, day, tick, ids=None):
     r"""Sampled minus posterior-mean log rate, summed over signal columns, per video.
 
     .. math::
@@ -546,7 +558,7 @@ def thompson_lift(alpha, beta, cols, seed, day, tick):
        - \log \max(\mu_{v,c}, \epsilon)\bigr),\qquad
        \theta_{v,c} \sim \mathrm{Beta}(\alpha_{v,c}, \beta_{v,c})
 
-    with the draw ``rng.beta_approx(rng.key(seed, STREAM_THOMPSON, v, day,
+    with the draw ``rng.beta_approx(rng.key(seed, STREAM_THOMPSON, ids[v], day,
     tick), c, alpha, beta)`` (normal approximation clipped to [0, 1]) and
     :math:`\epsilon = 10^{-9}`: the same (seed, day, tick) gives the same bits
     for any thread count.
@@ -559,6 +571,8 @@ def thompson_lift(alpha, beta, cols, seed, day, tick):
         Signal columns to sum over; column ``c`` uses draw index ``c``.
     seed, day, tick : int
         Non-negative key fields.
+    ids : ndarray of int64, shape (n_videos,), optional
+        Non-negative post id of each row (default: the row index).
 
     Returns
     -------
@@ -567,8 +581,10 @@ def thompson_lift(alpha, beta, cols, seed, day, tick):
     """
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
     beta = np.ascontiguousarray(beta, dtype=np.float64)
-    out = np.empty(alpha.shape[0], dtype=np.float64)
-    _thompson_lift(alpha, beta, np.asarray(cols, dtype=np.int64), np.int64(seed), np.int64(day), np.int64(tick), out)
+    n = alpha.shape[0]
+    ids = np.arange(n, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
+    out = np.empty(n, dtype=np.float64)
+    _thompson_lift(alpha, beta, np.asarray(cols, dtype=np.int64), ids, np.int64(seed), np.int64(day), np.int64(tick), out)
     return out
 
 
@@ -593,8 +609,9 @@ class Thompson(Policy):
     :math:`\lambda` = ``scale`` and :math:`\mu` the posterior mean: the score
     then ranks on a sampled rather than the expected log-lift. The draws come
     from :func:`ranker.rng.beta_approx` keyed by
-    ``(seed, STREAM_THOMPSON, video, day, tick)``, so a tick replays
-    bit-identically and two policies on one seed share them. Posts with few
+    ``(seed, STREAM_THOMPSON, video_id, day, tick)`` (``ctx.video_id``, or
+    the row index when it is None), so a tick replays bit-identically and
+    two runs on one seed share them. Posts with few
     impressions have wide posteriors, so their scores spread more and they
     reach the top more often than their mean alone would allow. With
     ``only_new`` established creators get 0.
@@ -607,7 +624,8 @@ class Thompson(Policy):
         p = self.params
         if p.scale == 0.0:
             return _zeros(ctx)
-        lift = thompson_lift(ctx.signals.alpha, ctx.signals.beta, _cols(MAIN_SIGNALS), ctx.seed, ctx.day, ctx.tick)
+        lift = thompson_lift(ctx.signals.alpha, ctx.signals.beta, _cols(MAIN_SIGNALS), ctx.seed, ctx.day, ctx.tick,
+                             ctx.video_id)
         boost = p.scale * lift
         if p.only_new:
             boost = np.where(ctx.is_new_creator, boost, 0.0)

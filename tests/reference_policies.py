@@ -34,11 +34,11 @@ def beta_approx(k0, k, a, b):
 
 # --- ranker.policies ------------------------------------------------------------
 
-def thompson_lift(alpha, beta, cols, seed, day, tick):
-    """Per video: sum over cols of log(max(draw, eps)) - log(max(mean, eps))."""
+def thompson_lift(alpha, beta, cols, seed, day, tick, ids=None):
+    """Per row: sum over cols of log(max(draw, eps)) - log(max(mean, eps)), keyed by the row's id."""
     out = []
     for v in range(len(alpha)):
-        k0 = base.key(seed, STREAM_THOMPSON, v, day, tick)
+        k0 = base.key(seed, STREAM_THOMPSON, v if ids is None else int(ids[v]), day, tick)
         s = 0.0
         for c in cols:
             a, b = float(alpha[v][c]), float(beta[v][c])

@@ -380,7 +380,31 @@ def test_thompson_kernel_matches_reference(seed, n, day, tick):
     got = P.thompson_lift(ctx.signals.alpha, ctx.signals.beta, cols, seed, day, tick)
     want = ref.thompson_lift(ctx.signals.alpha.tolist(), ctx.signals.beta.tolist(), cols.tolist(), seed, day, tick)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    ids = np.random.default_rng(seed % 1000).permutation(10 * n)[:n] + 3
+    got = P.thompson_lift(ctx.signals.alpha, ctx.signals.beta, cols, seed, day, tick, ids)
+    want = ref.thompson_lift(ctx.signals.alpha.tolist(), ctx.signals.beta.tolist(), cols.tolist(), seed, day, tick,
+                             ids.tolist())
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert P.thompson_lift(np.empty((0, 7)), np.empty((0, 7)), cols, seed, day, tick).shape == (0,)
+
+
+def test_thompson_draws_follow_the_post_not_the_row():
+    ctx = make_ctx(50, seed=4, video_id=np.arange(50) + 1000)
+    pol = P.make_policy("thompson")
+    full = pol.act(ctx).boost
+    keep = np.flatnonzero(np.arange(50) % 3 != 1)
+    sub = make_ctx(len(keep), seed=4, video_id=ctx.video_id[keep], impressions=ctx.impressions[keep],
+                   signals=signals_from_rows(ctx.signals, keep))
+    np.testing.assert_array_equal(pol.act(sub).boost, full[keep])
+    by_row = pol.act(dataclasses.replace(sub, video_id=None)).boost
+    assert (by_row != full[keep]).mean() > 0.9
+    with pytest.raises(ValueError) as e:
+        make_ctx(3, video_id=[0, -2, 5])
+    assert str(e.value) == "The 'video_id' field of PolicyContext must hold non-negative ids. Got -2 instead."
+
+
+def signals_from_rows(sig, rows):
+    return StandInSignals(matrix=sig.matrix[rows], alpha=sig.alpha[rows], beta=sig.beta[rows], prior=sig.prior)
 
 
 def test_thompson_replays_bit_identically_and_varies_by_key():
