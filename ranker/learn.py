@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,14 +24,18 @@ class TreeEnsemble:
     """A LightGBM model flattened into node arrays, scored by a Numba kernel.
 
     Build it with :meth:`from_booster` or :meth:`from_dump`; score with
-    :meth:`predict`, which matches ``Booster.predict(X, raw_score=True)``.
+    :meth:`predict`, which matches ``Booster.predict(X, raw_score=True)``
+    (bit for bit in the tests: same decisions, same summation order).
+
+    Nodes of all trees share one index space: internal nodes first, then
+    leaves.
 
     Attributes
     ----------
     feature : int32 array, shape (n_nodes,)
         Split feature per node, -1 for a leaf.
     threshold : float64 array, shape (n_nodes,)
-        Split threshold (left when ``x <= threshold``).
+        Split threshold (left when ``x <= threshold``); NaN for a leaf.
     flags : uint8 array, shape (n_nodes,)
         Bit 0 missing goes left; bits 1-2 missing type (0 None, 1 Zero, 2 NaN).
     children : int32 array, shape (n_nodes, 2)
@@ -51,6 +55,22 @@ class TreeEnsemble:
     value: np.ndarray
     roots: np.ndarray
     feature_names: tuple
+    _packed: np.ndarray = field(repr=False, compare=False, default=None)
+    _n_internal: int = field(repr=False, compare=False, default=0)
+
+    def __post_init__(self):
+        n_internal = int((self.feature >= 0).sum())
+        object.__setattr__(self, "_n_internal", n_internal)
+        if not (self.feature[:n_internal] >= 0).all():
+            raise ModelFormatError("Internal nodes must come before leaves.")
+        missing = self.flags >> 1
+        default_left = (self.flags & 1).astype(bool)
+        with np.errstate(invalid="ignore"):
+            zero_goes_right = 0.0 > self.threshold
+        nan_right = np.where(missing == _tk.MISSING_NONE, zero_goes_right, ~default_left)
+        packed = _tk.pack(self.feature, self.threshold, nan_right, missing == _tk.MISSING_ZERO,
+                          self.children, n_internal)
+        object.__setattr__(self, "_packed", packed)
 
     @property
     def n_trees(self) -> int:
@@ -59,6 +79,10 @@ class TreeEnsemble:
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    @property
+    def n_internal(self) -> int:
+        return self._n_internal
 
     @classmethod
     def from_booster(cls, booster) -> "TreeEnsemble":
@@ -73,7 +97,8 @@ class TreeEnsemble:
         ------
         ModelFormatError
             For models this replay does not cover: several classes, random
-            forest averaging, linear trees, categorical splits.
+            forest averaging, linear trees, categorical splits, or more than
+            2**21 nodes or 2**20 features.
         """
         if not isinstance(dump, dict) or "tree_info" not in dump:
             raise ModelFormatError("Not a LightGBM model dump: no 'tree_info' key.")
@@ -84,46 +109,63 @@ class TreeEnsemble:
             raise ModelFormatError("Random-forest models (average_output) cannot be replayed.")
         feature_names = tuple(dump.get("feature_names") or
                               [f"Column_{j}" for j in range(dump["max_feature_idx"] + 1)])
-        feature, threshold, flags, children, value, roots = [], [], [], [], [], []
+        if len(feature_names) > _tk.MAX_FEATURES:
+            raise ModelFormatError(f"At most {_tk.MAX_FEATURES} features can be replayed.")
+        splits, leaves, roots = [], [], []  # nodes as dicts; children as ("s"|"l", index)
 
         def add(node):
-            k = len(feature)
-            feature.append(-1)
-            threshold.append(0.0)
-            flags.append(0)
-            children.append([-1, -1])
-            value.append(0.0)
-            if "split_feature" not in node:
-                if "leaf_coeff" in node or "leaf_const" in node:
-                    raise ModelFormatError("Linear trees (linear_tree=True) cannot be replayed.")
-                value[k] = float(node["leaf_value"])
-                return k
-            if node["decision_type"] != "<=":
-                raise ModelFormatError(
-                    "Categorical splits cannot be replayed; train on numerical features only.")
-            missing = _MISSING[node["missing_type"]]
-            feature[k] = int(node["split_feature"])
-            threshold[k] = float(node["threshold"])
-            flags[k] = (missing << 1) | (_tk.DEFAULT_LEFT if node["default_left"] else 0)
-            left = add(node["left_child"])
-            right = add(node["right_child"])
-            children[k] = [left, right]
-            return k
+            # iterative: leaf-wise trees can be deep
+            stack = [(node, None, 0)]
+            top = None
+            while stack:
+                nd, parent, side = stack.pop()
+                if "split_feature" not in nd:
+                    if "leaf_coeff" in nd or "leaf_const" in nd:
+                        raise ModelFormatError("Linear trees (linear_tree=True) cannot be replayed.")
+                    ref = ("l", len(leaves))
+                    leaves.append(float(nd["leaf_value"]))
+                else:
+                    if nd["decision_type"] != "<=":
+                        raise ModelFormatError(
+                            "Categorical splits cannot be replayed; train on numerical features only.")
+                    ref = ("s", len(splits))
+                    missing = _MISSING[nd["missing_type"]]
+                    splits.append([int(nd["split_feature"]), float(nd["threshold"]),
+                                   (missing << 1) | int(bool(nd["default_left"])), None, None])
+                    stack.append((nd["right_child"], ref[1], 4))
+                    stack.append((nd["left_child"], ref[1], 3))
+                if parent is None:
+                    top = ref
+                else:
+                    splits[parent][side] = ref
+            return top
 
         for tree in dump["tree_info"]:
             if tree.get("num_cat", 0):
                 raise ModelFormatError(
                     "Categorical splits cannot be replayed; train on numerical features only.")
             roots.append(add(tree["tree_structure"]))
-        return cls(
-            feature=np.asarray(feature, dtype=np.int32),
-            threshold=np.asarray(threshold, dtype=np.float64),
-            flags=np.asarray(flags, dtype=np.uint8),
-            children=np.asarray(children, dtype=np.int32).reshape(-1, 2),
-            value=np.asarray(value, dtype=np.float64),
-            roots=np.asarray(roots, dtype=np.int32),
-            feature_names=feature_names,
-        )
+        n_int, n_leaf = len(splits), len(leaves)
+        if n_int + n_leaf > _tk.MAX_NODES:
+            raise ModelFormatError(f"At most {_tk.MAX_NODES} nodes can be replayed; "
+                                   f"this model has {n_int + n_leaf}.")
+
+        def index(ref):
+            return ref[1] if ref[0] == "s" else n_int + ref[1]
+
+        n = n_int + n_leaf
+        feature = np.full(n, -1, dtype=np.int32)
+        threshold = np.full(n, np.nan)
+        flags = np.zeros(n, dtype=np.uint8)
+        children = np.full((n, 2), -1, dtype=np.int32)
+        value = np.zeros(n)
+        for k, (f, thr, fl, left, right) in enumerate(splits):
+            feature[k], threshold[k], flags[k] = f, thr, fl
+            children[k] = index(left), index(right)
+        value[n_int:] = leaves
+        return cls(feature=feature, threshold=threshold, flags=flags, children=children, value=value,
+                   roots=np.array([index(r) for r in roots], dtype=np.int32),
+                   feature_names=feature_names)
 
     def predict(self, X) -> np.ndarray:
         """Raw scores, as ``Booster.predict(X, raw_score=True)``.
@@ -142,7 +184,11 @@ class TreeEnsemble:
             raise ValueError(
                 f"X must be a 2-d array with {self.n_features} columns "
                 f"({', '.join(self.feature_names)}). Got shape {X.shape} instead.")
-        if self.n_trees == 0:
+        if self.n_trees == 0 or X.shape[0] == 0:
             return np.zeros(X.shape[0])
-        return _tk.predict_raw(X, self.feature, self.threshold, self.flags, self.children,
-                               self.value, self.roots)
+        tiny = (np.abs(X) <= _tk.ZERO_THRESHOLD) & (X != 0.0)
+        if tiny.any():
+            # LightGBM reads |x| <= 1e-35 as 0 (it drops them from a dense row)
+            X = np.where(tiny, 0.0, X)
+        return _tk.predict_raw(X, self._packed, self._packed.view(np.uint64), self.value,
+                               self.roots, self.n_internal)
