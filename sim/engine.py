@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -173,9 +174,10 @@ def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None,
         data = json.dumps(res.metrics, indent=1, sort_keys=True, allow_nan=False)
         (tmp / "metrics.json").write_text(data + "\n")
         (tmp / "INCOMPLETE").unlink()
-    except BaseException:
-        msg = f"ranksim: run interrupted; partial output left in {tmp} (not a complete run)"
-        print(msg, flush=True)
+    except BaseException as e:
+        what = "interrupted" if isinstance(e, KeyboardInterrupt) else f"failed ({type(e).__name__})"
+        print(f"ranksim: run {what}; partial output left in {tmp} (marked INCOMPLETE, not a complete run)",
+              file=sys.stderr, flush=True)
         raise
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -267,7 +269,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 video_age_days=(now - post_time[idx]) / T, is_new_creator=is_new_sub,
                 impressions=vc[idx, K.VC_IMPRESSIONS].copy(), creator_id=cr.astype(np.int32),
                 active=np.ones(idx.size, np.bool_), base_score=b_sub, signals=sig,
-                new_creator_days=feed.new_creator_days)
+                new_creator_days=feed.new_creator_days, video_id=idx.astype(np.int64),
+                creator_kind=w.creator_kind[cr])
             act = policy.act(pctx)
             base = np.full(V, -np.inf)
             boost = np.zeros(V)

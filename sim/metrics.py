@@ -46,9 +46,18 @@ def lorenz(x, n_points=101):
     return p, np.interp(pos, np.arange(x.size + 1), cum)
 
 
+def _clean(x):
+    """Nested lists with NaN/inf as None (JSON has no NaN)."""
+    if isinstance(x, list):
+        return [_clean(y) for y in x]
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
 def _m(value, unit, description):
     if isinstance(value, np.ndarray):
-        value = value.tolist()
+        value = _clean(value.tolist())
     elif isinstance(value, (np.floating, np.integer)):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
