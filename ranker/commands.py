@@ -1,0 +1,227 @@
+"""The ``ranksim signals`` and ``ranksim policies`` subcommands.
+
+``sim/cli.py`` registers them with :func:`add_signals_parser` and
+:func:`add_policies_parser`; each sets ``func`` on the parsed namespace to a
+handler that returns an exit code. :func:`main` (and the shortcuts
+:func:`signals_main`, :func:`policies_main`) run them without the rest of
+the command line, for tests and scripts.
+
+Exit codes: 0 success, 1 bad input (one line ``ranksim signals: error: ...``
+on stderr, no traceback), 2 bad usage (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ranker.signals import SIGNAL_NAMES
+
+PROG = "ranksim"
+
+
+def add_signals_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``signals (--counters FILE.csv | --kuairand FILE) --out FILE.csv [--weights TOML]``."""
+    p = subparsers.add_parser(
+        "signals",
+        help="compute smoothed signals and scores from counters or a KuaiRand log",
+        description=(
+            "Write one row per video: its counters, every signal (log-lift over the population prior, "
+            "0 = average) and its score under the weights (default: ranker.score.ScoreWeights). "
+            "Signal formulas: docs/signals.md."
+        ),
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--counters", metavar="FILE.csv", help="per-video counters CSV (columns in docs/signals.md)")
+    src.add_argument("--kuairand", metavar="FILE", help="impression log in the KuaiRand schema (tab- or comma-separated)")
+    p.add_argument("--out", metavar="FILE.csv", required=True, help="output CSV (written atomically)")
+    p.add_argument("--weights", metavar="TOML",
+                   help="TOML file with the score weights: a [weights] table, or weights at top level")
+    p.set_defaults(func=run_signals)
+    return p
+
+
+def add_policies_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``policies``: list the registered boosting policies and their parameters."""
+    p = subparsers.add_parser(
+        "policies",
+        help="list the new-creator boosting policies with their parameters and defaults",
+        description="List every registered new-creator boosting policy: name, what it does, parameters.",
+    )
+    p.set_defaults(func=run_policies)
+    return p
+
+
+class _InputError(Exception):
+    """Bad input: reported as one line, exit code 1."""
+
+
+def _fail(cmd: str, msg) -> int:
+    text = " ".join(str(msg).split())
+    print(f"{PROG} {cmd}: error: {text}", file=sys.stderr)
+    return 1
+
+
+def load_weights(path):
+    """Read score weights from a TOML file.
+
+    Parameters
+    ----------
+    path : str or path-like or None
+        A TOML file with a ``[weights]`` table (a run config works), or with
+        the weights at top level. None gives the defaults.
+
+    Returns
+    -------
+    ranker.score.ScoreWeights
+    """
+    from ranker.score import ScoreWeights
+
+    if path is None:
+        return ScoreWeights()
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise _InputError(f"{path}: no such file") from None
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise _InputError(f"{path}: not a valid TOML file: {e}") from None
+    table = data["weights"] if isinstance(data.get("weights"), dict) else data
+    try:
+        return ScoreWeights.from_dict(table, "weights")
+    except (TypeError, ValueError) as e:
+        raise _InputError(f"{path}: {e}") from None
+
+
+def weight_vector(weights) -> np.ndarray:
+    """float64 (7,): the weights of :data:`~ranker.signals.SIGNAL_NAMES`, in order."""
+    return np.array([getattr(weights, name) for name in SIGNAL_NAMES], dtype=np.float64)
+
+
+def base_scores(matrix, weights) -> np.ndarray:
+    """Scores before boost: ``ranker.score.base_scores`` when it exists, else ``matrix @ w``.
+
+    Parameters
+    ----------
+    matrix : float64 (n_videos, 7)
+        Signals in :data:`~ranker.signals.SIGNAL_NAMES` order.
+    weights : ranker.score.ScoreWeights
+
+    Returns
+    -------
+    float64 (n_videos,)
+    """
+    from ranker import score
+
+    fn = getattr(score, "base_scores", None)
+    if fn is not None:
+        return np.asarray(fn(matrix, weights), dtype=np.float64)
+    return np.asarray(matrix, dtype=np.float64) @ weight_vector(weights)
+
+
+def _check_out(out) -> None:
+    from pathlib import Path
+
+    p = Path(out)
+    if p.is_dir():
+        raise _InputError(f"--out {out}: is a directory")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise _InputError(f"--out {out}: directory {parent} does not exist")
+
+
+def run_signals(args) -> int:
+    """Handler of ``ranksim signals``; returns the exit code."""
+    from ranker.io import read_counters_csv, read_kuairand, write_signals_csv
+    from ranker.signals import compute_signals
+
+    try:
+        weights = load_weights(args.weights)
+        _check_out(args.out)
+        if args.kuairand is not None:
+            counters, report = read_kuairand(args.kuairand)
+            print(report.summary())
+        else:
+            counters = read_counters_csv(args.counters)
+            print(f"read {counters.n_videos:,} videos from {args.counters}")
+        signals = compute_signals(counters)
+        scores = base_scores(signals.matrix, weights)
+        write_signals_csv(args.out, counters, signals, scores)
+    except (_InputError, OSError, ValueError) as e:
+        return _fail("signals", e)
+    print(f"wrote {counters.n_videos:,} rows to {args.out}")
+    return 0
+
+
+def policy_rows():
+    """(name, one-line doc, Params.describe() rows) of every registered policy, sorted by name."""
+    from ranker.policies import REGISTRY
+
+    out = []
+    for name in sorted(REGISTRY):
+        cls = REGISTRY[name]
+        doc = next((ln.strip() for ln in (cls.__doc__ or "").splitlines() if ln.strip()), "")
+        out.append((name, doc, list(cls.Params.describe())))
+    return out
+
+
+def format_policies() -> str:
+    """The text ``ranksim policies`` prints."""
+    blocks = []
+    for name, doc, rows in policy_rows():
+        lines = [f"{name}: {doc}" if doc else name]
+        if not rows:
+            lines.append("    (no parameters)")
+        else:
+            table = [("parameter", "allowed", "default", "meaning")]
+            table += [(str(r[0]), str(r[1]), repr(r[2]), str(r[3])) for r in rows]
+            widths = [max(len(row[i]) for row in table) for i in range(3)]
+            for row in table:
+                lines.append("    " + "  ".join(row[i].ljust(widths[i]) for i in range(3)) + "  " + row[3])
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def run_policies(args) -> int:
+    """Handler of ``ranksim policies``; returns the exit code."""
+    try:
+        text = format_policies()
+    except Exception as e:  # a broken policy class must not print a traceback
+        return _fail("policies", f"{type(e).__name__}: {e}")
+    print(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with just the ``signals`` and ``policies`` subcommands."""
+    parser = argparse.ArgumentParser(prog=PROG)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_signals_parser(sub)
+    add_policies_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run ``ranksim signals|policies ...`` from an argument list; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else 2
+    return args.func(args)
+
+
+def signals_main(argv=None) -> int:
+    """``ranksim signals`` with ``argv`` its arguments (after the word ``signals``)."""
+    return main(["signals", *(sys.argv[1:] if argv is None else argv)])
+
+
+def policies_main(argv=None) -> int:
+    """``ranksim policies`` with ``argv`` its arguments (after the word ``policies``)."""
+    return main(["policies", *(sys.argv[1:] if argv is None else argv)])
