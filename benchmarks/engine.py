@@ -1,0 +1,95 @@
+"""End-to-end throughput of the feed loop: impressions per second, logging off and on.
+
+Usage::
+
+    python benchmarks/engine.py                 # 10k, 100k, 1M users, 2 days each, logging off and on
+    python benchmarks/engine.py --quick         # 10k and 100k users only
+    python benchmarks/engine.py --memory-run    # + a 30-day run of 1,000,000 users, peak memory reported
+
+Compile time is kept out (a warm-up run first) and reported apart. Creators scale
+with users (1 per 20 users, 1 new per 1,000 users per day) so that each scale is
+the same kind of world. Figures are medians over ``--reps`` repetitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numba  # noqa: E402
+
+from sim.config import Config  # noqa: E402
+from sim.engine import simulate  # noqa: E402
+
+
+def world_for(users: int, days: int, log_sample: float, seed: int = 0) -> Config:
+    cfg = Config()
+    w = cfg.world.replace(n_users=users, n_creators=max(50, users // 20), new_creators_per_day=max(2, users // 1000))
+    return cfg.replace(world=w).with_overrides(days=days, log_sample=log_sample, seed=seed)
+
+
+def run_once(cfg, log: bool):
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "run" if log else None
+        t = time.perf_counter()
+        res = simulate(cfg, out_dir=out, progress=False)
+        wall = time.perf_counter() - t
+    return res.impressions, wall, res.timings
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--days", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--memory-run", action="store_true", help="also run 30 days of 1,000,000 users (about 15-25 min)")
+    ap.add_argument("--json", metavar="PATH")
+    a = ap.parse_args(argv)
+    scales = [10_000, 100_000] if a.quick else [10_000, 100_000, 1_000_000]
+    t = time.perf_counter()
+    simulate(world_for(500, 1, 0.0), progress=False)
+    compile_s = time.perf_counter() - t
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"numba {numba.__version__}, threads {numba.get_num_threads()}")
+    print(f"compile + first tiny run: {compile_s:.1f} s (kept out of the figures below)")
+    print(f"{'users':>10} {'log':>4} {'impressions':>13} {'median s':>9} {'imps/s':>12} {'kernel share':>12}")
+    rows = []
+    for users in scales:
+        for log in (False, True):
+            cfg = world_for(users, a.days, 1.0 if log else 0.0)
+            reps = a.reps if users < 1_000_000 else 1
+            res = [run_once(cfg, log) for _ in range(reps)]
+            wall = statistics.median(r[1] for r in res)
+            imps = res[0][0]
+            ker = statistics.median(r[2]["kernels_s"] / r[1] for r in res)
+            rows.append(dict(users=users, log=log, days=a.days, impressions=imps, seconds=wall,
+                             imps_per_s=imps / wall, kernel_share=ker))
+            print(f"{users:>10,} {('on' if log else 'off'):>4} {imps:>13,} {wall:>9.2f} {imps / wall:>12,.0f} {ker:>12.0%}")
+    out = dict(compile_s=compile_s, rows=rows, threads=numba.get_num_threads())
+    if a.memory_run:
+        cfg = world_for(1_000_000, 30, 0.0)
+        t = time.perf_counter()
+        res = simulate(cfg, progress=True)
+        wall = time.perf_counter() - t
+        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(f"30 days x 1,000,000 users: {res.impressions:,} impressions in {wall:.0f} s "
+              f"({res.impressions / wall:,.0f}/s), peak RSS {peak_gib:.1f} GiB (limit 24 GiB)")
+        out["memory_run"] = dict(impressions=res.impressions, seconds=wall, peak_rss_gib=peak_gib)
+    print("RecSim's interest-evolution environment: about 30,000 slate items/s on this kind of machine (DESIGN.md).")
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
