@@ -439,11 +439,11 @@ def read_kuairand(path) -> tuple[Counters, IngestReport]:
 
 
 def _first_known_creator(codes, creator, nv):
+    """Creator of each video: the first known one in file order; -1 if none."""
     out = np.full(nv, -1, np.int64)
     idx = np.flatnonzero(creator >= 0)
-    # Reversed assignment: for repeated indices the last write wins, so the
-    # first known row of each video is written last.
-    out[codes[idx][::-1]] = creator[idx][::-1]
+    vids, first = np.unique(codes[idx], return_index=True)
+    out[vids] = creator[idx[first]]
     return out
 
 

@@ -99,6 +99,8 @@ from typing import Mapping
 
 import numpy as np
 
+from ranker._numba import PJIT, njit, prange
+
 #: Signal columns of :attr:`Signals.matrix`, in order.
 SIGNAL_NAMES = ("play3", "completion", "avg_play", "like", "comment", "share_ft", "rr_reach")
 
@@ -494,8 +496,9 @@ def rate_counts(counters: Counters) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    successes, trials : float64 (n_videos, 9)
-        Columns in :data:`RATE_NAMES` order.
+    successes, trials : float64 (9, n_videos)
+        One row per rate, in :data:`RATE_NAMES` order (rate-major, so each
+        rate is contiguous).
     """
     c = counters
     known = c.duration_s > 0
@@ -503,10 +506,43 @@ def rate_counts(counters: Counters) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         plays = np.where(known, np.minimum(c.watch_s / np.where(known, c.duration_s, 1.0), c.impressions), 0.0)
     s = np.stack([c.plays_3s, np.where(known, c.completions, 0.0), plays, c.likes, c.comments, c.shares,
-                  c.share_opens, c.creator_regular_readers, c.rr_plays_3s], axis=1)
+                  c.share_opens, c.creator_regular_readers, c.rr_plays_3s])
     n = np.stack([c.impressions, imp_known, imp_known, c.impressions, c.impressions, c.impressions,
-                  c.share_recipients, c.creator_followers, c.rr_impressions], axis=1)
+                  c.share_recipients, c.creator_followers, c.rr_impressions])
     return s, n
+
+
+def _one_row_per_creator(creator_id: np.ndarray) -> np.ndarray:
+    """Row indices holding each known creator once, plus every row of an unknown creator (-1)."""
+    rows = np.arange(creator_id.shape[0])
+    known = creator_id >= 0
+    cid = creator_id[known]
+    if cid.size == 0:
+        return rows
+    top = int(cid.max())
+    if top <= 4 * creator_id.shape[0] + 1024:
+        # Dense ids (the simulator's): any one row per creator will do, its creator columns are the creator's.
+        pick = np.full(top + 1, -1, np.int64)
+        pick[cid] = rows[known]
+        one = pick[pick >= 0]
+    else:
+        _, first = np.unique(cid, return_index=True)
+        one = rows[known][first]
+    return np.sort(np.concatenate([one, rows[~known]]))
+
+
+def _fit_counts(s, n, creator_id, method, min_strength, max_strength) -> Prior:
+    alpha = np.empty(len(RATE_NAMES))
+    beta = np.empty(len(RATE_NAMES))
+    ret = RATE_NAMES.index("retention")
+    for j in range(len(RATE_NAMES)):
+        sj, nj = s[j], n[j]
+        if j == ret:
+            rows = _one_row_per_creator(creator_id)
+            sj, nj = sj[rows], nj[rows]
+        alpha[j], beta[j] = fit_beta_prior(sj, nj, method=method, min_strength=min_strength,
+                                           max_strength=max_strength)
+    return Prior(alpha, beta)
 
 
 def fit_prior(counters: Counters, *, method="moments", min_strength=2.0, max_strength=None) -> Prior:
@@ -527,18 +563,7 @@ def fit_prior(counters: Counters, *, method="moments", min_strength=2.0, max_str
     Prior
     """
     s, n = rate_counts(counters)
-    alpha = np.empty(len(RATE_NAMES))
-    beta = np.empty(len(RATE_NAMES))
-    ret = RATE_NAMES.index("retention")
-    cid = counters.creator_id
-    known = cid >= 0
-    _, first = np.unique(cid[known], return_index=True)
-    creator_rows = np.concatenate([np.flatnonzero(known)[first], np.flatnonzero(~known)])
-    for j in range(len(RATE_NAMES)):
-        rows = creator_rows if j == ret else slice(None)
-        alpha[j], beta[j] = fit_beta_prior(s[rows, j], n[rows, j], method=method,
-                                           min_strength=min_strength, max_strength=max_strength)
-    return Prior(alpha, beta)
+    return _fit_counts(s, n, counters.creator_id, method, min_strength, max_strength)
 
 
 # --------------------------------------------------------------------------- signals
@@ -605,25 +630,53 @@ def compute_signals(counters: Counters, prior: Prior | None = None) -> Signals:
     """
     if not isinstance(counters, Counters):
         raise TypeError(f"compute_signals expects a Counters. Got {type(counters).__name__} instead.")
-    if prior is None:
-        prior = fit_prior(counters)
-    elif not isinstance(prior, Prior):
+    if prior is not None and not isinstance(prior, Prior):
         raise TypeError(f"The 'prior' parameter of compute_signals must be a Prior or None. Got {type(prior).__name__} instead.")
     s, n = rate_counts(counters)
-    a = prior.alpha[None, :] + s
-    b = prior.beta[None, :] + (n - s)
-    # Guards rounding only: s <= n is validated in Counters.
-    b = np.maximum(b, prior.beta[None, :] * 1e-12)
-    post = a / (a + b)
+    if prior is None:
+        prior = _fit_counts(s, n, counters.creator_id, "moments", 2.0, None)
+    nv = counters.n_videos
+    k = len(SIGNAL_NAMES)
+    matrix, alpha, beta = np.empty((nv, k)), np.empty((nv, k)), np.empty((nv, k))
     m0 = prior.mean
-    lift = np.log(post) - np.log(m0)[None, :]
-    r = {name: j for j, name in enumerate(RATE_NAMES)}
-    matrix = np.empty((counters.n_videos, len(SIGNAL_NAMES)))
-    matrix[:, :5] = lift[:, :5]
-    matrix[:, 5] = post[:, r["share"]] / m0[r["share"]] * lift[:, r["open"]]
-    matrix[:, 6] = lift[:, r["retention"]] + lift[:, r["rr_play"]]
-    cols = [r[x] for x in SIGNAL_RATE]
-    return Signals(matrix=matrix, alpha=a[:, cols], beta=b[:, cols], prior=prior)
+    _signals_kernel(s, n, prior.alpha, prior.beta, m0, np.log(m0), matrix, alpha, beta)
+    return Signals(matrix=matrix, alpha=alpha, beta=beta, prior=prior)
+
+
+@njit(**PJIT)
+def _signals_kernel(s, n, pa, pb, m0, log_m0, matrix, alpha, beta):
+    """Posterior, lifts and the seven signals of every video, row by row.
+
+    ``s, n`` float64 (9, n_videos) rate successes and trials; ``pa, pb, m0,
+    log_m0`` float64 (9,) prior; writes ``matrix, alpha, beta`` float64
+    (n_videos, 7). Rows are independent: any thread count gives the same bits.
+    """
+    for v in prange(s.shape[1]):
+        # the five plain rates: signal j is the lift of rate j
+        for j in range(5):
+            a = pa[j] + s[j, v]
+            # the floor guards rounding only: s <= n is validated in Counters
+            b = max(pb[j] + (n[j, v] - s[j, v]), pb[j] * 1e-12)
+            alpha[v, j] = a
+            beta[v, j] = b
+            matrix[v, j] = math.log(a / (a + b)) - log_m0[j]
+        # share follow-through: share-rate ratio times the open-rate lift
+        a = pa[5] + s[5, v]
+        b = max(pb[5] + (n[5, v] - s[5, v]), pb[5] * 1e-12)
+        share_ratio = (a / (a + b)) / m0[5]
+        a = pa[6] + s[6, v]
+        b = max(pb[6] + (n[6, v] - s[6, v]), pb[6] * 1e-12)
+        matrix[v, 5] = share_ratio * (math.log(a / (a + b)) - log_m0[6])
+        alpha[v, 5] = a
+        beta[v, 5] = b
+        # regular-reader reach: retention lift plus regular readers' play lift
+        a2 = pa[8] + s[8, v]
+        b2 = max(pb[8] + (n[8, v] - s[8, v]), pb[8] * 1e-12)
+        a = pa[7] + s[7, v]
+        b = max(pb[7] + (n[7, v] - s[7, v]), pb[7] * 1e-12)
+        matrix[v, 6] = (math.log(a / (a + b)) - log_m0[7]) + (math.log(a2 / (a2 + b2)) - log_m0[8])
+        alpha[v, 6] = a
+        beta[v, 6] = b
 
 
 # --------------------------------------------------------------------------- user affinity

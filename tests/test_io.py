@@ -380,3 +380,20 @@ def test_read_kuairand_typed_path_counts_bad_values_too(tmp_path):
     assert report.issue("is_like").malformed == 1 and report.issue("is_follow").malformed == 1
     assert report.issue("duration_ms").missing == 1
     assert c.impressions.sum() == 29
+
+
+def test_read_kuairand_conflicting_creators_use_the_first_and_say_so(tmp_path):
+    rows = random_log(np.random.default_rng(10), n_rows=40, n_videos=3)
+    for k, r in enumerate(rows):
+        r["author_id"] = k  # every row names another creator
+    rows[0]["author_id"] = ""  # unknown on the first row: the next known one counts
+    first = {}
+    for k, r in enumerate(rows):
+        if r["author_id"] != "":
+            first.setdefault(r["video_id"], r["author_id"])
+    p = tmp_path / "log.tsv"
+    write_log(p, rows, header=HEADER + ["author_id"])
+    c, report = read_kuairand(p)
+    assert c.creator_id.tolist() == [first[v] for v in c.video_id.tolist()]
+    assert report.issue("author_id").missing == 1
+    assert any("3 videos have rows naming different creators" in n for n in report.notes)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ranker import _numba
 from ranker.commands import base_scores
 from ranker.score import ScoreWeights
 from ranker.signals import (
@@ -20,6 +21,7 @@ from ranker.signals import (
     fit_prior,
     user_affinity,
 )
+from tests import reference_signals as ref
 
 # --------------------------------------------------------------------------- helpers
 
@@ -73,37 +75,6 @@ def valid_columns(n=3):
     cols["video_id"] = np.arange(n)
     cols["creator_id"] = np.zeros(n, int)
     return cols
-
-
-def slow_signals(c: Counters, prior: Prior) -> np.ndarray:
-    """Readable per-video twin of compute_signals (the module docstring, line by line)."""
-    out = np.zeros((c.n_videos, len(SIGNAL_NAMES)))
-    a = dict(zip(RATE_NAMES, prior.alpha))
-    b = dict(zip(RATE_NAMES, prior.beta))
-    for v in range(c.n_videos):
-        d = c.duration_s[v]
-        i = c.impressions[v]
-        known = d > 0
-        sn = {
-            "play3": (c.plays_3s[v], i),
-            "completion": (c.completions[v] if known else 0.0, i if known else 0.0),
-            "avg_play": (min(c.watch_s[v] / d, i) if known else 0.0, i if known else 0.0),
-            "like": (c.likes[v], i),
-            "comment": (c.comments[v], i),
-            "share": (c.shares[v], i),
-            "open": (c.share_opens[v], c.share_recipients[v]),
-            "retention": (c.creator_regular_readers[v], c.creator_followers[v]),
-            "rr_play": (c.rr_plays_3s[v], c.rr_impressions[v]),
-        }
-        post, lift = {}, {}
-        for r, (s, n) in sn.items():
-            post[r] = (a[r] + s) / (a[r] + b[r] + n)
-            m0 = a[r] / (a[r] + b[r])
-            lift[r] = math.log(post[r] / m0)
-        m_share = a["share"] / (a["share"] + b["share"])
-        out[v] = [lift["play3"], lift["completion"], lift["avg_play"], lift["like"], lift["comment"],
-                  post["share"] / m_share * lift["open"], lift["retention"] + lift["rr_play"]]
-    return out
 
 
 # --------------------------------------------------------------------------- Counters validation
@@ -301,28 +272,65 @@ def test_fit_prior_retention_counts_each_creator_once():
 # --------------------------------------------------------------------------- signals
 
 
-@pytest.mark.parametrize("seed, n", [(0, 1), (1, 7), (2, 50), (3, 300)])
+def test_rate_order_is_what_the_kernel_assumes():
+    assert RATE_NAMES == ref.RATES
+    assert SIGNAL_NAMES == ("play3", "completion", "avg_play", "like", "comment", "share_ft", "rr_reach")
+
+
+@pytest.mark.parametrize("seed, n", [(0, 0), (0, 1), (1, 2), (2, 7), (3, 50), (4, 300)])
 def test_compute_signals_matches_slow_twin(seed, n):
     rng = np.random.default_rng(seed)
     c = population(rng, n)
-    # unknown durations on some videos
     cols = c.to_columns()
+    # unknown durations, videos never shown, ties (duplicated rows)
     cols["duration_s"] = np.where(rng.random(n) < 0.2, 0.0, cols["duration_s"])
+    cols["impressions"] = np.where(rng.random(n) < 0.1, 0.0, cols["impressions"])
+    for k in ("plays_3s", "completions", "watch_s", "likes", "comments", "shares", "follows"):
+        cols[k] = np.where(cols["impressions"] == 0, 0.0, cols[k])
+    if n >= 2:
+        for k in cols:
+            if k != "video_id":
+                cols[k][1] = cols[k][0]
     c = Counters.from_columns(cols)
     s = compute_signals(c)
-    assert s.matrix.shape == (n, 7) and s.matrix.dtype == np.float64
+    assert s.matrix.shape == (n, 7) and s.matrix.dtype == np.float64 and s.matrix.flags.c_contiguous
     assert np.all(np.isfinite(s.matrix))
-    np.testing.assert_allclose(s.matrix, slow_signals(c, s.prior), rtol=1e-10, atol=1e-12)
-    # the posterior behind each signal
-    j = RATE_NAMES.index("play3")
-    np.testing.assert_allclose(s.alpha[:, 0], s.prior.alpha[j] + c.plays_3s)
-    np.testing.assert_allclose(s.beta[:, 0], s.prior.beta[j] + c.impressions - c.plays_3s)
-    jo = RATE_NAMES.index("open")
-    np.testing.assert_allclose(s.alpha[:, 5], s.prior.alpha[jo] + c.share_opens)
-    jr = RATE_NAMES.index("retention")
-    np.testing.assert_allclose(s.beta[:, 6], s.prior.beta[jr] + c.creator_followers - c.creator_regular_readers)
+    m, a, b = ref.signals(c, s.prior.alpha, s.prior.beta)
+    np.testing.assert_allclose(s.matrix, m, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(s.alpha, a, rtol=1e-12)
+    np.testing.assert_allclose(s.beta, b, rtol=1e-12)
     assert np.all(s.alpha > 0) and np.all(s.beta > 0)
-    np.testing.assert_array_equal(s.column("like"), s.matrix[:, 3])
+    if n >= 2:
+        np.testing.assert_array_equal(s.matrix[0], s.matrix[1])
+    if n:
+        np.testing.assert_array_equal(s.column("like"), s.matrix[:, 3])
+
+
+def test_compute_signals_same_bits_for_any_thread_count():
+    c = population(np.random.default_rng(12), 5000)
+    prior = fit_prior(c)
+    old = _numba.set_threads(None)
+    try:
+        _numba.set_threads(1)
+        one = compute_signals(c, prior)
+        _numba.set_threads(min(2, _numba.numba.config.NUMBA_NUM_THREADS))
+        two = compute_signals(c, prior)
+    finally:
+        _numba.set_threads(old)
+    for f in ("matrix", "alpha", "beta"):
+        assert np.array_equal(getattr(one, f), getattr(two, f))
+
+
+def test_prior_argument_is_used_and_checked():
+    c = population(np.random.default_rng(13), 50)
+    p = Prior(np.full(9, 2.0), np.full(9, 8.0))
+    s = compute_signals(c, p)
+    assert s.prior is p
+    np.testing.assert_allclose(s.matrix, ref.signals(c, p.alpha, p.beta)[0], rtol=1e-10, atol=1e-12)
+    with pytest.raises(TypeError, match="The 'prior' parameter of compute_signals must be a Prior or None. Got dict instead."):
+        compute_signals(c, {})
+    with pytest.raises(TypeError, match="compute_signals expects a Counters. Got dict instead."):
+        compute_signals({})
 
 
 def test_no_data_is_zero_and_unknown_duration_is_neutral():
@@ -484,18 +492,6 @@ def test_default_weights_make_higher_share_follow_through_score_higher():
 # --------------------------------------------------------------------------- user affinity
 
 
-def slow_affinity(imp, plays, k):
-    out = np.zeros(imp.shape)
-    for u in range(imp.shape[0]):
-        ti, tp = imp[u].sum(), plays[u].sum()
-        if tp <= 0:
-            continue
-        pbar = tp / ti
-        for t in range(imp.shape[1]):
-            out[u, t] = math.log(((plays[u, t] + k * pbar) / (imp[u, t] + k)) / pbar)
-    return out
-
-
 @pytest.mark.parametrize("seed, users, topics", [(0, 1, 1), (1, 5, 3), (2, 40, 12)])
 def test_user_affinity_matches_slow_twin(seed, users, topics):
     rng = np.random.default_rng(seed)
@@ -505,7 +501,7 @@ def test_user_affinity_matches_slow_twin(seed, users, topics):
     plays[0] = 0
     a = user_affinity(imp, plays, 5.0)
     assert a.dtype == np.float32 and a.shape == (users, topics)
-    np.testing.assert_allclose(a, slow_affinity(imp, plays, 5.0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a, ref.affinity(imp, plays, 5.0), rtol=1e-5, atol=1e-6)
     assert np.all(a[0] == 0)
     assert np.all(a[imp == 0] == 0)
 
