@@ -1,0 +1,473 @@
+r"""Slow, readable twins of ``sim._engine_kernels`` (merged into tests/reference.py later).
+
+Each twin states, one user and one request at a time on Python lists, sets
+and dicts, what the kernel of the same name must compute:
+
+- :func:`follow_find` / :func:`follow_insert`: a user's follow list as a
+  sorted list of ``[creator, engagement, regular]``; a full list first drops
+  its least engaged follow (ties: the smaller creator id).
+- :func:`draw_returns` / :func:`draw_arrivals`: the day's Bernoulli return
+  and the tick's Poisson request count, per user, from ``tests.reference``'s
+  pure-Python counter RNG.
+- :func:`serve_tick`: per active user and request, the four candidate
+  sources, the score, the top k under the quota, each impression through the
+  behaviour model (``sim.behavior.impression`` and ``recipient_opens``, used
+  as black boxes: they have their own twins) and the user's own updates.
+- :func:`apply_tick`: the cross-user effects of a tick's rows, in row order.
+
+Twins take the kernels' arguments (so a test can feed both the same inputs)
+but never write into them: they return fresh arrays. Float32 storage is
+imitated by rounding (:func:`f32`) where the kernel stores into a float32
+array; everything else is Python float (IEEE double) arithmetic.
+"""
+
+import math
+
+import numpy as np
+
+from sim.behavior import impression, recipient_opens
+from tests.reference import key, uniform
+
+STREAM_ARRIVAL = 1
+STREAM_RETRIEVAL = 2
+STREAM_BEHAVIOR = 3
+STREAM_RETENTION = 6
+MAX_REQUESTS_PER_TICK = 64
+
+# Output layout (an interface shared with sim.engine; tests check it equals the kernel's).
+I_VIDEO, I_USER, I_REQ, I_EVICTED = 0, 1, 2, 3
+N_I = 4
+F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF = 0, 1, 2, 3, 4
+N_F = 5
+(U_POS, U_PLAY, U_COMPLETE, U_LIKE, U_COMMENT, U_SHARE, U_FOLLOWED, U_REGULAR, U_FOLLOWER,
+ U_NREC, U_NOPEN, U_RR_DELTA, U_EVICTED_RR, U_SOURCE) = range(14)
+N_U = 14
+VC_IMPRESSIONS, VC_PLAYS_3S, VC_COMPLETIONS, VC_WATCH_S, VC_LIKES, VC_COMMENTS = 0, 1, 2, 3, 4, 5
+VC_SHARES, VC_SHARE_RECIPIENTS, VC_SHARE_OPENS, VC_FOLLOWS, VC_RR_IMPRESSIONS, VC_RR_PLAYS_3S = 6, 7, 8, 9, 10, 11
+VC_EARLY_IMPRESSIONS, VC_VALUE = 12, 13
+N_VC = 14
+SOURCE_FOLLOW, SOURCE_SHARE, SOURCE_INTEREST, SOURCE_FRESH = 0, 1, 2, 3
+
+# Draw indices of the retrieval key of one request.
+D_FOLLOW_START = 0
+D_FRESH0 = 1000
+# Draw index of the i-th share recipient's choice, in the sharer's behaviour key.
+D_RECIPIENT0 = 32
+
+
+def f32(x):
+    """``x`` as stored in a float32 array and read back."""
+    return float(np.float32(x))
+
+
+# --- follow lists ------------------------------------------------------------------
+
+def follows_of(f_ptr, f_n, f_cre, f_eng, f_rr):
+    """Slotted CSR follow arrays -> per user ``(capacity, [[creator, eng, regular], ...])``."""
+    users = []
+    for u in range(len(f_n)):
+        lo = int(f_ptr[u])
+        entries = [[int(f_cre[lo + i]), float(f_eng[lo + i]), bool(f_rr[lo + i])] for i in range(int(f_n[u]))]
+        users.append((int(f_ptr[u + 1]) - lo, entries))
+    return users
+
+
+def follows_to_arrays(users, f_ptr, f_cre, f_eng, f_rr):
+    """Per-user follow lists -> fresh copies of ``(f_n, f_cre, f_eng, f_rr)``.
+
+    Slots past a user's count keep the values of the arrays given (the
+    kernel never reads them); compare only the first ``f_n[u]`` slots.
+    """
+    f_n = np.array([len(entries) for _, entries in users], np.int32)
+    cre, eng, rr = f_cre.copy(), f_eng.copy(), f_rr.copy()
+    for u, (_, entries) in enumerate(users):
+        lo = int(f_ptr[u])
+        for i, (c, e, r) in enumerate(entries):
+            cre[lo + i], eng[lo + i], rr[lo + i] = c, e, r
+    return f_n, cre, eng, rr
+
+
+def find_entry(entries, c):
+    """The ``[creator, eng, regular]`` entry of creator ``c``, or None."""
+    for entry in entries:
+        if entry[0] == c:
+            return entry
+    return None
+
+
+def insert_entry(capacity, entries, c, eng, rr_on):
+    """Follow creator ``c`` with engagement ``eng`` (in place).
+
+    A user with no capacity follows nobody. A full list first drops its least
+    engaged follow (ties: smaller creator id). The new follow is a regular
+    reader when ``eng >= rr_on``. Returns ``(evicted or -1, evicted_was_regular,
+    new_is_regular)``.
+    """
+    if capacity <= 0:
+        return -1, False, False
+    evicted, evicted_rr = -1, False
+    if len(entries) >= capacity:
+        weakest = min(entries, key=lambda e: (e[1], e[0]))
+        entries.remove(weakest)
+        evicted, evicted_rr = weakest[0], weakest[2]
+    is_rr = eng >= rr_on
+    entries.append([c, f32(eng), is_rr])
+    entries.sort(key=lambda e: e[0])
+    return evicted, evicted_rr, is_rr
+
+
+def follow_find(f_ptr, f_n, f_cre, u, c):
+    """Slot (global index) of creator ``c`` in user ``u``'s follows, or -1: a linear scan."""
+    lo = int(f_ptr[u])
+    for i in range(lo, lo + int(f_n[u])):
+        if f_cre[i] == c:
+            return i
+    return -1
+
+
+def follow_insert(f_ptr, f_n, f_cre, f_eng, f_rr, u, c, eng, rr_on):
+    """Twin of the kernel on arrays: ``(result triple, (f_n, f_cre, f_eng, f_rr) copies)``."""
+    users = follows_of(f_ptr, f_n, f_cre, f_eng, f_rr)
+    capacity, entries = users[u]
+    result = insert_entry(capacity, entries, int(c), float(eng), float(rr_on))
+    new_n, cre, e, rr = follows_to_arrays(users, f_ptr, f_cre, f_eng, f_rr)
+    f_n_out = np.array(f_n, copy=True)
+    f_n_out[u] = new_n[u]
+    return result, (f_n_out, cre, e, rr)
+
+
+# --- arrivals and returns --------------------------------------------------------------
+
+def poisson_capped(u, lam, cap):
+    r"""``min(N, cap)`` for ``N ~ Poisson(lam)`` by inversion of the uniform ``u``.
+
+    The smallest :math:`n < \mathrm{cap}` with
+    :math:`u < \sum_{i \le n} e^{-\lambda} \lambda^i / i!`, else ``cap``. Each
+    term is computed in log space, so a large ``lam`` (whose :math:`e^{-\lambda}`
+    underflows) still gives ``cap``.
+    """
+    if lam <= 0.0:
+        return 0
+    cdf = 0.0
+    for n in range(cap):
+        cdf += math.exp(-lam + n * math.log(lam) - math.lgamma(n + 1))
+        if u < cdf:
+            return n
+    return cap
+
+
+def draw_returns(seed, day, sat, return_b, return_v):
+    r"""Per user: returns today iff :math:`u < \sigma(b + v\,\mathrm{sat}_u)`; a list of bools."""
+    out = []
+    for u in range(len(sat)):
+        p = 1.0 / (1.0 + math.exp(-(return_b + return_v * float(sat[u]))))
+        out.append(uniform(key(seed, STREAM_RETENTION, u, day, 0), 0) < p)
+    return out
+
+
+def draw_arrivals(seed, day, tick, ticks_per_day, activity, returned):
+    """Per user: ``min(Poisson(activity / ticks_per_day), 64)`` requests if returned, else 0."""
+    out = []
+    for u in range(len(activity)):
+        if not returned[u]:
+            out.append(0)
+            continue
+        lam = float(activity[u]) / ticks_per_day
+        u0 = uniform(key(seed, STREAM_ARRIVAL, u, day, tick), 0)
+        out.append(poisson_capped(u0, lam, MAX_REQUESTS_PER_TICK))
+    return out
+
+
+# --- top k with a quota --------------------------------------------------------------------
+
+def topk_quota(scores, ids, is_new, k, n_quota):
+    """Ids of the chosen candidates, best first (score descending, ties by smaller id).
+
+    Candidates scored ``-inf`` are never chosen. Of the ``m = min(k, #eligible)``
+    chosen, at least ``q = min(n_quota, #eligible new, m)`` are new: the best
+    ``q`` new candidates, then the best ``m - q`` of all the others.
+    """
+    ranked = sorted((-s, v, new) for s, v, new in zip(scores, ids, is_new) if s > -math.inf)
+    m = min(k, len(ranked))
+    q = min(n_quota, sum(1 for r in ranked if r[2]), m)
+    guaranteed = [r for r in ranked if r[2]][:q]
+    others = [r for r in ranked if r not in guaranteed][:m - q]
+    return [v for _, v, _ in sorted(guaranteed + others)]
+
+
+# --- serve_tick ----------------------------------------------------------------------------------
+
+def gather_candidates(rkey, taken, follow_entries, inbox_row, ut_plays_row, pools, base, sizes):
+    """The request's candidates in source order: a list of ``(video, source)``.
+
+    ``taken`` (a set of videos: the user's seen ring) grows with each
+    candidate, so no video appears twice and seen videos never appear.
+    """
+    n_follow, n_interest, n_fresh, top_m = sizes
+    topic_pools, fresh, creator_posts = pools
+    cands = []
+
+    def add(v, source):
+        taken.add(v)
+        cands.append((v, source))
+
+    # 1. followed creators, in a rotated order starting at a random follow, regular readers first;
+    #    each contributes its newest post neither taken nor masked
+    nf = len(follow_entries)
+    if nf > 0 and n_follow > 0:
+        start = int(uniform(rkey, D_FOLLOW_START) * nf)
+        rotated = [follow_entries[(start + j) % nf] for j in range(nf)]
+        ordered = [e for e in rotated if e[2]] + [e for e in rotated if not e[2]]
+        for c, _, _ in ordered:
+            if len(cands) >= n_follow:
+                break
+            for v in creator_posts[c]:
+                if v not in taken and base[v] > -math.inf:
+                    add(v, SOURCE_FOLLOW)
+                    break
+    # 2. opened shares in the inbox, in slot order (masked posts skipped)
+    for v in inbox_row:
+        if v >= 0 and v not in taken and base[v] > -math.inf:
+            add(v, SOURCE_SHARE)
+    # 3. interest: topic drawn with weight (logged topic plays + 1), then a uniform pick among
+    #    that topic's best top_m posts (pools hold only live posts, so no mask check)
+    if n_interest > 0:
+        weights = [p + 1.0 for p in ut_plays_row]
+        total = 0.0
+        for w in weights:
+            total += w
+        for i in range(n_interest):
+            x = uniform(rkey, 1 + 2 * i) * total
+            topic, acc = len(weights) - 1, 0.0
+            for t, w in enumerate(weights):
+                acc += w
+                if x < acc:
+                    topic = t
+                    break
+            pool = topic_pools[topic]
+            if not pool:
+                continue
+            v = pool[int(uniform(rkey, 2 + 2 * i) * min(len(pool), top_m))]
+            if v not in taken:
+                add(v, SOURCE_INTEREST)
+    # 4. the fresh pool: uniform picks
+    if fresh:
+        for i in range(n_fresh):
+            v = fresh[int(uniform(rkey, D_FRESH0 + i) * len(fresh))]
+            if v not in taken:
+                add(v, SOURCE_FRESH)
+    return cands
+
+
+def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
+    r"""Twin of ``serve_tick``: returns ``(out_i, out_f, out_u, out_rec, new_state)``.
+
+    Parameters
+    ----------
+    ctx, world, state, pools : tuple
+        The kernel's tuples, unchanged (see ``sim._engine_kernels.serve_tick``);
+        nothing in them is written.
+    users : ndarray of int32, shape (n_active,)
+        Users with at least one request this tick, ascending.
+    row_off : ndarray of int64, shape (n_active + 1,)
+        First output row of each active user (rows = requests x slate).
+    max_rec : int
+        Columns of ``out_rec`` (``share_max_recipients``).
+
+    Returns
+    -------
+    out_i : ndarray of int32, shape (n_rows, N_I)
+    out_f : ndarray of float32, shape (n_rows, N_F)
+    out_u : ndarray of uint8, shape (n_rows, N_U)
+    out_rec : ndarray of int32, shape (n_rows, max_rec)
+        Opened recipients first, then -1.
+    new_state : dict of str to ndarray
+
+    Notes
+    -----
+    Per request: the user's seen ring is excluded; candidates come from
+    followed creators, the inbox, interest retrieval and the fresh pool
+    (:func:`gather_candidates`); each is scored
+
+    .. math:: s = \mathrm{base}_v + \mathrm{boost}_v + w_\mathrm{aff}\,\mathrm{aff}_{u,t(v)}
+              + w_\mathrm{rr}\,[u \text{ is a regular reader of } c(v)]
+
+    and :func:`topk_quota` picks the slate, served in order, each impression
+    updating the user's own state before the next is served.
+
+    Rows past a request's ``m`` chosen videos carry only video -1, user,
+    request and position (their other fields are zero / -1 here and undefined
+    in the kernel). ``new_state`` is a dict of fresh arrays named as in the
+    kernel's ``state`` tuple: ``f_n, f_cre, f_eng, f_rr, seen, seen_pos,
+    ut_imps, ut_plays``.
+    """
+    (seed, day, tick, slate, n_quota, w_aff, w_rr, n_follow, n_interest, n_fresh,
+     top_m, _stamp_base, bp, rr_rate, rr_on, rr_off) = ctx
+    seed, day, tick, slate, n_quota = int(seed), int(day), int(tick), int(slate), int(n_quota)
+    (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
+     video_duration_s, video_quality, video_hook, video_shareability) = world
+    (f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
+     base, boost, is_new, _stamps, req_counts) = state
+    tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = pools
+    n_topics = user_interest.shape[1]
+    sizes = (int(n_follow), int(n_interest), int(n_fresh), int(top_m))
+
+    # plain Python views of the inputs
+    follows = follows_of(f_ptr, f_n, f_cre, f_eng, f_rr)
+    seen_rows = [[int(v) for v in row] for row in seen]
+    seen_at = [int(p) for p in seen_pos]
+    imps = [[float(x) for x in row] for row in ut_imps]
+    plays = [[float(x) for x in row] for row in ut_plays]
+    topic_pools = [[int(v) for v in tp_vid[tp_ptr[t]:tp_ptr[t + 1]]] for t in range(n_topics)]
+    creator_posts = [[int(v) for v in cr_vid[cr_ptr[c]:cr_ptr[c + 1]]] for c in range(len(cr_ptr) - 1)]
+    fresh = [int(v) for v in fresh_vid]
+    base_l = [float(x) for x in base]
+    friends = [[int(f) for f in friend_indices[friend_indptr[u]:friend_indptr[u + 1]]]
+               for u in range(len(friend_indptr) - 1)]
+
+    n_rows = int(row_off[-1])
+    out_i = np.zeros((n_rows, N_I), np.int32)
+    out_i[:, I_EVICTED] = -1
+    out_f = np.zeros((n_rows, N_F), np.float32)
+    out_u = np.zeros((n_rows, N_U), np.uint8)
+    out_rec = np.full((n_rows, max_rec), -1, np.int32)
+
+    for ui, u in enumerate(int(x) for x in users):
+        capacity, entries = follows[u]
+        for r in range(int(req_counts[u])):
+            rkey = key(seed, STREAM_RETRIEVAL, u, day, tick * MAX_REQUESTS_PER_TICK + r)
+            taken = {v for v in seen_rows[u] if v >= 0}
+            cands = gather_candidates(rkey, taken, entries, [int(v) for v in inbox[u]], plays[u],
+                                      (topic_pools, fresh, creator_posts), base_l, sizes)
+            score_of, source_of = {}, {}
+            for v, source in cands:
+                c, t = int(video_creator[v]), int(video_topic[v])
+                e = find_entry(entries, c)
+                rr = 1.0 if (e is not None and e[2]) else 0.0
+                score_of[v] = base_l[v] + float(boost[v]) + w_aff * float(aff[u, t]) + w_rr * rr
+                source_of[v] = source
+            chosen = topk_quota([score_of[v] for v, _ in cands], [v for v, _ in cands],
+                                [bool(is_new[v]) for v, _ in cands], slate, n_quota)
+            for p in range(slate):
+                row = int(row_off[ui]) + r * slate + p
+                out_i[row, I_USER], out_i[row, I_REQ], out_u[row, U_POS] = u, r, p
+                if p >= len(chosen):
+                    out_i[row, I_VIDEO] = -1
+                    continue
+                v = chosen[p]
+                c, t = int(video_creator[v]), int(video_topic[v])
+                entry = find_entry(entries, c)
+                follower = entry is not None
+                regular = follower and entry[2]
+                slot = (tick * MAX_REQUESTS_PER_TICK + r) * slate + p
+                k0 = np.uint64(key(seed, STREAM_BEHAVIOR, u, day, slot))
+                (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
+                 value) = impression(bp, video_quality[v], video_hook[v], video_shareability[v],
+                                     video_duration_s[v], n_topics * float(user_interest[u, t]),
+                                     follower, regular, k0)
+                # a share goes to up to n_rec friends drawn with replacement; each may open it
+                opened = []
+                if shared and not friends[u]:
+                    shared, n_rec = False, 0
+                if shared:
+                    deg = len(friends[u])
+                    n_rec = min(n_rec, deg, max_rec)
+                    for i in range(n_rec):
+                        f = friends[u][int(uniform(int(k0), D_RECIPIENT0 + i) * deg)]
+                        if recipient_opens(bp, video_quality[v], n_topics * float(user_interest[f, t]), k0, i):
+                            opened.append(f)
+                # the user's own state
+                seen_rows[u][seen_at[u] % len(seen_rows[u])] = v
+                seen_at[u] += 1
+                imps[u][t] = f32(imps[u][t] + 1.0)
+                if play3:
+                    plays[u][t] = f32(plays[u][t] + 1.0)
+                engagement = 0.5 * play3 + 0.5 * completed
+                rr_delta, evicted, evicted_rr = 1, -1, False
+                if follower:
+                    eng = (1.0 - rr_rate) * entry[1] + rr_rate * engagement
+                    entry[1] = f32(eng)
+                    if entry[2] and eng < rr_off:
+                        entry[2], rr_delta = False, 0
+                    elif not entry[2] and eng >= rr_on:
+                        entry[2], rr_delta = True, 2
+                elif followed:
+                    evicted, evicted_rr, now_rr = insert_entry(capacity, entries, c, engagement, rr_on)
+                    if now_rr:
+                        rr_delta = 2
+                out_i[row, I_VIDEO], out_i[row, I_EVICTED] = v, evicted
+                for col, x in ((F_SCORE, score_of[v]), (F_BOOST, boost[v]), (F_WATCH, watch_s),
+                               (F_VALUE, value), (F_AFF, aff[u, t])):
+                    out_f[row, col] = x
+                for col, x in ((U_PLAY, play3), (U_COMPLETE, completed), (U_LIKE, liked),
+                               (U_COMMENT, commented), (U_SHARE, shared), (U_FOLLOWED, followed),
+                               (U_REGULAR, regular), (U_FOLLOWER, follower), (U_NREC, n_rec),
+                               (U_NOPEN, len(opened)), (U_RR_DELTA, rr_delta),
+                               (U_EVICTED_RR, evicted_rr), (U_SOURCE, source_of[v])):
+                    out_u[row, col] = x
+                out_rec[row, :len(opened)] = opened
+
+    new_f_n, new_cre, new_eng, new_rr = follows_to_arrays(follows, f_ptr, f_cre, f_eng, f_rr)
+    new_state = dict(f_n=new_f_n, f_cre=new_cre, f_eng=new_eng, f_rr=new_rr,
+                     seen=np.array(seen_rows, np.int32).reshape(seen.shape),
+                     seen_pos=np.array(seen_at, np.int32),
+                     ut_imps=np.array(imps, np.float32).reshape(ut_imps.shape),
+                     ut_plays=np.array(plays, np.float32).reshape(ut_plays.shape))
+    return out_i, out_f, out_u, out_rec, new_state
+
+
+# --- apply_tick ----------------------------------------------------------------------------------
+
+def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_day, early_days,
+               vc, creator_counts, inbox, inbox_pos, user_day):
+    """Twin of ``apply_tick``: returns fresh ``(vc, creator_counts, inbox, inbox_pos, user_day)``."""
+    vc = [[float(x) for x in row] for row in vc]
+    counts = [[int(x) for x in row] for row in creator_counts]
+    boxes = [[int(x) for x in row] for row in inbox]
+    box_at = [int(p) for p in inbox_pos]
+    days = [[float(x) for x in row] for row in user_day]
+    for row in range(out_i.shape[0]):
+        v = int(out_i[row, I_VIDEO])
+        if v < 0:
+            continue
+        u, c = int(out_i[row, I_USER]), int(video_creator[v])
+        o = {name: int(out_u[row, col]) for name, col in (
+            ("play", U_PLAY), ("complete", U_COMPLETE), ("like", U_LIKE), ("comment", U_COMMENT),
+            ("share", U_SHARE), ("followed", U_FOLLOWED), ("regular", U_REGULAR), ("n_rec", U_NREC),
+            ("n_open", U_NOPEN), ("rr_delta", U_RR_DELTA), ("evicted_rr", U_EVICTED_RR))}
+        watch, value = float(out_f[row, F_WATCH]), float(out_f[row, F_VALUE])
+        counters = vc[v]
+        counters[VC_IMPRESSIONS] += 1.0
+        counters[VC_PLAYS_3S] += o["play"]
+        counters[VC_COMPLETIONS] += o["complete"]
+        counters[VC_WATCH_S] += watch
+        counters[VC_LIKES] += o["like"]
+        counters[VC_COMMENTS] += o["comment"]
+        counters[VC_SHARES] += o["share"]
+        counters[VC_SHARE_RECIPIENTS] += o["n_rec"]
+        counters[VC_SHARE_OPENS] += o["n_open"]
+        counters[VC_FOLLOWS] += o["followed"]
+        counters[VC_VALUE] += value
+        if o["regular"]:
+            counters[VC_RR_IMPRESSIONS] += 1.0
+            counters[VC_RR_PLAYS_3S] += o["play"]
+        if int(now_day) - int(video_post_day[v]) < int(early_days):
+            counters[VC_EARLY_IMPRESSIONS] += 1.0
+        # creator: followers gained, regular readers gained (+1) or lost (-1), impressions today
+        counts[c][0] += o["followed"]
+        counts[c][1] += o["rr_delta"] - 1
+        counts[c][2] += 1
+        evicted = int(out_i[row, I_EVICTED])
+        if evicted >= 0:
+            counts[evicted][0] -= 1
+            if o["evicted_rr"]:
+                counts[evicted][1] -= 1
+        # every recipient who opened the card finds the video in their inbox ring
+        for f in (int(x) for x in out_rec[row, :o["n_open"]]):
+            boxes[f][box_at[f] % len(boxes[f])] = v
+            box_at[f] += 1
+        days[u][0] += 1.0
+        days[u][1] += value
+    return (np.array(vc, np.float64).reshape(np.shape(vc)), np.array(counts, np.int64).reshape(creator_counts.shape),
+            np.array(boxes, np.int32).reshape(inbox.shape), np.array(box_at, np.int32),
+            np.array(days, np.float64).reshape(user_day.shape))

@@ -1,0 +1,536 @@
+"""Tests of sim._engine_kernels against their slow twins in tests/reference_engine.py.
+
+Small random worlds (a few users, creators, topics and posts) are built with
+the dtypes and layouts ``sim.engine`` uses; kernel and twin run on copies of
+the same inputs and must agree exactly on ints and bools, and to 1e-6
+relative on float32 outputs.
+"""
+
+import math
+from dataclasses import dataclass, replace
+
+import numba
+import numpy as np
+import pytest
+
+from sim import _engine_kernels as K
+from sim.behavior import BehaviorConfig, behavior_params
+from tests import reference_engine as ref
+
+# Behaviour tuned so plays, shares, follows and regular-reader flips are all frequent.
+BCFG = BehaviorConfig(play_b=0.8, share_b=0.5, share_s=0.5, follow_b=-0.3, open_b=0.3,
+                      rr_rate=0.4, rr_on=0.55, rr_off=0.35)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Sizes and switches of one random case."""
+
+    n_users: int = 6
+    n_videos: int = 40
+    n_creators: int = 8
+    n_topics: int = 4
+    slate: int = 4
+    n_quota: int = 0
+    n_follow: int = 3
+    n_interest: int = 4
+    n_fresh: int = 3
+    n_inbox: int = 3
+    n_seen: int = 5
+    top_m: int = 5
+    max_requests: int = 3
+    max_cap: int = 3  # follow capacity per user is drawn in [1, max_cap]
+    p_masked: float = 0.1  # share of posts with base -inf
+    p_new: float = 0.3  # share of posts by new creators
+    masked_in_pools: bool = False  # pools hold masked posts too (the engine never does)
+    empty_fresh: bool = False
+    empty_topics: tuple = ()  # topics with no retrieval pool
+    ties: bool = False  # quantized scores with many exact ties
+    stale_stamps: bool = False  # stamps hold old request ids from earlier ticks
+    w_aff: float = 0.7
+    w_rr: float = 0.4
+    seed: int = 0
+
+
+def friend_graph(r, n, isolated):
+    """A symmetric CSR friend graph without self loops; users in ``isolated`` have no friends."""
+    pairs = set()
+    for _ in range(2 * n):
+        a, b = (int(x) for x in r.integers(0, n, 2))
+        if a != b and a not in isolated and b not in isolated:
+            pairs.add((a, b))
+            pairs.add((b, a))
+    rows = [sorted(b for a, b in pairs if a == u) for u in range(n)]
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum([len(x) for x in rows], out=indptr[1:])
+    return indptr, np.array([b for row in rows for b in row], np.int32)
+
+
+def make_case(sh: Shape):
+    """A random tick: returns a dict of everything serve_tick and apply_tick read."""
+    r = np.random.default_rng(sh.seed)
+    U, V, C, T = sh.n_users, sh.n_videos, sh.n_creators, sh.n_topics
+    bp = behavior_params(BCFG)
+    user_interest = r.dirichlet(np.ones(T), U).astype(np.float32)
+    # user 0 has no follows; user 1 has no friends; user 2 has a full follow list
+    friend_indptr, friend_indices = friend_graph(r, U, isolated={1})
+    video_creator = r.integers(0, C, V).astype(np.int32)
+    video_topic = r.integers(0, T, V).astype(np.int16)
+    video_duration_s = r.choice([2.0, 3.0, 15.0, 30.0, 90.0], V).astype(np.float32)
+    video_quality = r.normal(0, 1, V).astype(np.float32)
+    video_hook = r.normal(0, 1, V).astype(np.float32)
+    video_shareability = r.normal(0, 1, V).astype(np.float32)
+    post_time = r.permutation(V).astype(np.int64)
+    video_post_day = (post_time // 10 - 2).astype(np.int32)
+
+    cap = r.integers(1, sh.max_cap + 1, U)
+    f_ptr = np.zeros(U + 1, np.int64)
+    np.cumsum(cap, out=f_ptr[1:])
+    f_n = np.zeros(U, np.int32)
+    f_cre = np.full(f_ptr[-1], -1, np.int32)
+    f_eng = np.zeros(f_ptr[-1], np.float32)
+    f_rr = np.zeros(f_ptr[-1], np.bool_)
+    for u in range(U):
+        n = 0 if u == 0 else int(cap[u]) if u == 2 else int(r.integers(0, cap[u] + 1))
+        n = min(n, C)
+        lo = f_ptr[u]
+        f_cre[lo:lo + n] = np.sort(r.choice(C, n, replace=False))
+        eng = r.uniform(0, 1, n).astype(np.float32)
+        f_eng[lo:lo + n] = eng
+        f_rr[lo:lo + n] = (eng >= BCFG.rr_on) | ((eng >= BCFG.rr_off) & (r.random(n) < 0.5))
+        f_n[u] = n
+
+    seen = np.where(r.random((U, sh.n_seen)) < 0.6, r.integers(0, V, (U, sh.n_seen)), -1).astype(np.int32)
+    seen_pos = r.integers(0, 20, U).astype(np.int32)
+    inbox = np.full((U, max(sh.n_inbox, 1)), -1, np.int32)
+    inbox[:, :sh.n_inbox] = np.where(r.random((U, sh.n_inbox)) < 0.5, r.integers(0, V, (U, sh.n_inbox)), -1)
+    inbox_pos = r.integers(0, 10, U).astype(np.int32)
+    ut_imps = r.integers(0, 8, (U, T)).astype(np.float32)
+    ut_plays = np.floor(ut_imps * r.random((U, T))).astype(np.float32)
+    aff = r.normal(0, 0.5, (U, T)).astype(np.float32)
+    base = r.normal(0, 1, V)
+    boost = np.where(r.random(V) < 0.3, r.exponential(0.5, V), 0.0)
+    if sh.ties:
+        base = r.integers(-2, 3, V) * 0.5
+        boost[:] = 0.0
+        aff[:] = 0.0
+    masked = r.random(V) < sh.p_masked
+    base[masked] = -np.inf
+    is_new = r.random(V) < sh.p_new
+
+    # retrieval pools, built as sim.engine builds them (over live posts)
+    live = np.arange(V, dtype=np.int32) if sh.masked_in_pools else np.flatnonzero(~masked).astype(np.int32)
+    if sh.empty_topics:
+        live = live[~np.isin(video_topic[live], sh.empty_topics)]
+    total = base[live] + boost[live]
+    order = np.lexsort((live, -total, video_topic[live]))
+    tp_vid = live[order].astype(np.int32)
+    tp_ptr = np.zeros(T + 1, np.int64)
+    np.cumsum(np.bincount(video_topic[live], minlength=T), out=tp_ptr[1:])
+    fresh_vid = np.zeros(0, np.int32) if sh.empty_fresh else live[post_time[live] >= V // 2].astype(np.int32)
+    lc = video_creator[live]
+    order = np.lexsort((live, -post_time[live], lc))
+    cr_vid = live[order].astype(np.int32)
+    cr_ptr = np.zeros(C + 1, np.int64)
+    np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
+
+    req_counts = r.integers(0, sh.max_requests + 1, U).astype(np.int32)
+    req_counts[:3] = np.maximum(req_counts[:3], 1)  # the edge-case users are always served
+    users = np.flatnonzero(req_counts).astype(np.int32)
+    row_off = np.zeros(users.size + 1, np.int64)
+    np.cumsum(req_counts[users].astype(np.int64) * sh.slate, out=row_off[1:])
+    stamp_base = 1000
+    stamps = np.full((numba.config.NUMBA_NUM_THREADS, V), -1, np.int64)
+    if sh.stale_stamps:
+        stamps[:] = r.integers(0, stamp_base, stamps.shape)
+
+    ctx = (np.int64(sh.seed + 7), np.int64(3), np.int64(1), np.int64(sh.slate), np.int64(sh.n_quota),
+           float(sh.w_aff), float(sh.w_rr), np.int64(sh.n_follow), np.int64(sh.n_interest),
+           np.int64(sh.n_fresh), np.int64(sh.top_m), np.int64(stamp_base), bp, float(BCFG.rr_rate),
+           float(BCFG.rr_on), float(BCFG.rr_off))
+    world = (user_interest, friend_indptr, friend_indices, video_creator, video_topic, video_duration_s,
+             video_quality, video_hook, video_shareability)
+    return dict(
+        ctx=ctx, world=world, users=users, row_off=row_off, max_rec=BCFG.share_max_recipients,
+        pools=(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid),
+        state=dict(f_ptr=f_ptr, f_n=f_n, f_cre=f_cre, f_eng=f_eng, f_rr=f_rr, seen=seen, seen_pos=seen_pos,
+                   inbox=inbox, ut_imps=ut_imps, ut_plays=ut_plays, aff=aff, base=base, boost=boost,
+                   is_new=is_new, stamps=stamps, req_counts=req_counts),
+        inbox_pos=inbox_pos, video_post_day=video_post_day, n_inbox=sh.n_inbox,
+    )
+
+
+STATE_ORDER = ("f_ptr", "f_n", "f_cre", "f_eng", "f_rr", "seen", "seen_pos", "inbox", "ut_imps", "ut_plays",
+               "aff", "base", "boost", "is_new", "stamps", "req_counts")
+
+
+def state_tuple(st, n_inbox):
+    """The kernel's state tuple; the inbox is a column view, as in sim.engine."""
+    return tuple(st[k][:, :n_inbox] if k == "inbox" else st[k] for k in STATE_ORDER)
+
+
+def copy_state(st):
+    return {k: v.copy() for k, v in st.items()}
+
+
+def run_kernel(case, st):
+    """serve_tick on ``st`` (mutated in place); returns the four output arrays."""
+    n_rows = int(case["row_off"][-1])
+    out_i = np.empty((n_rows, K.N_I), np.int32)
+    out_f = np.empty((n_rows, K.N_F), np.float32)
+    out_u = np.zeros((n_rows, K.N_U), np.uint8)
+    out_rec = np.empty((n_rows, case["max_rec"]), np.int32)
+    K.serve_tick(case["ctx"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"], case["users"],
+                 case["row_off"], out_i, out_f, out_u, out_rec)
+    return out_i, out_f, out_u, out_rec
+
+
+def run_twin(case, st):
+    return ref.serve_tick(case["ctx"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"],
+                          case["users"], case["row_off"], case["max_rec"])
+
+
+def assert_rows_equal(got, want, what=""):
+    """Kernel rows ``got`` against twin rows ``want`` (fields undefined on padded rows are skipped)."""
+    gi, gf, gu, grec = got
+    wi, wf, wu, wrec = want
+    for col, name in ((K.I_VIDEO, "video"), (K.I_USER, "user"), (K.I_REQ, "request")):
+        bad = np.flatnonzero(gi[:, col] != wi[:, col])
+        assert bad.size == 0, (f"{what}: {name} differs in rows {bad[:8].tolist()}: kernel "
+                               f"{gi[bad[:8], col].tolist()} vs twin {wi[bad[:8], col].tolist()}")
+    np.testing.assert_array_equal(gu[:, K.U_POS], wu[:, K.U_POS], err_msg=f"{what}: position")
+    s = wi[:, K.I_VIDEO] >= 0
+    np.testing.assert_array_equal(gi[s, K.I_EVICTED], wi[s, K.I_EVICTED], err_msg=f"{what}: evicted creator")
+    names = ["pos", "play", "complete", "like", "comment", "share", "followed", "regular", "follower", "n_rec",
+             "n_open", "rr_delta", "evicted_rr", "source"]
+    for col, name in enumerate(names):
+        np.testing.assert_array_equal(gu[s, col], wu[s, col], err_msg=f"{what}: out_u column {name!r}")
+    for col, name in enumerate(["score", "boost", "watch_s", "value", "affinity"]):
+        np.testing.assert_allclose(gf[s, col], wf[s, col], rtol=1e-6, atol=1e-9, err_msg=f"{what}: {name}")
+    np.testing.assert_array_equal(grec[s], wrec[s], err_msg=f"{what}: share recipients who opened")
+
+
+def assert_state_equal(st, want, f_ptr, what=""):
+    np.testing.assert_array_equal(st["f_n"], want["f_n"], err_msg=f"{what}: follow counts")
+    for u in range(len(st["f_n"])):
+        sl = slice(int(f_ptr[u]), int(f_ptr[u]) + int(want["f_n"][u]))
+        np.testing.assert_array_equal(st["f_cre"][sl], want["f_cre"][sl], err_msg=f"{what}: follows of user {u}")
+        np.testing.assert_array_equal(st["f_rr"][sl], want["f_rr"][sl], err_msg=f"{what}: regular flags of user {u}")
+        np.testing.assert_allclose(st["f_eng"][sl], want["f_eng"][sl], rtol=1e-6,
+                                   err_msg=f"{what}: engagement of user {u}")
+    for name in ("seen", "seen_pos", "ut_imps", "ut_plays"):
+        np.testing.assert_array_equal(st[name], want[name], err_msg=f"{what}: {name}")
+
+
+SHAPES = {
+    "default": Shape(),
+    "seed1": Shape(seed=1),
+    "seed2_more_users": Shape(seed=2, n_users=10, n_videos=60, max_requests=4),
+    "quota": Shape(seed=3, n_quota=2, slate=3, p_new=0.15, n_interest=8, n_fresh=6, n_users=8, n_videos=60),
+    "quota_exceeds_slate": Shape(seed=4, n_quota=9, slate=3),
+    "slate_larger_than_candidates": Shape(seed=5, slate=12, n_follow=1, n_interest=1, n_fresh=1, n_inbox=1),
+    "empty_fresh_pool": Shape(seed=6, empty_fresh=True),
+    "empty_topic_pools": Shape(seed=7, empty_topics=(0, 2), n_topics=4),
+    "all_masked": Shape(seed=8, p_masked=1.0, masked_in_pools=True),
+    "masked_in_pools": Shape(seed=9, p_masked=0.4, masked_in_pools=True),
+    "full_follows_eviction": Shape(seed=10, max_cap=1, n_creators=4),
+    "ties": Shape(seed=11, ties=True, w_aff=0.0, w_rr=0.5),
+    "no_sources": Shape(seed=12, n_follow=0, n_interest=0, n_fresh=0, n_inbox=0),
+    "one_user_one_topic_n1": Shape(seed=13, n_users=3, n_topics=2, n_videos=3, n_creators=1, slate=1),
+    "stale_stamps_small_seen": Shape(seed=14, stale_stamps=True, n_seen=1),
+    "many_requests_wide": Shape(seed=15, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
+                                max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread_default():
+    before = numba.get_num_threads()
+    yield
+    numba.set_num_threads(before)
+
+
+def test_layout_constants_match_the_kernels():
+    for name in ("I_VIDEO", "I_USER", "I_REQ", "I_EVICTED", "N_I", "F_SCORE", "F_BOOST", "F_WATCH", "F_VALUE",
+                 "F_AFF", "N_F", "U_POS", "U_PLAY", "U_COMPLETE", "U_LIKE", "U_COMMENT", "U_SHARE", "U_FOLLOWED",
+                 "U_REGULAR", "U_FOLLOWER", "U_NREC", "U_NOPEN", "U_RR_DELTA", "U_EVICTED_RR", "U_SOURCE", "N_U",
+                 "N_VC", "VC_IMPRESSIONS", "VC_EARLY_IMPRESSIONS", "VC_VALUE", "VC_RR_PLAYS_3S", "SOURCE_FOLLOW",
+                 "SOURCE_SHARE", "SOURCE_INTEREST", "SOURCE_FRESH", "MAX_REQUESTS_PER_TICK"):
+        assert getattr(ref, name) == getattr(K, name), name
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_serve_tick_matches_twin(name):
+    case = make_case(SHAPES[name])
+    st_k, st_t = copy_state(case["state"]), copy_state(case["state"])
+    got = run_kernel(case, st_k)
+    *want, want_state = run_twin(case, st_t)
+    assert_rows_equal(got, want, name)
+    assert_state_equal(st_k, want_state, case["state"]["f_ptr"], name)
+    for k in ("inbox", "aff", "base", "boost", "is_new", "req_counts", "f_ptr"):
+        np.testing.assert_array_equal(st_k[k], case["state"][k], err_msg=f"serve_tick wrote into {k}")
+    if name == "all_masked":
+        assert (got[0][:, K.I_VIDEO] == -1).all()
+    if name == "slate_larger_than_candidates":
+        assert (got[0][:, K.I_VIDEO] == -1).any()
+
+
+def test_serve_tick_quota_puts_new_posts_on_the_slate():
+    """Each user's first request (same state with or without quota) shows at least as many new posts."""
+    sh = SHAPES["quota"]
+    counts = []
+    for n_quota in (sh.n_quota, 0):
+        case = make_case(replace(sh, n_quota=n_quota))
+        out_i, _, _, _ = run_kernel(case, copy_state(case["state"]))
+        first = out_i[case["row_off"][:-1, None] + np.arange(sh.slate), K.I_VIDEO]
+        counts.append(((first >= 0) & case["state"]["is_new"][np.maximum(first, 0)]).sum(axis=1))
+    with_quota, without = counts
+    assert (with_quota >= without).all() and (with_quota > without).any(), (with_quota, without)
+
+
+def test_random_cases_exercise_every_path():
+    """The comparisons above are only as good as the paths the random cases reach."""
+    seen = dict(followed=0, evicted=0, evicted_rr=0, opened=0, rr_gain=0, rr_loss=0, padded=0, regular=0)
+    sources = set()
+    for name in SHAPES:
+        case = make_case(SHAPES[name])
+        out_i, _, out_u, _ = run_kernel(case, copy_state(case["state"]))
+        s = out_i[:, K.I_VIDEO] >= 0
+        seen["followed"] += int(out_u[s, K.U_FOLLOWED].sum())
+        seen["evicted"] += int((out_i[s, K.I_EVICTED] >= 0).sum())
+        seen["evicted_rr"] += int(out_u[s, K.U_EVICTED_RR].sum())
+        seen["opened"] += int(out_u[s, K.U_NOPEN].sum())
+        seen["rr_gain"] += int((out_u[s, K.U_RR_DELTA] == 2).sum())
+        seen["rr_loss"] += int((out_u[s, K.U_RR_DELTA] == 0).sum())
+        seen["regular"] += int(out_u[s, K.U_REGULAR].sum())
+        seen["padded"] += int((~s).sum())
+        sources |= set(out_u[s, K.U_SOURCE].tolist())
+    assert all(n > 0 for n in seen.values()), seen
+    assert sources == {K.SOURCE_FOLLOW, K.SOURCE_SHARE, K.SOURCE_INTEREST, K.SOURCE_FRESH}
+
+
+def apply_inputs(case, seed):
+    r = np.random.default_rng(seed)
+    V, C, U = case["world"][3].shape[0], int(case["pools"][3].shape[0] - 1), case["state"]["seen"].shape[0]
+    vc = np.floor(r.random((V, K.N_VC)) * 5)
+    counts = r.integers(0, 5, (C, 3)).astype(np.int64)
+    user_day = r.random((U, 2)) * 3
+    return vc, counts, user_day
+
+
+@pytest.mark.parametrize("name", ["default", "seed2_more_users", "quota", "full_follows_eviction",
+                                  "many_requests_wide", "one_user_one_topic_n1"])
+def test_apply_tick_matches_twin(name):
+    case = make_case(SHAPES[name])
+    st = copy_state(case["state"])
+    out_i, out_f, out_u, out_rec = run_kernel(case, st)
+    vc, counts, user_day = apply_inputs(case, 99)
+    now_day, early = np.int64(3), np.int64(2)
+    args = (case["world"][3], case["video_post_day"], now_day, early)
+    want = ref.apply_tick(out_i, out_f, out_u, out_rec, *args, vc, counts, st["inbox"], case["inbox_pos"],
+                          user_day)
+    inbox, inbox_pos = st["inbox"].copy(), case["inbox_pos"].copy()
+    vc_k, counts_k, user_day_k = vc.copy(), counts.copy(), user_day.copy()
+    K.apply_tick(out_i, out_f, out_u, out_rec, *args, vc_k, counts_k, (inbox, inbox_pos), user_day_k)
+    np.testing.assert_allclose(vc_k, want[0], rtol=1e-12, err_msg="video counters")
+    np.testing.assert_array_equal(counts_k, want[1], err_msg="creator counts")
+    np.testing.assert_array_equal(inbox, want[2], err_msg="inboxes")
+    np.testing.assert_array_equal(inbox_pos, want[3], err_msg="inbox positions")
+    np.testing.assert_allclose(user_day_k, want[4], rtol=1e-12, err_msg="user day sums")
+    assert (vc_k != vc).any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_three_ticks_in_a_row_match_twin(seed):
+    """State carried over ticks (seen ring, inbox -> share candidates, follows) stays equal."""
+    sh = Shape(seed=20 + seed, n_users=8, n_videos=50, max_requests=3)
+    case = make_case(sh)
+    st_k, st_t = copy_state(case["state"]), copy_state(case["state"])
+    pos_k, pos_t = case["inbox_pos"].copy(), case["inbox_pos"].copy()
+    C = case["pools"][3].shape[0] - 1
+    vc_k = np.zeros((sh.n_videos, K.N_VC))
+    cc_k = np.zeros((C, 3), np.int64)
+    ud_k = np.zeros((sh.n_users, 2))
+    vc_t, cc_t, ud_t = vc_k.copy(), cc_k.copy(), ud_k.copy()
+    stamp_base = 1000
+    for tick in range(3):
+        ctx = list(case["ctx"])
+        ctx[2], ctx[11] = np.int64(tick), np.int64(stamp_base)
+        c = dict(case, ctx=tuple(ctx))
+        got = run_kernel(c, st_k)
+        *want, new_t = run_twin(c, st_t)
+        assert_rows_equal(got, want, f"tick {tick}")
+        assert_state_equal(st_k, new_t, st_k["f_ptr"], f"tick {tick}")
+        for k in ("f_n", "f_cre", "f_eng", "f_rr", "seen", "seen_pos", "ut_imps", "ut_plays"):
+            st_t[k] = new_t[k]
+        args = (case["world"][3], case["video_post_day"], np.int64(3), np.int64(2))
+        K.apply_tick(*got, *args, vc_k, cc_k, (st_k["inbox"], pos_k), ud_k)
+        vc_t, cc_t, st_t["inbox"], pos_t, ud_t = ref.apply_tick(*want, *args, vc_t, cc_t, st_t["inbox"], pos_t, ud_t)
+        np.testing.assert_array_equal(st_k["inbox"], st_t["inbox"])
+        np.testing.assert_array_equal(cc_k, cc_t)
+        np.testing.assert_allclose(vc_k, vc_t, rtol=1e-12)
+        stamp_base += int(c["row_off"][-1]) // sh.slate
+
+
+def test_serve_tick_same_with_one_and_two_threads():
+    sh = Shape(seed=31, n_users=300, n_videos=1500, n_creators=80, n_topics=8, slate=6, n_quota=1,
+               max_requests=4, n_follow=6, n_interest=12, n_fresh=6, n_inbox=4, n_seen=16, top_m=20, max_cap=12)
+    case = make_case(sh)
+    results = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        st = copy_state(case["state"])
+        out = run_kernel(case, st)
+        results.append((out, st))
+    (o1, s1), (o2, s2) = results
+    for a, b in zip(o1, o2):
+        np.testing.assert_array_equal(a[o1[0][:, K.I_VIDEO] >= 0], b[o1[0][:, K.I_VIDEO] >= 0])
+    np.testing.assert_array_equal(o1[0], o2[0])
+    for k in ("f_n", "f_cre", "f_eng", "f_rr", "seen", "seen_pos", "ut_imps", "ut_plays"):
+        np.testing.assert_array_equal(s1[k], s2[k], err_msg=k)
+    assert (o1[0][:, K.I_VIDEO] >= 0).sum() > 1000
+
+
+# --- follow lists -------------------------------------------------------------------------------
+
+def random_follows(r, n_users, n_creators, max_cap):
+    cap = r.integers(0, max_cap + 1, n_users)
+    f_ptr = np.zeros(n_users + 1, np.int64)
+    np.cumsum(cap, out=f_ptr[1:])
+    f_n = np.zeros(n_users, np.int32)
+    f_cre = np.full(f_ptr[-1], -1, np.int32)
+    f_eng = np.zeros(f_ptr[-1], np.float32)
+    f_rr = np.zeros(f_ptr[-1], np.bool_)
+    for u in range(n_users):
+        n = int(r.integers(0, cap[u] + 1))
+        lo = f_ptr[u]
+        f_cre[lo:lo + n] = np.sort(r.choice(n_creators, n, replace=False))
+        f_eng[lo:lo + n] = np.round(r.random(n), 1)  # coarse: ties in engagement are common
+        f_rr[lo:lo + n] = f_eng[lo:lo + n] >= 0.5
+        f_n[u] = n
+    return f_ptr, f_n, f_cre, f_eng, f_rr
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_follow_find_matches_twin(seed):
+    r = np.random.default_rng(seed)
+    f_ptr, f_n, f_cre, f_eng, f_rr = random_follows(r, 12, 30, 8)
+    for u in range(12):
+        for c in range(-1, 31):
+            assert K.follow_find(f_ptr, f_n, f_cre, u, c) == ref.follow_find(f_ptr, f_n, f_cre, u, c), (u, c)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_follow_insert_matches_twin_sorted_and_capped(seed):
+    r = np.random.default_rng(seed)
+    n_users, n_creators = 8, 20
+    arrays = random_follows(r, n_users, n_creators, 5)
+    f_ptr = arrays[0]
+    evictions = 0
+    for step in range(200):
+        f_ptr, f_n, f_cre, f_eng, f_rr = arrays
+        u = int(r.integers(0, n_users))
+        lo, n = int(f_ptr[u]), int(f_n[u])
+        followed = set(f_cre[lo:lo + n].tolist())
+        free = [c for c in range(n_creators) if c not in followed]
+        if not free:
+            continue
+        c = int(r.choice(free))
+        eng = float(r.choice([0.0, 0.5, 1.0]))
+        before_eng = f_eng[lo:lo + n].copy()
+        before_cre = f_cre[lo:lo + n].copy()
+        want, want_arrays = ref.follow_insert(*arrays, u, c, eng, 0.5)
+        k_arrays = [a.copy() for a in arrays[1:]]
+        got = K.follow_insert(f_ptr, *k_arrays, u, c, eng, 0.5)
+        assert tuple(got) == want, (step, u, c, got, want)
+        cap = int(f_ptr[u + 1] - f_ptr[u])
+        m = int(k_arrays[0][u])
+        row = k_arrays[1][lo:lo + m]
+        assert m <= cap
+        assert (np.diff(row) > 0).all(), f"row of user {u} not sorted: {row}"
+        if cap > 0:
+            assert c in row
+        if got[0] >= 0:
+            evictions += 1
+            assert n == cap and m == cap
+            weakest = before_eng.min()
+            assert before_eng[before_cre == got[0]][0] == weakest
+            assert before_cre[before_eng == weakest][0] == got[0]  # ties: smaller creator id goes
+        np.testing.assert_array_equal(k_arrays[0], want_arrays[0])
+        for uu in range(n_users):
+            sl = slice(int(f_ptr[uu]), int(f_ptr[uu]) + int(want_arrays[0][uu]))
+            for a, b in zip(k_arrays[1:], want_arrays[1:]):
+                np.testing.assert_array_equal(a[sl], b[sl])
+        arrays = (f_ptr, *k_arrays)
+    assert evictions > 5
+
+
+# --- arrivals and returns ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed,day,tick,tpd", [(0, 0, 0, 4), (5, 3, 2, 4), (2**40, 17, 0, 1), (9, 1, 5, 24)])
+def test_draw_arrivals_matches_twin(seed, day, tick, tpd):
+    r = np.random.default_rng(seed % 1000)
+    n = 200
+    activity = (r.pareto(1.5, n) * 3).astype(np.float32)
+    activity[0] = 0.0  # nobody
+    activity[1] = 300.0 * tpd  # Poisson(300) per tick: far above the cap of 64
+    returned = r.random(n) < 0.8
+    returned[:2] = True
+    out = np.full(n, -7, np.int32)
+    K.draw_arrivals(np.int64(seed), np.int64(day), np.int64(tick), np.int64(tpd), activity, returned, out)
+    np.testing.assert_array_equal(out, ref.draw_arrivals(seed, day, tick, tpd, activity, returned))
+    assert out[0] == 0 and out[1] == K.MAX_REQUESTS_PER_TICK
+    assert (out[~returned] == 0).all() and out[returned].sum() > 0
+
+
+@pytest.mark.parametrize("rate", [700.0, 800.0, 5000.0])
+def test_draw_arrivals_very_active_users_hit_the_cap(rate):
+    """Poisson(lam) for lam >~ 745 per tick: exp(-lam) underflows to 0 in ranker.rng.poisson."""
+    activity = np.full(50, rate, np.float32)
+    out = np.zeros(50, np.int32)
+    K.draw_arrivals(np.int64(1), np.int64(0), np.int64(0), np.int64(1), activity, np.ones(50, np.bool_), out)
+    want = ref.draw_arrivals(1, 0, 0, 1, activity, np.ones(50, np.bool_))
+    assert (out == want).all(), (
+        f"draw_arrivals with activity/ticks_per_day = {rate}: expected {K.MAX_REQUESTS_PER_TICK} requests "
+        f"(Poisson({rate}) capped), got {sorted(set(out.tolist()))}. ranker.rng.poisson starts its inversion "
+        "at p = exp(-lam), which underflows to 0.0 for lam > ~745, so its loop stops at n = 1.")
+
+
+@pytest.mark.parametrize("seed,day", [(0, 0), (3, 1), (2**33, 400)])
+def test_draw_returns_matches_twin(seed, day):
+    r = np.random.default_rng(seed % 1000)
+    sat = r.normal(0, 1.5, 300)
+    sat[:2] = (-50.0, 50.0)
+    out = np.zeros(300, np.bool_)
+    K.draw_returns(np.int64(seed), np.int64(day), sat, BCFG.return_b, BCFG.return_v, out)
+    np.testing.assert_array_equal(out, ref.draw_returns(seed, day, sat, BCFG.return_b, BCFG.return_v))
+    assert not out[0] and out[1] and 0 < out.mean() < 1
+
+
+def test_arrivals_and_returns_thread_count_independent():
+    r = np.random.default_rng(0)
+    activity = (r.pareto(1.5, 5000) * 3).astype(np.float32)
+    returned = r.random(5000) < 0.8
+    sat = r.normal(0, 1, 5000)
+    outs = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        a = np.zeros(5000, np.int32)
+        b = np.zeros(5000, np.bool_)
+        K.draw_arrivals(np.int64(4), np.int64(2), np.int64(1), np.int64(4), activity, returned, a)
+        K.draw_returns(np.int64(4), np.int64(2), sat, 1.0, 2.0, b)
+        outs.append((a, b))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
+def test_topk_quota_twin_rule():
+    """The twin's top-k rule on a hand-checked example (ties by id, -inf masked, quota)."""
+    scores = [1.0, 2.0, 2.0, -math.inf, 0.5, 0.1]
+    ids = [10, 12, 11, 13, 14, 15]
+    new = [False, False, False, True, True, True]
+    assert ref.topk_quota(scores, ids, new, 3, 0) == [11, 12, 10]
+    assert ref.topk_quota(scores, ids, new, 3, 1) == [11, 12, 14]
+    assert ref.topk_quota(scores, ids, new, 3, 5) == [11, 14, 15]
+    assert ref.topk_quota(scores, ids, new, 10, 0) == [11, 12, 10, 14, 15]
+    assert ref.topk_quota([-math.inf], [1], [True], 2, 1) == []
