@@ -405,17 +405,7 @@ def fit_beta_prior(successes, trials, *, method="moments", min_strength=2.0, max
         item ever succeeded. With no trials at all:
         ``(default_mean * min_strength, (1 - default_mean) * min_strength)``.
     """
-    if method not in ("moments", "likelihood"):
-        raise ValueError(f"The 'method' parameter of fit_beta_prior must be a str among ['likelihood', 'moments']. Got {method!r} instead.")
-    for name, v in (("min_strength", min_strength), ("max_strength", max_strength)):
-        if v is None and name == "max_strength":
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-            raise ValueError(f"The {name!r} parameter of fit_beta_prior must be a finite float in the range (0, inf). Got {v!r} instead.")
-    if max_strength is not None and min_strength > max_strength:
-        raise ValueError(f"The 'min_strength' parameter of fit_beta_prior must be <= max_strength ({max_strength!r}). Got {min_strength!r} instead.")
-    if isinstance(default_mean, bool) or not isinstance(default_mean, (int, float)) or not (0.0 < default_mean < 1.0):
-        raise ValueError(f"The 'default_mean' parameter of fit_beta_prior must be a float in the range (0, 1). Got {default_mean!r} instead.")
+    _check_fit_args("fit_beta_prior", method, min_strength, max_strength, default_mean)
     s = np.asarray(successes, dtype=np.float64).ravel()
     n = np.asarray(trials, dtype=np.float64).ravel()
     if s.shape != n.shape:
@@ -424,9 +414,28 @@ def fit_beta_prior(successes, trials, *, method="moments", min_strength=2.0, max
         raise ValueError("successes and trials must be finite.")
     if np.any(n < 0) or np.any(s < 0) or np.any(s > n):
         raise ValueError("successes and trials must satisfy 0 <= successes <= trials.")
+    return _fit_checked(s, n, method, float(min_strength), max_strength, float(default_mean))
+
+
+def _check_fit_args(owner, method, min_strength, max_strength, default_mean=0.5):
+    if method not in ("moments", "likelihood"):
+        raise ValueError(f"The 'method' parameter of {owner} must be a str among ['likelihood', 'moments']. Got {method!r} instead.")
+    for name, v in (("min_strength", min_strength), ("max_strength", max_strength)):
+        if v is None and name == "max_strength":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+            raise ValueError(f"The {name!r} parameter of {owner} must be a finite float in the range (0, inf). Got {v!r} instead.")
+    if max_strength is not None and min_strength > max_strength:
+        raise ValueError(f"The 'min_strength' parameter of {owner} must be <= max_strength ({max_strength!r}). Got {min_strength!r} instead.")
+    if isinstance(default_mean, bool) or not isinstance(default_mean, (int, float)) or not (0.0 < default_mean < 1.0):
+        raise ValueError(f"The 'default_mean' parameter of {owner} must be a float in the range (0, 1). Got {default_mean!r} instead.")
+
+
+def _fit_checked(s, n, method, lo, max_strength, default_mean=0.5):
+    """:func:`fit_beta_prior` on validated float64 arrays."""
     keep = n > 0
-    s, n = s[keep], n[keep]
-    lo = float(min_strength)
+    if not keep.all():
+        s, n = s[keep], n[keep]
     if s.size == 0:
         return default_mean * lo, (1.0 - default_mean) * lo
     hi = max(lo, POOLED_FACTOR * float(n.max())) if max_strength is None else float(max_strength)
@@ -540,8 +549,7 @@ def _fit_counts(s, n, creator_id, method, min_strength, max_strength) -> Prior:
         if j == ret:
             rows = _one_row_per_creator(creator_id)
             sj, nj = sj[rows], nj[rows]
-        alpha[j], beta[j] = fit_beta_prior(sj, nj, method=method, min_strength=min_strength,
-                                           max_strength=max_strength)
+        alpha[j], beta[j] = _fit_checked(sj, nj, method, float(min_strength), max_strength)
     return Prior(alpha, beta)
 
 
@@ -562,6 +570,7 @@ def fit_prior(counters: Counters, *, method="moments", min_strength=2.0, max_str
     -------
     Prior
     """
+    _check_fit_args("fit_prior", method, min_strength, max_strength)
     s, n = rate_counts(counters)
     return _fit_counts(s, n, counters.creator_id, method, min_strength, max_strength)
 

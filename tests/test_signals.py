@@ -530,3 +530,13 @@ def test_user_affinity_direction_and_shrinkage():
 def test_user_affinity_invalid_inputs(imp, plays, k, msg):
     with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
         user_affinity(imp, plays, k)
+
+
+def test_fit_prior_checks_its_parameters():
+    c = population(np.random.default_rng(21), 400)
+    with pytest.raises(ValueError, match=re.escape("The 'method' parameter of fit_prior must be a str among ['likelihood', 'moments']. Got 'x' instead.")):
+        fit_prior(c, method="x")
+    with pytest.raises(ValueError, match=re.escape("The 'min_strength' parameter of fit_prior must be <= max_strength (1.0). Got 2.0 instead.")):
+        fit_prior(c, max_strength=1.0)
+    pl = fit_prior(c, method="likelihood", max_strength=1e6)
+    assert np.all(pl.strength >= 2.0 - 1e-9) and np.all(pl.strength <= 1e6 * (1 + 1e-9))
