@@ -97,16 +97,21 @@ def normal(k0, k):
 
 @njit(**JIT)
 def poisson(k0, k, lam):
-    """A Poisson(``lam``) draw by inversion from uniform ``k`` of ``k0``.
+    r"""A Poisson(``lam``) draw from uniform ``k`` of ``k0``.
 
-    Exact for any ``lam >= 0``; cost grows with ``lam`` (fine for the
-    per-tick request counts it serves, which are small).
+    Exact inversion for ``lam <= 500`` (cost grows with ``lam``; per-tick request
+    counts are small); above that, where ``exp(-lam)`` would underflow, the
+    normal approximation :math:`\max(0, \mathrm{round}(\lambda + \sqrt{\lambda} z))`
+    with ``z`` from uniforms ``2k`` and ``2k+1`` of key ``k0 + 1``.
     """
+    if lam > 500.0:
+        z = normal(np.uint64(k0) + np.uint64(1), k)
+        return max(0, int(np.floor(lam + np.sqrt(lam) * z + 0.5)))
     u = uniform(k0, k)
     p = np.exp(-lam)
     cdf = p
     n = 0
-    while u >= cdf and n < 10000:
+    while u >= cdf and n < 100000:
         n += 1
         p *= lam / n
         if p == 0.0:

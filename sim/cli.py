@@ -57,12 +57,7 @@ def _simulate(args) -> int:
 
     cfg = load_config(args.config).with_overrides(
         policy=args.policy, policy_params=_parse_params(args.param) if args.param else None,
-        seed=args.seed, days=args.days, users=args.users, log_sample=args.log_sample)
-    ranker_spec = getattr(args, "ranker", None)
-    if ranker_spec:
-        from sim.rankers import parse_ranker
-
-        cfg = parse_ranker(cfg, ranker_spec)
+        seed=args.seed, days=args.days, users=args.users, log_sample=args.log_sample, ranker=args.ranker)
     res = simulate(cfg, out_dir=args.out, progress=not args.quiet, threads=args.threads, overwrite=args.overwrite)
     s = res.scalars()
     print(f"ranksim simulate: {res.impressions:,} impressions in {res.seconds:.1f} s "

@@ -99,6 +99,42 @@ class PolicyConfig(Section):
         return {"name": self.name, "params": dict(self.params)}
 
 
+RANKER_KINDS = ("hand", "learned", "oracle")
+
+
+@dataclass(frozen=True)
+class RankerConfig(Section):
+    """Which ranker orders the feed (the ``[ranker]`` section).
+
+    ``hand``: the weighted signals of ``[weights]``. ``learned``: a LightGBM model
+    written by ``ranksim learn`` (per video per tick, through a Numba replay of
+    its trees), plus the ``[weights]`` affinity and regular-reader terms.
+    ``oracle``: latent quality and true affinity, the upper bound no real ranker
+    can reach (it sees what the platform cannot).
+    """
+
+    kind: str = param("hand", "str", choices=RANKER_KINDS, doc="hand, learned or oracle")
+    model_dir: str = param("", "str", doc="directory written by `ranksim learn` (kind = learned)")
+
+    def check(self):
+        if self.kind == "learned" and not self.model_dir:
+            raise ValueError("The 'model_dir' parameter of RankerConfig must name a directory written by "
+                             "`ranksim learn` when kind = 'learned'. Got '' instead.")
+
+    @classmethod
+    def parse(cls, spec: str) -> "RankerConfig":
+        """``hand``, ``oracle`` or ``learned:MODEL_DIR`` (the command line's form)."""
+        if not isinstance(spec, str):
+            raise TypeError(f"A ranker must be given as a str. Got {spec!r} instead.")
+        kind, _, rest = spec.partition(":")
+        if kind not in RANKER_KINDS or (kind != "learned" and rest) or (kind == "learned" and not rest):
+            raise ValueError(f"A ranker must be one of 'hand', 'oracle' or 'learned:MODEL_DIR'. Got {spec!r} instead.")
+        return cls(kind=kind, model_dir=rest)
+
+    def label(self) -> str:
+        return f"learned:{self.model_dir}" if self.kind == "learned" else self.kind
+
+
 @dataclass(frozen=True)
 class Config(Section):
     """The whole configuration of a run. ``Config()`` is the built-in default world."""
@@ -108,17 +144,25 @@ class Config(Section):
     feed: FeedConfig = field(default_factory=FeedConfig)
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    ranker: RankerConfig = field(default_factory=RankerConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def check(self):
         for name, typ in (("world", WorldConfig), ("behavior", BehaviorConfig), ("feed", FeedConfig),
-                          ("weights", ScoreWeights), ("policy", PolicyConfig), ("run", RunConfig)):
+                          ("weights", ScoreWeights), ("policy", PolicyConfig), ("ranker", RankerConfig),
+                          ("run", RunConfig)):
             if not isinstance(getattr(self, name), typ):
                 raise TypeError(f"The {name!r} parameter of Config must be a {typ.__name__}. Got {getattr(self, name)!r} instead.")
 
-    def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None):
-        """A copy with the command line's common overrides applied (validated)."""
+    def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None,
+                       ranker=None):
+        """A copy with the command line's common overrides applied (validated).
+
+        ``ranker`` is a :class:`RankerConfig` or its command-line form (``learned:DIR``).
+        """
         c = self
+        if ranker is not None:
+            c = c.replace(ranker=ranker if isinstance(ranker, RankerConfig) else RankerConfig.parse(ranker))
         if policy is not None or policy_params is not None:
             name = policy if policy is not None else c.policy.name
             params = policy_params if policy_params is not None else (c.policy.params if name == c.policy.name else {})

@@ -200,6 +200,19 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     policy = cfg.policy.policy()
     wts = cfg.weights
     bp = behavior_params(bcfg)
+    rk = cfg.ranker
+    w_aff, w_rr = float(wts.affinity), float(wts.regular_reader)
+    learned = None
+    if rk.kind == "learned":
+        from ranker.learn import load_model
+
+        learned = load_model(rk.model_dir)
+    elif rk.kind == "oracle":
+        # The upper bound: rank on what the latent value rewards, latent quality and true
+        # affinity, in the ratio the behaviour model's value formula weighs them.
+        oracle_aff = np.log(np.maximum(w.n_topics * w.user_interest, bcfg.affinity_floor)).astype(np.float32)
+        w_aff = bcfg.value_a / bcfg.value_q if bcfg.value_q != 0 else 1.0
+        w_rr = 0.0
 
     # state
     fs = _FollowState(w, cfg)
@@ -262,7 +275,12 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 rr_impressions=vc[idx, K.VC_RR_IMPRESSIONS], rr_plays_3s=vc[idx, K.VC_RR_PLAYS_3S],
                 creator_age_days=age_c)
             sig = compute_signals(counters)
-            b_sub = base_scores(sig.matrix, wts)
+            if rk.kind == "hand":
+                b_sub = base_scores(sig.matrix, wts)
+            elif rk.kind == "learned":
+                b_sub = learned.video_scores(sig, counters)
+            else:
+                b_sub = w.video_quality[idx].astype(np.float64)
             is_new_sub = age_c < feed.new_creator_days
             pctx = PolicyContext(
                 seed=seed, day=day, tick=tick, n_videos=idx.size, creator_age_days=age_c,
@@ -295,7 +313,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             cr_vid = live[order].astype(np.int32)
             cr_ptr = np.zeros(C + 1, np.int64)
             np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
-            aff = user_affinity(ut_imps, ut_plays, AFFINITY_STRENGTH).astype(np.float32, copy=False)
+            if rk.kind == "oracle":
+                aff = oracle_aff
+            else:
+                aff = user_affinity(ut_imps, ut_plays, AFFINITY_STRENGTH).astype(np.float32, copy=False)
             # arrivals
             K.draw_arrivals(seed, day, tick, T, w.user_activity, returned, counts)
             users = np.flatnonzero(counts).astype(np.int32)
@@ -307,7 +328,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             out_u = np.zeros((n_rows, K.N_U), np.uint8)
             out_rec = np.empty((n_rows, max_rec), np.int32)
             ctx = (np.int64(seed), np.int64(day), np.int64(tick), np.int64(slate), np.int64(n_quota),
-                   float(wts.affinity), float(wts.regular_reader), np.int64(feed.n_follow_candidates),
+                   w_aff, w_rr, np.int64(feed.n_follow_candidates),
                    np.int64(feed.n_interest_candidates), np.int64(feed.n_fresh_candidates), np.int64(top_m),
                    np.int64(stamp_base), bp, float(bcfg.rr_rate), float(bcfg.rr_on), float(bcfg.rr_off))
             state = (fs.ptr, fs.n, fs.cre, fs.eng, fs.rr, seen, seen_pos, inbox_view, ut_imps, ut_plays, aff,

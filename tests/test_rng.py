@@ -39,3 +39,10 @@ def test_beta_approx_in_unit_interval_and_centered():
     x = np.array([rng.beta_approx(np.uint64(rng.key(5, 5, i, 0, 0)), 0, 30.0, 70.0) for i in range(5000)])
     assert x.min() >= 0 and x.max() <= 1
     assert abs(x.mean() - 0.3) < 0.01
+
+
+def test_poisson_large_lambda_does_not_underflow():
+    for lam in (600.0, 5000.0):
+        x = np.array([rng.poisson(np.uint64(rng.key(4, 1, i, 0, 0)), 0, lam) for i in range(4000)])
+        assert abs(x.mean() - lam) < 4 * np.sqrt(lam / 4000) + 0.5
+        assert abs(x.std() - np.sqrt(lam)) < 0.1 * np.sqrt(lam)
