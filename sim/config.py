@@ -52,7 +52,7 @@ class FeedConfig(Section):
     breakout_days: int = param(3, "int", 1, 60, doc="window after posting in which a post may break out, days")
     breakout_percentile: float = param(99.0, "float", 50.0, 100.0, hi_open=True, doc="a breakout reaches this percentile of posts' impressions within its window")
     quit_window_days: int = param(7, "int", 1, 365, doc="a creator whose posts reach too few impressions over this many days quits")
-    quit_min_impressions: int = param(30, "int", 0, 10**9, doc="impressions over the quit window below which a creator quits")
+    quit_min_impressions: int = param(150, "int", 0, 10**9, doc="impressions over the quit window below which a creator quits")
     first_impressions_target: int = param(1000, "int", 1, 10**9, doc="milestone for the 'days until a new creator's first N impressions' metric")
 
 
