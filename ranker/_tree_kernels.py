@@ -191,3 +191,85 @@ def predict_raw(X, nodes, meta, value, roots, n_internal):
         if i0 + 7 <= last:
             out[i0 + 7] = a7
     return out
+
+
+# --- running counters for ranker.learn ----------------------------------------
+
+
+@njit(**JIT)
+def running_sums(codes, block, values, n_keys):
+    r"""Per-key sums of ``values`` over strictly earlier blocks, rows in time order.
+
+    .. math::
+
+        \mathrm{out}_i = \sum_{j:\ \mathrm{codes}_j = \mathrm{codes}_i,\
+                         \mathrm{block}_j < \mathrm{block}_i} \mathrm{values}_j
+
+    Rows of one block (one tick, one timestamp) happen at once and never see
+    each other. Sums are accumulated in time order per key, so a row's value
+    depends on no later row, not even through rounding.
+
+    Parameters
+    ----------
+    codes : int64 array, shape (n,)
+        Key of each row (a video, a creator, a user), in ``[0, n_keys)``.
+    block : int64 array, shape (n,)
+        Time block of each row, non-decreasing.
+    values : float64 array, shape (n, k)
+        Per-row amounts (counts, seconds).
+    n_keys : int
+        Number of keys.
+
+    Returns
+    -------
+    float64 array, shape (n, k)
+    """
+    n, k = values.shape
+    acc = np.zeros((n_keys, k))
+    out = np.empty((n, k))
+    i = 0
+    while i < n:
+        j = i
+        while j < n and block[j] == block[i]:
+            j += 1
+        for r in range(i, j):
+            for c in range(k):
+                out[r, c] = acc[codes[r], c]
+        for r in range(i, j):
+            for c in range(k):
+                acc[codes[r], c] += values[r, c]
+        i = j
+    return out
+
+
+@njit(**JIT)
+def running_max(codes, block, values, n_keys):
+    """Per-key maximum of ``values`` over strictly earlier blocks (0 before any).
+
+    Parameters
+    ----------
+    codes, block : int64 arrays, shape (n,)
+        As in :func:`running_sums`.
+    values : float64 array, shape (n,)
+        Non-negative per-row amounts.
+    n_keys : int
+
+    Returns
+    -------
+    float64 array, shape (n,)
+    """
+    n = values.shape[0]
+    acc = np.zeros(n_keys)
+    out = np.empty(n)
+    i = 0
+    while i < n:
+        j = i
+        while j < n and block[j] == block[i]:
+            j += 1
+        for r in range(i, j):
+            out[r] = acc[codes[r]]
+        for r in range(i, j):
+            if values[r] > acc[codes[r]]:
+                acc[codes[r]] = values[r]
+        i = j
+    return out

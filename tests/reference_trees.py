@@ -60,3 +60,29 @@ def running_sums(groups, blocks, values):
             if groups[j] == groups[i] and blocks[j] < blocks[i]:
                 out[i] += values[j]
     return out
+
+
+def running_max(groups, blocks, values):
+    """For each row, the max of ``values`` over earlier blocks of its group (0 before any)."""
+    out = np.zeros(len(groups))
+    for i in range(len(groups)):
+        for j in range(len(groups)):
+            if groups[j] == groups[i] and blocks[j] < blocks[i]:
+                out[i] = max(out[i], values[j])
+    return out
+
+
+# --- ranker.learn.ndcg ---------------------------------------------------------
+
+def ndcg(scores, grades, request, k, tie):
+    """Mean NDCG@k over requests with >= 2 rows and a positive grade; ties by ``tie`` ascending."""
+    vals = []
+    for r in np.unique(request):
+        rows = [i for i in range(len(request)) if request[i] == r]
+        ranked = sorted(rows, key=lambda i: (-scores[i], tie[i]))
+        ideal = sorted((grades[i] for i in rows), reverse=True)
+        dcg = sum((2.0 ** grades[i] - 1) / math.log2(p + 2) for p, i in enumerate(ranked[:k]))
+        idcg = sum((2.0 ** g - 1) / math.log2(p + 2) for p, g in enumerate(ideal[:k]))
+        if len(rows) >= 2 and idcg > 0:
+            vals.append(dcg / idcg)
+    return (float(np.mean(vals)) if vals else float("nan")), len(vals)
