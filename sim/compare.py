@@ -274,16 +274,43 @@ def build_specs(base_cfg, arms: Sequence[Arm], n_seeds: int) -> list[RunSpec]:
 # --- running --------------------------------------------------------------------------
 
 
+#: Worlds built in this process, newest last: arms on one seed share their world.
+_WORLDS: dict = {}
+_WORLDS_KEPT = 2
+
+
+def _world_for(cfg):
+    """The world of ``cfg`` (built once per process for each world config, days, seed and ticks)."""
+    from sim.world import build_world
+
+    key = (cfg.world, cfg.run.days, cfg.run.seed, cfg.feed.ticks_per_day)
+    w = _WORLDS.pop(key, None)
+    if w is None:
+        w = build_world(cfg.world, cfg.run.days, cfg.run.seed, cfg.feed.ticks_per_day)
+    _WORLDS[key] = w
+    while len(_WORLDS) > _WORLDS_KEPT:
+        _WORLDS.pop(next(iter(_WORLDS)))
+    return w
+
+
+def clear_world_cache() -> None:
+    """Forget the worlds :func:`run_one` kept (frees their memory)."""
+    _WORLDS.clear()
+
+
 def run_one(spec: RunSpec, run_dir: str, threads: int | None = 1) -> dict:
     """Run one spec into ``run_dir`` (replacing an incomplete or different run).
 
     The default task of :func:`run_specs`; module-level so any executor can
-    pickle it. Returns a small status; the metrics are read back from
-    ``run_dir/metrics.json`` by the caller.
+    pickle it. The world is built once per seed in each process and shared by
+    the arms that follow on that seed (the engine only reads it). Returns a
+    small status; the metrics are read back from ``run_dir/metrics.json`` by
+    the caller.
     """
     from sim.engine import simulate
 
-    res = simulate(spec.config, out_dir=run_dir, progress=False, threads=threads, overwrite=True)
+    res = simulate(spec.config, out_dir=run_dir, progress=False, threads=threads, overwrite=True,
+                   world=_world_for(spec.config))
     return {"run_id": spec.run_id, "seconds": float(res.seconds), "impressions": int(res.impressions)}
 
 
@@ -392,7 +419,9 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
     ids = [s.run_id for s in specs]
     if len(set(ids)) != len(ids):
         raise ValueError("run_specs: run ids must be unique.")
-    todo = [s for s in specs if not is_complete(root / s.run_id, s.config)]
+    # seed-major order: a worker that runs several arms on one seed builds that world once
+    order = {seed: i for i, seed in enumerate(dict.fromkeys(s.seed for s in specs))}
+    todo = sorted((s for s in specs if not is_complete(root / s.run_id, s.config)), key=lambda s: order[s.seed])
     own = None
     if executor is None and todo:
         jobs = default_jobs(len(todo)) if jobs is None else jobs
@@ -437,6 +466,7 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
             bar.close()
         if own is not None:
             own.shutdown(wait=True)
+        clear_world_cache()
     out = []
     for s in specs:
         d = root / s.run_id

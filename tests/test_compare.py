@@ -320,13 +320,14 @@ def test_any_executor_with_submit_and_resume_skips_complete_runs(tmp_path):
     specs = C.build_specs(tiny_cfg(), arms, 2)
     ex = _CountingExecutor()
     first = C.run_specs(specs, out, ex, progress=False, run_fn=fake_run)
-    assert ex.calls == [s.run_id for s in specs]
+    # submitted seed-major, so that a worker's consecutive runs share a world
+    assert ex.calls == ["none__seed0", "fixed_tilt__seed0", "none__seed1", "fixed_tilt__seed1"]
     # a complete run with an identical config is reused; a broken or different one is re-run
     (out / "runs" / "none__seed1" / "metrics.json").unlink()
     write_config(specs[2].config.with_overrides(days=5), out / "runs" / specs[2].run_id / "config.toml")
     ex2 = _CountingExecutor()
     again = C.run_specs(specs, out, ex2, progress=False, run_fn=fake_run)
-    assert ex2.calls == ["none__seed1", specs[2].run_id]
+    assert ex2.calls == [specs[2].run_id, "none__seed1"]
     assert again == first
     # everything complete: nothing submitted
     ex3 = _CountingExecutor()
@@ -398,3 +399,19 @@ def test_cli_defaults(monkeypatch, tmp_path):
     assert main(["compare", "--days", "3", "--sweep", "ucb.c=1", "--sweep", "ucb.c=2"]) == 2
     assert seen["cfg"].run.days == 3 and seen["cfg"].run.log_sample == 0.0
     assert seen["sweeps"] == ["ucb.c=1", "ucb.c=2"] and seen["seeds"] == 3 and seen["out_dir"] == "ranksim-report"
+
+
+def test_world_built_once_per_seed_and_process():
+    specs = C.build_specs(tiny_cfg(), C.build_arms("none,fixed_tilt"), 3)
+    C.clear_world_cache()
+    try:
+        w = {s.run_id: C._world_for(s.config) for s in sorted(specs, key=lambda s: s.seed)}
+        assert w["none__seed0"] is w["fixed_tilt__seed0"]
+        assert w["none__seed1"] is not w["none__seed0"]
+        assert len(C._WORLDS) == C._WORLDS_KEPT
+        # a different world config is another world
+        other = specs[0].config.with_overrides(users=301)
+        assert C._world_for(other).n_users == 301
+    finally:
+        C.clear_world_cache()
+    assert not C._WORLDS
