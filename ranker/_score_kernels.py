@@ -1,0 +1,439 @@
+r"""Numba kernels of :mod:`ranker.score`: top-k of candidate sets, batched scoring.
+
+Arrays and scalars in, arrays out; no validation (the public face,
+:func:`ranker.score.score_requests`, checks its inputs once).
+
+Order
+-----
+Every selection here uses one strict total order on the entries of a
+candidate set: *entry a precedes entry b* when
+
+.. math::
+
+    s_a > s_b \;\lor\; (s_a = s_b \land \mathrm{id}_a < \mathrm{id}_b)
+    \;\lor\; (s_a = s_b \land \mathrm{id}_a = \mathrm{id}_b \land a < b),
+
+score descending, ties broken by the smaller id, then (only for a duplicated
+id, whose copies are indistinguishable in the output) by position. An entry
+whose score is :math:`-\infty` or NaN is *masked*: never chosen.
+
+Helpers for other kernels
+-------------------------
+:func:`topk_into` and :func:`topk_quota_into` are what the simulator's serving
+kernel calls per request (``n`` ~ 70 candidates, ``k`` ~ 8). They allocate
+nothing: the best entries are kept as positions in ``out[:k]``, sorted, by a
+bounded insertion (an entry is compared with the current k-th best first, and
+only a better one is shifted into place), then the positions are replaced by
+ids.
+
+Batch kernel
+------------
+:func:`_score_requests` scores a CSR batch of requests (parallel over blocks
+of requests; every request is computed alone, so results do not depend on the
+thread count) and selects top-k without a sort:
+
+1. scores go into a per-thread buffer; a :math:`-\infty` sentinel in front of
+   the summed ``base + boost`` table turns the padding id ``-1`` into a masked
+   score without a branch;
+2. for ``k <= 8`` and ``n >= 16``, a lower bound :math:`t` of the k-th best
+   score: the 8th largest of the maxima of 16 strided groups of the scores
+   (8 groups each hold an element :math:`\ge t`, so at least 8 elements do),
+   found with two 19-comparator sorting networks and one bitonic half-clean;
+3. branch-free compaction of the positions with score :math:`\ge t` (about 10
+   of 64 for unordered scores);
+4. each survivor's rank is the number of survivors with a larger score, a
+   short branch-free loop; equal ranks (exact score ties) are detected with a
+   bitmask and only then re-ranked with the full order above;
+5. survivors of rank below ``k`` are written at their rank.
+
+With a slot quota (``n_quota > 0``) the batch kernel uses
+:func:`_topk_quota_pos`, the insertion path of :func:`topk_quota_into`.
+"""
+
+import numpy as np
+
+from ranker._numba import JIT, PJIT, njit, prange
+
+#: The lowest finite float64: ``s >= LOWEST`` is False exactly for -inf and NaN.
+LOWEST = float(np.finfo(np.float64).min)
+
+#: Requests per parallel work item of the batch kernel (buffers are per item).
+CHUNK = 256
+
+#: Survivor counts above this use the insertion path instead of rank counting
+#: (rank counting is quadratic; ranks must also fit a 64-bit mask).
+RANK_MAX = 63
+
+
+@njit(inline="always", **JIT)
+def _before(scores, ids, a, b):
+    """Whether entry ``a`` precedes entry ``b`` (score desc, id asc, position asc)."""
+    sa = scores[a]
+    sb = scores[b]
+    if sa != sb:
+        return sa > sb
+    ia = ids[a]
+    ib = ids[b]
+    if ia != ib:
+        return ia < ib
+    return a < b
+
+
+@njit(inline="always", **JIT)
+def _insert(scores, ids, j, pos, lo, cnt, cap):
+    """Insert entry ``j`` into the sorted run ``pos[lo:lo + cnt]`` holding at most ``cap``.
+
+    Returns the new length of the run. When the run is full, ``j`` enters only
+    if it precedes the run's last entry, which then drops out.
+    """
+    if cnt == cap:
+        if cap <= 0 or not _before(scores, ids, j, pos[lo + cap - 1]):
+            return cnt
+        i = lo + cap - 1
+    else:
+        i = lo + cnt
+        cnt += 1
+    while i > lo and _before(scores, ids, j, pos[i - 1]):
+        pos[i] = pos[i - 1]
+        i -= 1
+    pos[i] = j
+    return cnt
+
+
+@njit(**JIT)
+def _topk_pos(scores, ids, n, k, pos):
+    """Positions of the best ``min(k, #unmasked)`` of the first ``n`` entries, in order.
+
+    Writes ``pos[:m]`` and returns ``m``.
+    """
+    m = 0
+    for j in range(n):
+        if scores[j] >= LOWEST:
+            m = _insert(scores, ids, j, pos, 0, m, k)
+    return m
+
+
+@njit(**JIT)
+def _topk_quota_pos(scores, ids, is_new, n, k, n_quota, pos):
+    """Positions chosen under a slot quota (see :func:`topk_quota_into`), in order.
+
+    Pass 1 keeps the best ``q <= min(n_quota, k)`` new entries in ``pos[:q]``;
+    pass 2 the best ``k - q`` of the other unmasked entries in ``pos[q:m]``;
+    an insertion merge puts the two sorted runs in one order.
+    """
+    cap_new = min(max(n_quota, 0), k)
+    q = 0
+    if cap_new > 0:
+        for j in range(n):
+            if is_new[j] and scores[j] >= LOWEST:
+                q = _insert(scores, ids, j, pos, 0, q, cap_new)
+    r = 0
+    cap = k - q
+    if cap > 0:
+        for j in range(n):
+            if not scores[j] >= LOWEST:
+                continue
+            if is_new[j]:
+                if q < cap_new:
+                    continue  # the quota took every eligible new entry
+                if q > 0 and not _before(scores, ids, pos[q - 1], j):
+                    continue  # j is one of the q chosen
+            r = _insert(scores, ids, j, pos, q, r, cap)
+    m = q + r
+    for i in range(q, m):
+        j = pos[i]
+        p = i
+        while p > 0 and _before(scores, ids, j, pos[p - 1]):
+            pos[p] = pos[p - 1]
+            p -= 1
+        pos[p] = j
+    return m
+
+
+@njit(**JIT)
+def topk_into(scores, ids, n, k, out):
+    """Write the ids of the best ``min(k, #unmasked)`` of the first ``n`` entries.
+
+    Parameters
+    ----------
+    scores : ndarray of float64, shape (>= n,)
+        Scores (log-lift units); ``-inf`` (or NaN) masks an entry.
+    ids : ndarray of int, shape (>= n,)
+        Ids of the entries (video rows); ties in score go to the smaller id.
+    n : int
+        Number of entries to consider, ``n < 2**31``.
+    k : int
+        Number to choose.
+    out : ndarray of int32, shape (>= k,)
+        Receives the chosen ids in ``out[:m]``, by score descending, ties by
+        id ascending; ``out[m:]`` is left as it was.
+
+    Returns
+    -------
+    m : int
+        Number chosen, ``min(k, #unmasked)``.
+    """
+    m = _topk_pos(scores, ids, n, k, out)
+    for i in range(m):
+        out[i] = ids[out[i]]
+    return m
+
+
+@njit(**JIT)
+def topk_quota_into(scores, ids, is_new, n, k, n_quota, out):
+    r"""Like :func:`topk_into`, with at least ``min(n_quota, #eligible new)`` new entries.
+
+    The chosen set is the best :math:`q = \min(n_{quota}, k, E)` new entries
+    (:math:`E` the number of unmasked new entries) together with the best
+    :math:`k - q` of all remaining unmasked entries, new or not. With
+    ``n_quota <= 0`` it equals :func:`topk_into`.
+
+    Parameters
+    ----------
+    scores : ndarray of float64, shape (>= n,)
+        Scores; ``-inf`` (or NaN) masks an entry.
+    ids : ndarray of int, shape (>= n,)
+        Ids of the entries; ties in score go to the smaller id.
+    is_new : ndarray of bool, shape (>= n,)
+        Whether each entry is a new creator's post.
+    n, k : int
+        Number of entries to consider (``n < 2**31``) and number to choose.
+    n_quota : int
+        Slots reserved for new entries (clipped to ``[0, k]``).
+    out : ndarray of int32, shape (>= k,)
+        Receives the chosen ids in ``out[:m]``, by score descending, ties by id.
+
+    Returns
+    -------
+    m : int
+        Number chosen, ``min(k, #unmasked)``.
+    """
+    m = _topk_quota_pos(scores, ids, is_new, n, k, n_quota, out)
+    for i in range(m):
+        out[i] = ids[out[i]]
+    return m
+
+
+@njit(inline="always", **JIT)
+def _sort8(a0, a1, a2, a3, a4, a5, a6, a7):
+    """Sort eight floats descending (optimal 19-comparator network)."""
+    a0, a2 = max(a0, a2), min(a0, a2)
+    a1, a3 = max(a1, a3), min(a1, a3)
+    a4, a6 = max(a4, a6), min(a4, a6)
+    a5, a7 = max(a5, a7), min(a5, a7)
+    a0, a4 = max(a0, a4), min(a0, a4)
+    a1, a5 = max(a1, a5), min(a1, a5)
+    a2, a6 = max(a2, a6), min(a2, a6)
+    a3, a7 = max(a3, a7), min(a3, a7)
+    a0, a1 = max(a0, a1), min(a0, a1)
+    a2, a3 = max(a2, a3), min(a2, a3)
+    a4, a5 = max(a4, a5), min(a4, a5)
+    a6, a7 = max(a6, a7), min(a6, a7)
+    a2, a4 = max(a2, a4), min(a2, a4)
+    a3, a5 = max(a3, a5), min(a3, a5)
+    a1, a4 = max(a1, a4), min(a1, a4)
+    a3, a6 = max(a3, a6), min(a3, a6)
+    a1, a2 = max(a1, a2), min(a1, a2)
+    a3, a4 = max(a3, a4), min(a3, a4)
+    a5, a6 = max(a5, a6), min(a5, a6)
+    return a0, a1, a2, a3, a4, a5, a6, a7
+
+
+@njit(inline="always", **JIT)
+def _bound8(x, n):
+    """A lower bound of the 8th largest of ``x[:n]`` (``n >= 16``, no NaN).
+
+    The 8th largest of the maxima of 16 strided groups (group ``g`` holds
+    ``x[g], x[g + 16], ...``; the tail past the last full block joins group 0).
+    """
+    g0 = x[0]
+    g1 = x[1]
+    g2 = x[2]
+    g3 = x[3]
+    g4 = x[4]
+    g5 = x[5]
+    g6 = x[6]
+    g7 = x[7]
+    h0 = x[8]
+    h1 = x[9]
+    h2 = x[10]
+    h3 = x[11]
+    h4 = x[12]
+    h5 = x[13]
+    h6 = x[14]
+    h7 = x[15]
+    j = 16
+    while j + 16 <= n:
+        g0 = max(g0, x[j])
+        g1 = max(g1, x[j + 1])
+        g2 = max(g2, x[j + 2])
+        g3 = max(g3, x[j + 3])
+        g4 = max(g4, x[j + 4])
+        g5 = max(g5, x[j + 5])
+        g6 = max(g6, x[j + 6])
+        g7 = max(g7, x[j + 7])
+        h0 = max(h0, x[j + 8])
+        h1 = max(h1, x[j + 9])
+        h2 = max(h2, x[j + 10])
+        h3 = max(h3, x[j + 11])
+        h4 = max(h4, x[j + 12])
+        h5 = max(h5, x[j + 13])
+        h6 = max(h6, x[j + 14])
+        h7 = max(h7, x[j + 15])
+        j += 16
+    while j < n:
+        g0 = max(g0, x[j])
+        j += 1
+    g0, g1, g2, g3, g4, g5, g6, g7 = _sort8(g0, g1, g2, g3, g4, g5, g6, g7)
+    h0, h1, h2, h3, h4, h5, h6, h7 = _sort8(h0, h1, h2, h3, h4, h5, h6, h7)
+    # the 8 largest of two sorted runs are max(g[i], h[7 - i]); their minimum is the 8th
+    return min(
+        min(min(max(g0, h7), max(g1, h6)), min(max(g2, h5), max(g3, h4))),
+        min(min(max(g4, h3), max(g5, h2)), min(max(g6, h1), max(g7, h0))),
+    )
+
+
+@njit(**JIT)
+def _rank_select(sb, ids, n, k, cp, cs, rk, pos):
+    """Positions of the top ``min(k, #unmasked)`` of ``sb[:n]``, in order, into ``pos``.
+
+    The threshold / compaction / rank-counting path of the batch kernel (see
+    the module notes). ``cp``, ``cs``, ``rk`` are scratch of length ``>= n + 4``.
+    Returns ``m``.
+    """
+    thr = LOWEST
+    if k <= 8 and n >= 16:
+        thr = max(thr, _bound8(sb, n))
+    c = 0
+    for j in range(n):
+        cp[c] = j
+        c += sb[j] >= thr
+    if c > RANK_MAX:
+        return _topk_pos(sb, ids, n, k, pos)
+    for i in range(c):
+        cs[i] = sb[cp[i]]
+    c4 = (c + 3) & ~3
+    for i in range(c, c4):
+        cs[i] = -np.inf  # padding: never larger than a survivor
+    seen = np.uint64(0)
+    dup = np.uint64(0)
+    for i in range(c):
+        si = cs[i]
+        gt = 0
+        for j in range(c4):
+            gt += cs[j] > si
+        rk[i] = gt
+        bit = np.uint64(1) << np.uint64(gt)
+        dup |= seen & bit
+        seen |= bit
+    if dup != 0:
+        # exact score ties: rank again with the full order
+        for i in range(c):
+            gt = 0
+            for j in range(c):
+                gt += _before(sb, ids, cp[j], cp[i])
+            rk[i] = gt
+    m = min(c, k)
+    for i in range(c):
+        g = rk[i]
+        if g < k:
+            pos[g] = cp[i]
+    return m
+
+
+@njit(**PJIT)
+def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w_rr, k, n_quota, is_new,
+                    out_ids, out_scores):
+    r"""Score every candidate of every request and keep each request's top ``k``.
+
+    .. math::
+
+        s_j = \mathrm{base}_{v_j} + \mathrm{boost}_{v_j}
+              + w_{aff}\,\mathrm{aff}_j + w_{rr}\,\mathrm{rr}_j
+
+    Parameters
+    ----------
+    indptr : ndarray of int64, shape (n_req + 1,)
+        CSR row pointers of the candidate arrays (validated: monotone, ends at n_cand).
+    cand_video : ndarray of int32, shape (n_cand,)
+        Video row of each candidate, ``-1`` for padding (masked).
+    cand_aff : ndarray of float32 or float64, shape (n_cand,)
+        Viewer's topic affinity for the candidate (log-lift).
+    cand_rr : ndarray of uint8, shape (n_cand,)
+        1 when the viewer is a regular reader of the candidate's creator.
+    base, boost : ndarray of float64, shape (n_videos,)
+        Base score and policy boost per video (log-lift); ``-inf`` masks.
+    w_aff, w_rr : float
+        Weights of the affinity and regular-reader terms.
+    k : int
+        Slate size, ``>= 1``.
+    n_quota : int
+        Slots reserved for new creators' posts; ``<= 0`` for none.
+    is_new : ndarray of bool, shape (n_videos,)
+        New-creator flag per video (read only when ``n_quota > 0``).
+    out_ids : ndarray of int32, shape (n_req, k)
+        Receives chosen video rows, padded with ``-1``.
+    out_scores : ndarray of float64, shape (n_req, k)
+        Receives their scores, padded with ``-inf``.
+    """
+    n_req = indptr.shape[0] - 1
+    n_videos = base.shape[0]
+    # total[v + 1] = base[v] + boost[v]; total[0] = -inf masks the padding id -1
+    total = np.empty(n_videos + 1, np.float64)
+    total[0] = -np.inf
+    for v in prange(n_videos):
+        total[v + 1] = base[v] + boost[v]
+    n_chunks = (n_req + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        r0 = ch * CHUNK
+        r1 = min(n_req, r0 + CHUNK)
+        width = 0
+        for r in range(r0, r1):
+            width = max(width, indptr[r + 1] - indptr[r])
+        sb = np.empty(width + 4, np.float64)
+        cs = np.empty(width + 4, np.float64)
+        cp = np.empty(width + 4, np.int64)
+        rk = np.empty(width + 4, np.int64)
+        nb = np.empty(width + 4, np.bool_)
+        pos = np.empty(k, np.int64)
+        for r in range(r0, r1):
+            a = indptr[r]
+            n = indptr[r + 1] - a
+            for j in range(n):
+                sb[j] = (total[np.uint32(cand_video[a + j] + 1)] + w_aff * cand_aff[a + j]
+                         + w_rr * np.float64(cand_rr[a + j]))
+            ids = cand_video[a:a + n]
+            if n_quota > 0:
+                for j in range(n):
+                    v = ids[j]
+                    nb[j] = v >= 0 and is_new[v]
+                m = _topk_quota_pos(sb, ids, nb, n, k, n_quota, pos)
+            else:
+                m = _rank_select(sb, ids, n, k, cp, cs, rk, pos)
+            for i in range(m):
+                out_ids[r, i] = ids[pos[i]]
+                out_scores[r, i] = sb[pos[i]]
+            for i in range(m, k):
+                out_ids[r, i] = -1
+                out_scores[r, i] = -np.inf
+
+
+@njit(**JIT)
+def _candidate_stats(cand_video, cand_aff):
+    """One pass for validation: (min id, max id, index of the first non-finite affinity or -1)."""
+    n = cand_video.shape[0]
+    lo = np.int64(0)
+    hi = np.int64(-1)
+    if n > 0:
+        lo = np.int64(cand_video[0])
+        hi = lo
+    bad = np.int64(-1)
+    for j in range(n):
+        v = np.int64(cand_video[j])
+        lo = min(lo, v)
+        hi = max(hi, v)
+    for j in range(n):
+        if not np.isfinite(cand_aff[j]):
+            bad = j
+            break
+    return lo, hi, bad
