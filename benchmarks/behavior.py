@@ -1,0 +1,134 @@
+"""Throughput of the behaviour model: the Numba batch kernel on 1 and 2 threads against vectorized NumPy.
+
+Run::
+
+    .venv/bin/python benchmarks/behavior.py [--sizes 100000 2000000] [--repeats 7]
+
+For each size it prints impressions per second (median over the repeats, the
+contenders interleaved so background load hits them alike) of:
+
+- ``numba kernel``: ``simulate_impressions`` writing into reused buffers
+  (``out=``), on 1 and on 2 Numba threads;
+- ``numba face``: the same call allocating fresh output arrays each time (what
+  a caller that drops ``out=`` pays: the operating system zeroes new pages);
+- ``numpy``: the same model as whole-array NumPy (``tests/reference_behavior.py``
+  ``simulate_numpy``), its uniforms drawn by ``np.random.Generator``;
+
+and the ratios between them, all measured in this one run. The time of the
+first call (compilation, or loading Numba's on-disk cache) is reported apart.
+Targets (issue 2): >= 10 million impressions/s per thread, >= 5x NumPy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numba  # noqa: E402
+
+from ranker._numba import set_threads  # noqa: E402
+from sim import behavior  # noqa: E402
+from tests import reference_behavior as ref  # noqa: E402
+
+
+def make_inputs(n: int, seed: int = 0) -> dict:
+    """Impressions with the default world's spread of traits (one user's day has 8 slots)."""
+    rng = np.random.default_rng(seed)
+    follower = rng.random(n) < 0.2
+    return dict(
+        quality=rng.normal(0.0, 1.1, n),
+        hook=rng.normal(0.0, 0.7, n),
+        shareability=rng.normal(0.0, 0.7, n),
+        duration_s=rng.lognormal(np.log(30.0), 0.8, n),
+        affinity=rng.gamma(1.0, 1.5, n),
+        follower=follower,
+        regular=follower & (rng.random(n) < 0.5),
+        users=np.arange(n, dtype=np.int64) // 8,
+        slots=np.arange(n, dtype=np.int64) % 8,
+    )
+
+
+def run_size(n: int, repeats: int, cfg: behavior.BehaviorConfig) -> dict:
+    x = make_inputs(n)
+    bp = behavior.behavior_params(cfg)
+    p = cfg.to_dict()
+    args = (bp, x["quality"], x["hook"], x["shareability"], x["duration_s"], x["affinity"], x["follower"],
+            x["regular"], 7, x["users"], 3, x["slots"])
+    out = behavior.empty_outcomes(n)
+    gen = np.random.default_rng(1)
+
+    def numba_kernel():
+        behavior.simulate_impressions(*args, out=out)
+
+    def numba_face():
+        behavior.simulate_impressions(*args)
+
+    def numpy_version():
+        draws = gen.random((n, ref.N_DRAWS))
+        ref.simulate_numpy(p, x["quality"], x["hook"], x["shareability"], x["duration_s"], x["affinity"],
+                           x["follower"], x["regular"], draws)
+
+    contenders = {
+        "numba kernel, 1 thread": (numba_kernel, 1),
+        "numba kernel, 2 threads": (numba_kernel, 2),
+        "numba face, 1 thread": (numba_face, 1),
+        "numba face, 2 threads": (numba_face, 2),
+        "numpy": (numpy_version, None),
+    }
+    times = {name: [] for name in contenders}
+    for name, (fn, threads) in contenders.items():  # warm-up (pages, caches)
+        set_threads(threads)
+        fn()
+    for _ in range(repeats):
+        for name, (fn, threads) in contenders.items():
+            set_threads(threads)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: n / float(np.median(ts)) for name, ts in times.items()}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 2_000_000])
+    ap.add_argument("--repeats", type=int, default=7)
+    a = ap.parse_args(argv)
+    cfg = behavior.BehaviorConfig()
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    print(f"numba {numba.__version__}, numpy {np.__version__}, {max_threads} Numba threads available")
+    if max_threads < 2:
+        sys.exit("This benchmark needs 2 Numba threads (NUMBA_NUM_THREADS >= 2).")
+
+    # First call: compilation, or loading Numba's on-disk cache; kept out of the timings.
+    x = make_inputs(10)
+    t0 = time.perf_counter()
+    behavior.simulate_impressions(cfg, x["quality"], x["hook"], x["shareability"], x["duration_s"],
+                                  x["affinity"], x["follower"], x["regular"], 0, x["users"], 0, x["slots"])
+    first = time.perf_counter() - t0
+    stats = behavior._simulate_into.stats
+    how = "loaded from cache" if stats.cache_hits else "compiled"
+    print(f"first call: {first:.2f} s ({how}; delete sim/__pycache__/behavior.* to time a compilation)")
+
+    for n in a.sizes:
+        rates = run_size(n, a.repeats, cfg)
+        print(f"\n{n:,} impressions, median of {a.repeats}:")
+        for name, rate in rates.items():
+            print(f"  {name:26s} {rate / 1e6:8.2f} M impressions/s")
+        k1, k2 = rates["numba kernel, 1 thread"], rates["numba kernel, 2 threads"]
+        f1 = rates["numba face, 1 thread"]
+        npy = rates["numpy"]
+        print(f"  ratio kernel 1 thread / numpy     {k1 / npy:6.2f}x   (target >= 5)")
+        print(f"  ratio kernel 2 threads / numpy    {k2 / npy:6.2f}x")
+        print(f"  ratio face 1 thread / numpy       {f1 / npy:6.2f}x")
+        print(f"  ratio kernel 2 / 1 threads        {k2 / k1:6.2f}x")
+        print(f"  kernel per thread (1 thread)      {k1 / 1e6:6.2f} M/s   (target >= 10)")
+
+
+if __name__ == "__main__":
+    main()
