@@ -167,6 +167,9 @@ D_SHARE = 5
 D_RECIPIENTS = 6
 D_FOLLOW = 7
 D_OPEN0 = 16
+#: First draw index this module never uses (opens take 16..79, as share_max_recipients <= 64):
+#: callers sharing an impression's key (the engine choosing recipients) draw from here on.
+D_FREE = D_OPEN0 + 64
 
 #: Seconds that make a "3-second play".
 PLAY_SECONDS = 3.0
@@ -516,7 +519,8 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     6     number of recipients
     7     follow
     8-15  reserved
-    16+j  recipient j opens (:func:`recipient_opens`)
+    16+j  recipient j opens (:func:`recipient_opens`), j < 64
+    80-   free for callers (:data:`D_FREE`)
     ====  ==============================
 
     Parameters
