@@ -368,6 +368,24 @@ def _follow_logit(bp, quality, a, c):
 
 
 @njit(**JIT)
+def _value_factor(bp, quality, a):
+    return bp[P_VALUE_B] + bp[P_VALUE_Q] * quality + bp[P_VALUE_A] * a
+
+
+@njit(inline="always", **JIT)
+def _partial_watch(d, t, u):
+    """Seconds watched by a play of a ``d``-second video that does not complete.
+
+    ``t = e^{-x_c} = (1 - p_c) / p_c``, so the exponent
+    ``(1 - p_c) / max(p_c, 1e-3)`` is ``t * min(1, 1000 p_c)`` with one division.
+    """
+    e = t * min(1.0, (1.0 / PC_FLOOR) / (1.0 + t))
+    # u == 0 would give 0 * -inf when p_c == 1; such a play completes anyway.
+    u_e = _exp(e * _log(u)) if u > 0.0 else 0.0
+    return PLAY_SECONDS + (d - PLAY_SECONDS) * u_e
+
+
+@njit(**JIT)
 def _open_logit(bp, quality, a):
     return bp[P_OPEN_B] + bp[P_OPEN_Q] * quality + bp[P_OPEN_A] * a
 
@@ -553,23 +571,55 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     value : float
         Latent user value of the impression.
     """
-    # Written without data-dependent branches on the draws: every formula is
-    # evaluated and outcomes are masked (selects), so LLVM vectorizes the loop
-    # over rows. Draws are pure functions of their index, so computing an
-    # unused one changes nothing. [u < sigma(x)] is evaluated as
-    # u (1 + e^{-x}) < 1, without a division.
+    # Branches skip what a row does not need (most impressions are not
+    # played): the fastest form where rows are visited one by one, as in the
+    # engine. _impression_lanes is the same model without branches, for loops
+    # that LLVM vectorizes. Draws are pure functions of their index, so
+    # skipping one changes nothing else.
+    d = duration_s
+    r = 1.0 if regular else 0.0
+    a = _log_affinity(bp, affinity)
+    vfac = _value_factor(bp, quality, a)
+    if not _bernoulli(uniform(k0, D_PLAY), _play_logit(bp, quality, hook, a, r)):
+        watch = min(PLAY_SECONDS, d) * uniform(k0, D_WATCH)
+        return False, False, watch, False, False, False, 0, False, vfac * (watch / d)
+    if d <= PLAY_SECONDS:
+        completed = True
+        watch = d
+    else:
+        t = _exp(-_complete_logit(bp, quality, a, r, _log(d * (1.0 / REFERENCE_DURATION_S))))
+        completed = uniform(k0, D_COMPLETE) * (1.0 + t) < 1.0
+        watch = d if completed else _partial_watch(d, t, uniform(k0, D_WATCH))
+    c = 1.0 if completed else 0.0
+    liked = _bernoulli(uniform(k0, D_LIKE), _like_logit(bp, quality, a, c))
+    commented = _bernoulli(uniform(k0, D_COMMENT), _comment_logit(bp, quality, a))
+    shared = _bernoulli(uniform(k0, D_SHARE), _share_logit(bp, quality, shareability))
+    n_rec = 1 + int(uniform(k0, D_RECIPIENTS) * bp[P_SHARE_MAX_RECIPIENTS]) if shared else 0
+    followed = False
+    if not follower:
+        followed = _bernoulli(uniform(k0, D_FOLLOW), _follow_logit(bp, quality, a, c))
+    return True, completed, watch, liked, commented, shared, n_rec, followed, vfac * (watch / d)
+
+
+@njit(inline="always", **JIT)
+def _impression_lanes(bp, quality, hook, shareability, duration_s, affinity, follower, regular, k0):
+    """:func:`impression` without data-dependent branches, for the vectorized batch kernel.
+
+    Every formula is evaluated and outcomes are masked with selects, so LLVM
+    vectorizes the loop over rows (4 rows per AVX2 instruction); same
+    formulas and same draws as :func:`impression` (tests hold them equal).
+    Vectorizing needs every call below inlined: a helper LLVM declines to
+    inline (``_partial_watch`` was one) costs 2.5x; ``benchmarks/behavior.py``
+    shows it.
+    """
     d = duration_s
     r = 1.0 if regular else 0.0
     a = _log_affinity(bp, affinity)
     play3 = _bernoulli(uniform(k0, D_PLAY), _play_logit(bp, quality, hook, a, r))
-    # t = e^{-x_c} = (1 - p_c) / p_c, the watch-time exponent when p_c >= 1e-3.
     t = _exp(-_complete_logit(bp, quality, a, r, _log(d * (1.0 / REFERENCE_DURATION_S))))
     completed = play3 & ((d <= PLAY_SECONDS) | (uniform(k0, D_COMPLETE) * (1.0 + t) < 1.0))
     u = uniform(k0, D_WATCH)
-    e = t * min(1.0, (1.0 / PC_FLOOR) / (1.0 + t))  # (1 - pc) / max(pc, PC_FLOOR)
-    # u == 0 would give 0 * -inf when pc == 1; then the play completes anyway.
-    u_e = _exp(e * _log(u)) if u > 0.0 else 0.0
-    partial = PLAY_SECONDS + (d - PLAY_SECONDS) * u_e
+    partial = _partial_watch(d, t, u)
     watch = (d if completed else partial) if play3 else min(PLAY_SECONDS, d) * u
     c = 1.0 if completed else 0.0
     liked = play3 & _bernoulli(uniform(k0, D_LIKE), _like_logit(bp, quality, a, c))
@@ -577,8 +627,7 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     shared = play3 & _bernoulli(uniform(k0, D_SHARE), _share_logit(bp, quality, shareability))
     n_rec = 1 + int(uniform(k0, D_RECIPIENTS) * bp[P_SHARE_MAX_RECIPIENTS]) if shared else 0
     followed = play3 & (not follower) & _bernoulli(uniform(k0, D_FOLLOW), _follow_logit(bp, quality, a, c))
-    value = (bp[P_VALUE_B] + bp[P_VALUE_Q] * quality + bp[P_VALUE_A] * a) * (watch / d)
-    return play3, completed, watch, liked, commented, shared, n_rec, followed, value
+    return play3, completed, watch, liked, commented, shared, n_rec, followed, _value_factor(bp, quality, a) * (watch / d)
 
 
 @njit(**JIT)
@@ -628,8 +677,8 @@ def _simulate_into(bp, quality, hook, shareability, duration_s, affinity, follow
     # cannot depend on the thread count or the order rows are visited.
     for i in prange(quality.shape[0]):
         k0 = key(seed, STREAM_BEHAVIOR, users[i], day, slots[i])
-        p, c, w, lk, cm, sh, nr, fo, v = impression(bp, quality[i], hook[i], shareability[i], duration_s[i],
-                                                    affinity[i], follower[i], regular[i], k0)
+        p, c, w, lk, cm, sh, nr, fo, v = _impression_lanes(bp, quality[i], hook[i], shareability[i],
+                                                           duration_s[i], affinity[i], follower[i], regular[i], k0)
         play3[i] = p
         completed[i] = c
         watch_s[i] = w
