@@ -48,6 +48,7 @@ import math
 import multiprocessing as mp
 import os
 import re
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -437,14 +438,16 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
                    dynamic_ncols=True)
     futures = {}
     try:
-        if bar is not None and isinstance(executor, SerialExecutor):
-            # runs happen inside submit: update the bar as each one finishes
+        if isinstance(executor, SerialExecutor):
+            # runs happen inside submit: stop at the first failure, update the bar after each run
             for s in todo:
-                bar.set_postfix_str(s.run_id)
+                if bar is not None:
+                    bar.set_postfix_str(s.run_id)
                 f = executor.submit(run_fn, s, str(root / s.run_id), threads)
                 futures[f] = s
                 _check(f, s)
-                bar.update(1)
+                if bar is not None:
+                    bar.update(1)
         else:
             for s in todo:
                 futures[executor.submit(run_fn, s, str(root / s.run_id), threads)] = s
@@ -471,16 +474,20 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
     for s in specs:
         d = root / s.run_id
         if not is_complete(d, s.config):
-            raise RuntimeError(f"Run {s.run_id} did not leave a complete run in {d}.")
+            raise RunFailed(f"Run {s.run_id} did not leave a complete run in {d}.")
         out.append(json.loads((d / "metrics.json").read_text(encoding="utf-8")))
     return out
+
+
+class RunFailed(RuntimeError):
+    """A run raised: names the run and the error; finished runs stay on disk."""
 
 
 def _check(future, spec):
     try:
         future.result()
     except Exception as e:
-        raise RuntimeError(f"Run {spec.run_id} failed: {type(e).__name__}: {e}") from e
+        raise RunFailed(f"Run {spec.run_id} failed: {type(e).__name__}: {e}") from e
 
 
 # --- statistics ------------------------------------------------------------------------
@@ -919,8 +926,13 @@ def _compare_cmd(args) -> int:
     from sim.config import load_config
 
     cfg = load_config(args.config).with_overrides(days=args.days, users=args.users, log_sample=0.0)
-    res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
-                  jobs=args.jobs, progress=not args.quiet)
+    try:
+        res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
+                      jobs=args.jobs, progress=not args.quiet)
+    except RunFailed as e:
+        print(f"ranksim compare: error: {e} (finished runs are kept; run the same command again to resume)",
+              file=sys.stderr)
+        return 1
     ran = res.n_runs - res.n_reused
     reused = f" ({res.n_reused} reused)" if res.n_reused else ""
     print(f"ranksim compare: {ran} runs{reused} in {res.seconds:.1f} s -> {res.report or res.out_dir}")

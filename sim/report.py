@@ -371,6 +371,7 @@ class _Figures:
             ax.xaxis.set_major_locator(self._int_ticks())
             ax.grid(alpha=0.3)
         axes[0].set_ylabel("still posting (%)")
+        axes[0].set_ylim(0, 102)
         if drawn:
             axes[-1].legend(fontsize=7, frameon=False)
         self.save(fig, "survival", "Do new creators stay?",
@@ -400,7 +401,7 @@ class _Figures:
         ax.invert_yaxis()
         ax.set_xlabel("share of posts that broke out (%)")
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
         desc = d.info.get("breakout_threshold", {}).get("description", "")
         self.save(fig, "breakouts", "Breakouts",
                   "Share of posts that broke out, for new creators' posts and for all others "

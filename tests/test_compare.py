@@ -340,10 +340,11 @@ def test_any_executor_with_submit_and_resume_skips_complete_runs(tmp_path):
 
 def test_failed_run_names_the_run_and_keeps_finished_ones(tmp_path):
     out = tmp_path / "rep"
-    with pytest.raises(RuntimeError, match=r"Run fixed_tilt__seed0 failed: ValueError: boom"):
+    with pytest.raises(C.RunFailed, match=r"Run fixed_tilt__seed0 failed: ValueError: boom"):
         C.compare(tiny_cfg(), policies="none,fixed_tilt", seeds=2, out_dir=out, jobs=1, progress=False,
                   run_fn=failing_run)
     assert (out / "runs" / "none__seed0" / "metrics.json").is_file()
+    assert not (out / "runs" / "none__seed1").exists()  # in-process runs stop at the first failure
     assert not (out / "summary.csv").exists()
 
 
@@ -415,3 +416,15 @@ def test_world_built_once_per_seed_and_process():
     finally:
         C.clear_world_cache()
     assert not C._WORLDS
+
+
+def test_cli_failed_run_is_one_line_exit_1(monkeypatch, tmp_path, capsys):
+    from sim.cli import main
+
+    monkeypatch.setattr(C, "run_one", failing_run)
+    out = tmp_path / "rep"
+    assert main(["compare", "--users", "300", "--days", "2", "--policies", "none,fixed_tilt", "--seeds", "1",
+                 "--jobs", "1", "--quiet", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Run fixed_tilt__seed0 failed: ValueError: boom" in err[0] and "resume" in err[0]
+    assert (out / "runs" / "none__seed0" / "metrics.json").is_file()

@@ -29,7 +29,7 @@ from sim.report import Num, format_num, verdict_lines
 from tests.test_compare import fake_run, tiny_cfg
 
 NUMBER_TABLES = ("verdict", "means", "paired", "all-means")
-TINY_ARGS = ["--users", "300", "--days", "4", "--seeds", "2", "--policies", "none,fixed_tilt,slot_quota", "--quiet"]
+TINY_ARGS = ["compare", "--users", "300", "--days", "4", "--seeds", "2", "--policies", "none,fixed_tilt,slot_quota", "--quiet"]
 
 
 # --- parsing the report ---------------------------------------------------------------
