@@ -515,9 +515,9 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
 
     A viewer who does not play leaves within the first three seconds (or
     the whole video, if shorter) at a uniform point. The watch time of a
-    play that does not complete has mean :math:`3 + (d - 3)\,p_c` (as
-    :math:`E[u^e] = 1/(1+e)`) and, for a fixed draw, grows with
-    :math:`p_c`. The hook enters :math:`p_3` only: given a play,
+    play that does not complete has mean :math:`3 + (d - 3)\,p_c` when
+    :math:`p_c \ge 10^{-3}` (as :math:`E[u^e] = 1/(1+e)`) and, for a fixed
+    draw, grows with :math:`p_c`. The hook enters :math:`p_3` only: given a play,
     completion, watch time and value do not depend on it, so clickbait (high
     hook, low quality) wins plays but earns little or negative value.
     Shareability enters :math:`p_s` only.
@@ -570,6 +570,15 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
         Always False when ``follower``.
     value : float
         Latent user value of the impression.
+
+    Notes
+    -----
+    :math:`[u < \sigma(x)]` is evaluated as :math:`u\,(1 + e^{-x}) < 1` (no
+    division), and exp and log by this module's inlined polynomials (within
+    4e-15 relative of libm). A decision can therefore differ from the
+    formula in exact arithmetic only when a draw lies within rounding of
+    its threshold (about 1e-15 per decision); tests find the slow twin's
+    outcomes identical.
     """
     # Branches skip what a row does not need (most impressions are not
     # played): the fastest form where rows are visited one by one, as in the
@@ -627,7 +636,8 @@ def _impression_lanes(bp, quality, hook, shareability, duration_s, affinity, fol
     shared = play3 & _bernoulli(uniform(k0, D_SHARE), _share_logit(bp, quality, shareability))
     n_rec = 1 + int(uniform(k0, D_RECIPIENTS) * bp[P_SHARE_MAX_RECIPIENTS]) if shared else 0
     followed = play3 & (not follower) & _bernoulli(uniform(k0, D_FOLLOW), _follow_logit(bp, quality, a, c))
-    return play3, completed, watch, liked, commented, shared, n_rec, followed, _value_factor(bp, quality, a) * (watch / d)
+    value = _value_factor(bp, quality, a) * (watch / d)
+    return play3, completed, watch, liked, commented, shared, n_rec, followed, value
 
 
 @njit(**JIT)

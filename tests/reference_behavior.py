@@ -83,7 +83,10 @@ def simulate_ref(p, quality, hook, shareability, duration_s, affinity, follower,
 
 
 def draws_ref(seed, users, day, slots, n_draws=N_DRAWS):
-    """The uniforms the kernel reads: ``out[i, j] = uniform(key(seed, STREAM_BEHAVIOR, users[i], day, slots[i]), j)``."""
+    """The uniforms the kernel reads.
+
+    ``out[i, j] = uniform(key(seed, STREAM_BEHAVIOR, users[i], day, slots[i]), j)``.
+    """
     out = np.empty((len(users), n_draws))
     for i in range(len(users)):
         k0 = key(seed, STREAM_BEHAVIOR, int(users[i]), day, int(slots[i]))

@@ -164,7 +164,8 @@ def test_recipient_opens_matches_reference():
 
 def test_fast_exp_and_log_match_libm():
     r = np.random.default_rng(0)
-    xs = np.concatenate([r.uniform(-708, 708, 3000), r.normal(0, 5, 3000), [0.0, -0.0, 1e-300, -1e-300, 0.5 * math.log(2)]])
+    xs = np.concatenate([r.uniform(-708, 708, 3000), r.normal(0, 5, 3000),
+                         [0.0, -0.0, 1e-300, -1e-300, 0.5 * math.log(2)]])
     for x in xs:
         assert bh._exp(x) == pytest.approx(math.exp(x), rel=4e-15, abs=0.0), x
     ys = np.concatenate([np.exp(r.uniform(-700, 700, 3000)), r.uniform(0.5, 2.0, 3000), r.random(1000),
