@@ -39,18 +39,26 @@ thread count) and selects top-k without a sort:
    score: the 8th largest of the maxima of 16 strided groups of the scores
    (8 groups each hold an element :math:`\ge t`, so at least 8 elements do),
    found with two 19-comparator sorting networks and one bitonic half-clean;
-3. branch-free compaction of the positions with score :math:`\ge t` (about 10
-   of 64 for unordered scores);
+3. compaction of the positions with score :math:`\ge t` (about 10 of 64 for
+   unordered scores): for ``n <= 64`` a 64-bit mask built without branches,
+   then its set bits one ``tzcnt`` each; for longer sets a branch-free
+   store-and-advance loop;
 4. each survivor's rank is the number of survivors with a larger score, a
    short branch-free loop; equal ranks (exact score ties) are detected with a
-   bitmask and only then re-ranked with the full order above;
-5. survivors of rank below ``k`` are written at their rank.
+   bitmask and only then re-ranked with the full order above (more than
+   :data:`RANK_MAX` survivors, e.g. all scores equal, take the insertion path);
+5. survivors are written at their rank (those past ``k`` into a spare slot).
 
-With a slot quota (``n_quota > 0``) the batch kernel uses
-:func:`_topk_quota_pos`, the insertion path of :func:`topk_quota_into`.
+With a slot quota (``n_quota > 0``), both :func:`topk_quota_into` and the
+batch kernel take the plain top-k first and then, only when it holds too few
+new entries, swap its worst non-new entries for the best new ones ranked after
+it (:func:`_quota_fixup`).
 """
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload
 
 from ranker._numba import JIT, PJIT, njit, prange
 
@@ -63,6 +71,31 @@ CHUNK = 256
 #: Survivor counts above this use the insertion path instead of rank counting
 #: (rank counting is quadratic; ranks must also fit a 64-bit mask).
 RANK_MAX = 63
+
+
+def _lowest_bit(x):
+    """Index of the lowest set bit of a nonzero 64-bit word (count trailing zeros)."""
+    x = int(x)
+    return (x & -x).bit_length() - 1
+
+
+@intrinsic
+def _cttz64(typingctx, x):
+    """LLVM's ``cttz`` on a uint64 (one instruction: ``tzcnt``)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return types.int64(types.uint64), codegen
+
+
+@overload(_lowest_bit)
+def _lowest_bit_jit(x):
+    if isinstance(x, types.Integer):
+        return lambda x: _cttz64(np.uint64(x))
+    return None
 
 
 @njit(inline="always", **JIT)
@@ -104,49 +137,73 @@ def _insert(scores, ids, j, pos, lo, cnt, cap):
 def _topk_pos(scores, ids, n, k, pos):
     """Positions of the best ``min(k, #unmasked)`` of the first ``n`` entries, in order.
 
-    Writes ``pos[:m]`` and returns ``m``.
+    Writes ``pos[:m]`` and returns ``m``. Once ``k`` are held, the score and id
+    of the k-th best are kept at hand, so most entries cost one comparison.
     """
     m = 0
+    ls = np.inf  # score and id of the k-th best held (valid once m == k)
+    li = 0
     for j in range(n):
-        if scores[j] >= LOWEST:
-            m = _insert(scores, ids, j, pos, 0, m, k)
+        s = scores[j]
+        if not s >= LOWEST:
+            continue
+        if m == k:
+            # entries come in position order, so a tie in (score, id) stays out
+            if not (s > ls or (s == ls and ids[j] < li)):
+                continue
+        m = _insert(scores, ids, j, pos, 0, m, k)
+        if m == k:
+            ls = scores[pos[k - 1]]
+            li = ids[pos[k - 1]]
     return m
 
 
 @njit(**JIT)
-def _topk_quota_pos(scores, ids, is_new, n, k, n_quota, pos):
-    """Positions chosen under a slot quota (see :func:`topk_quota_into`), in order.
+def _quota_fixup(scores, ids, is_new, n, k, n_quota, pos, m):
+    r"""Turn the plain top-k in ``pos[:m]`` into the quota's choice, in place; returns ``m``.
 
-    Pass 1 keeps the best ``q <= min(n_quota, k)`` new entries in ``pos[:q]``;
-    pass 2 the best ``k - q`` of the other unmasked entries in ``pos[q:m]``;
-    an insertion merge puts the two sorted runs in one order.
+    With :math:`c` new entries among the top :math:`k` and
+    :math:`q_k = \min(n_{quota}, k)`: when :math:`c < q_k`, the :math:`d` worst
+    non-new entries of the top k give way to the best :math:`d` new entries
+    ranked after it, :math:`d = \min(q_k - c, \#\text{such entries})`. Those
+    all rank after every kept entry, so the result stays in order: the kept
+    entries, then the newcomers. This equals "the best :math:`q` new entries,
+    then the best :math:`k - q` of all the rest" (:func:`topk_quota_into`):
+    the top k's new entries are the best new ones, and the best of the rest
+    are the top k's best non-new ones.
     """
-    cap_new = min(max(n_quota, 0), k)
-    q = 0
-    if cap_new > 0:
-        for j in range(n):
-            if is_new[j] and scores[j] >= LOWEST:
-                q = _insert(scores, ids, j, pos, 0, q, cap_new)
-    r = 0
-    cap = k - q
-    if cap > 0:
-        for j in range(n):
-            if not scores[j] >= LOWEST:
-                continue
-            if is_new[j]:
-                if q < cap_new:
-                    continue  # the quota took every eligible new entry
-                if q > 0 and not _before(scores, ids, pos[q - 1], j):
-                    continue  # j is one of the q chosen
-            r = _insert(scores, ids, j, pos, q, r, cap)
-    m = q + r
-    for i in range(q, m):
-        j = pos[i]
-        p = i
-        while p > 0 and _before(scores, ids, j, pos[p - 1]):
-            pos[p] = pos[p - 1]
-            p -= 1
-        pos[p] = j
+    if n_quota <= 0 or m < k:
+        return m  # fewer than k unmasked: every new entry is already in
+    qk = min(n_quota, k)
+    c = 0
+    for i in range(k):
+        c += is_new[pos[i]]
+    if c >= qk:
+        return m
+    last = pos[k - 1]
+    avail = 0
+    for j in range(n):
+        if is_new[j] and scores[j] >= LOWEST and _before(scores, ids, last, j):
+            avail += 1
+    d = min(qk - c, avail)
+    if d == 0:
+        return m
+    # drop the d worst non-new entries, keeping the order of the others
+    cut = k
+    dropped = 0
+    while dropped < d:
+        cut -= 1
+        dropped += not is_new[pos[cut]]
+    w = cut
+    for i in range(cut, k):
+        if is_new[pos[i]]:
+            pos[w] = pos[i]
+            w += 1
+    # the best d new entries after the old k-th best fill pos[k - d:k]
+    cnt = 0
+    for j in range(n):
+        if is_new[j] and scores[j] >= LOWEST and _before(scores, ids, last, j):
+            cnt = _insert(scores, ids, j, pos, k - d, cnt, d)
     return m
 
 
@@ -208,7 +265,7 @@ def topk_quota_into(scores, ids, is_new, n, k, n_quota, out):
     m : int
         Number chosen, ``min(k, #unmasked)``.
     """
-    m = _topk_quota_pos(scores, ids, is_new, n, k, n_quota, out)
+    m = _quota_fixup(scores, ids, is_new, n, k, n_quota, out, _topk_pos(scores, ids, n, k, out))
     for i in range(m):
         out[i] = ids[out[i]]
     return m
@@ -293,34 +350,47 @@ def _bound8(x, n):
     )
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _rank_select(sb, ids, n, k, cp, cs, rk, pos):
     """Positions of the top ``min(k, #unmasked)`` of ``sb[:n]``, in order, into ``pos``.
 
     The threshold / compaction / rank-counting path of the batch kernel (see
-    the module notes). ``cp``, ``cs``, ``rk`` are scratch of length ``>= n + 4``.
+    the module notes). ``cp``, ``cs``, ``rk`` are scratch of length ``>= n + 16``,
+    ``pos`` of length ``k + 1`` (slot ``k`` takes the survivors past the top k).
     Returns ``m``.
     """
     thr = LOWEST
     if k <= 8 and n >= 16:
         thr = max(thr, _bound8(sb, n))
+    # compaction of the survivors' positions into cp
     c = 0
-    for j in range(n):
-        cp[c] = j
-        c += sb[j] >= thr
+    if n <= 64:
+        # a survivor mask built without branches, then its set bits
+        mask = np.uint64(0)
+        for j in range(n):
+            mask |= np.uint64(sb[j] >= thr) << np.uint64(j)
+        while mask != 0:
+            cp[c] = _lowest_bit(mask)
+            c += 1
+            mask &= mask - np.uint64(1)
+    else:
+        for j in range(n):
+            cp[c] = j
+            c += sb[j] >= thr
     if c > RANK_MAX:
         return _topk_pos(sb, ids, n, k, pos)
     for i in range(c):
         cs[i] = sb[cp[i]]
-    c4 = (c + 3) & ~3
-    for i in range(c, c4):
-        cs[i] = -np.inf  # padding: never larger than a survivor
+    # pad to a multiple of 16 (one pass of the vectorized loop) with -inf: never larger
+    c16 = (c + 15) & ~15
+    for i in range(c, c16):
+        cs[i] = -np.inf
     seen = np.uint64(0)
     dup = np.uint64(0)
     for i in range(c):
         si = cs[i]
         gt = 0
-        for j in range(c4):
+        for j in range(c16):
             gt += cs[j] > si
         rk[i] = gt
         bit = np.uint64(1) << np.uint64(gt)
@@ -333,12 +403,9 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos):
             for j in range(c):
                 gt += _before(sb, ids, cp[j], cp[i])
             rk[i] = gt
-    m = min(c, k)
     for i in range(c):
-        g = rk[i]
-        if g < k:
-            pos[g] = cp[i]
-    return m
+        pos[min(rk[i], k)] = cp[i]
+    return min(c, k)
 
 
 @njit(**PJIT)
@@ -360,7 +427,8 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
     cand_aff : ndarray of float32 or float64, shape (n_cand,)
         Viewer's topic affinity for the candidate (log-lift).
     cand_rr : ndarray of uint8, shape (n_cand,)
-        1 when the viewer is a regular reader of the candidate's creator.
+        1 when the viewer is a regular reader of the candidate's creator, else 0
+        (any other value reads out of bounds).
     base, boost : ndarray of float64, shape (n_videos,)
         Base score and policy boost per video (log-lift); ``-inf`` masks.
     w_aff, w_rr : float
@@ -383,6 +451,7 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
     total[0] = -np.inf
     for v in prange(n_videos):
         total[v + 1] = base[v] + boost[v]
+    rr_term = np.array([0.0, w_rr])  # a lookup is cheaper than converting the byte to a float
     n_chunks = (n_req + CHUNK - 1) // CHUNK
     for ch in prange(n_chunks):
         r0 = ch * CHUNK
@@ -390,26 +459,24 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
         width = 0
         for r in range(r0, r1):
             width = max(width, indptr[r + 1] - indptr[r])
-        sb = np.empty(width + 4, np.float64)
-        cs = np.empty(width + 4, np.float64)
-        cp = np.empty(width + 4, np.int64)
-        rk = np.empty(width + 4, np.int64)
-        nb = np.empty(width + 4, np.bool_)
-        pos = np.empty(k, np.int64)
+        sb = np.empty(width, np.float64)
+        cs = np.empty(width + 16, np.float64)
+        cp = np.empty(width, np.int64)
+        rk = np.empty(width, np.int64)
+        nb = np.empty(width, np.bool_)
+        pos = np.empty(k + 1, np.int64)
         for r in range(r0, r1):
             a = indptr[r]
             n = indptr[r + 1] - a
             for j in range(n):
-                sb[j] = (total[np.uint32(cand_video[a + j] + 1)] + w_aff * cand_aff[a + j]
-                         + w_rr * np.float64(cand_rr[a + j]))
+                sb[j] = total[np.uint32(cand_video[a + j] + 1)] + w_aff * cand_aff[a + j] + rr_term[cand_rr[a + j]]
             ids = cand_video[a:a + n]
-            if n_quota > 0:
+            m = _rank_select(sb, ids, n, k, cp, cs, rk, pos)
+            if n_quota > 0 and m == k:
                 for j in range(n):
                     v = ids[j]
                     nb[j] = v >= 0 and is_new[v]
-                m = _topk_quota_pos(sb, ids, nb, n, k, n_quota, pos)
-            else:
-                m = _rank_select(sb, ids, n, k, cp, cs, rk, pos)
+                m = _quota_fixup(sb, ids, nb, n, k, n_quota, pos, m)
             for i in range(m):
                 out_ids[r, i] = ids[pos[i]]
                 out_scores[r, i] = sb[pos[i]]
