@@ -204,12 +204,13 @@ def behavior_params(cfg: BehaviorConfig) -> np.ndarray:
 
 # --- fast elementary functions -------------------------------------------------
 #
-# The kernel spends most of its time in exp and log. libm calls cost about
-# 10 ns each here and keep LLVM from vectorizing the loop over rows; these
-# versions (fdlibm's algorithms: reduction by powers of two, then a short
-# polynomial) are straight-line arithmetic and bit casts, with special cases
-# handled by selects, and stay within a few ulp of libm (tests check 4e-15
-# relative).
+# The batch kernel spends most of its time in exp and log. libm calls keep
+# LLVM from vectorizing the loop over rows; these versions (fdlibm's
+# algorithms: reduction by powers of two, then a short polynomial) are
+# straight-line arithmetic and bit casts, with special cases handled by
+# selects, within a few ulp of libm (tests check 4e-15 relative). Where rows
+# are visited one at a time (impression, in the engine) libm is faster: its
+# exp has a shorter dependency chain than this degree-12 polynomial.
 
 @intrinsic
 def _f64_bits(typingctx, x):
@@ -320,12 +321,18 @@ def _log(x):
 
 @njit(**JIT)
 def _sigmoid(x):
-    return 1.0 / (1.0 + _exp(-x))
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 @njit(**JIT)
 def _bernoulli(u, x):
     """``u < sigmoid(x)`` for a uniform ``u``, without the division."""
+    return u * (1.0 + np.exp(-x)) < 1.0
+
+
+@njit(inline="always", **JIT)
+def _bernoulli_lanes(u, x):
+    """:func:`_bernoulli` with the vectorizable exp."""
     return u * (1.0 + _exp(-x)) < 1.0
 
 
@@ -333,6 +340,11 @@ def _bernoulli(u, x):
 
 @njit(**JIT)
 def _log_affinity(bp, affinity):
+    return np.log(max(affinity, bp[P_AFFINITY_FLOOR]))
+
+
+@njit(inline="always", **JIT)
+def _log_affinity_lanes(bp, affinity):
     return _log(max(affinity, bp[P_AFFINITY_FLOOR]))
 
 
@@ -372,16 +384,23 @@ def _value_factor(bp, quality, a):
     return bp[P_VALUE_B] + bp[P_VALUE_Q] * quality + bp[P_VALUE_A] * a
 
 
-@njit(inline="always", **JIT)
-def _partial_watch(d, t, u):
-    """Seconds watched by a play of a ``d``-second video that does not complete.
+@njit(**JIT)
+def _watch_exponent(t):
+    """``(1 - p_c) / max(p_c, 1e-3)`` from ``t = e^{-x_c} = (1 - p_c) / p_c``, with one division."""
+    return t * min(1.0, (1.0 / PC_FLOOR) / (1.0 + t))
 
-    ``t = e^{-x_c} = (1 - p_c) / p_c``, so the exponent
-    ``(1 - p_c) / max(p_c, 1e-3)`` is ``t * min(1, 1000 p_c)`` with one division.
-    """
-    e = t * min(1.0, (1.0 / PC_FLOOR) / (1.0 + t))
+
+@njit(**JIT)
+def _partial_watch(d, t, u):
+    """Seconds watched by a play of a ``d``-second video that does not complete (``t`` as above)."""
+    return PLAY_SECONDS + (d - PLAY_SECONDS) * u ** _watch_exponent(t)
+
+
+@njit(inline="always", **JIT)
+def _partial_watch_lanes(d, t, u):
+    """:func:`_partial_watch` with the vectorizable exp and log."""
     # u == 0 would give 0 * -inf when p_c == 1; such a play completes anyway.
-    u_e = _exp(e * _log(u)) if u > 0.0 else 0.0
+    u_e = _exp(_watch_exponent(t) * _log(u)) if u > 0.0 else 0.0
     return PLAY_SECONDS + (d - PLAY_SECONDS) * u_e
 
 
@@ -419,7 +438,7 @@ def completion_probability(bp, quality, affinity, regular, duration_s):
     if duration_s <= PLAY_SECONDS:
         return 1.0
     return _sigmoid(_complete_logit(bp, quality, _log_affinity(bp, affinity), 1.0 if regular else 0.0,
-                                    _log(duration_s / REFERENCE_DURATION_S)))
+                                    np.log(duration_s / REFERENCE_DURATION_S)))
 
 
 @njit(**JIT)
@@ -574,11 +593,12 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     Notes
     -----
     :math:`[u < \sigma(x)]` is evaluated as :math:`u\,(1 + e^{-x}) < 1` (no
-    division), and exp and log by this module's inlined polynomials (within
-    4e-15 relative of libm). A decision can therefore differ from the
-    formula in exact arithmetic only when a draw lies within rounding of
-    its threshold (about 1e-15 per decision); tests find the slow twin's
-    outcomes identical.
+    division). The batch kernel evaluates the same formulas without
+    branches and with inlined polynomial exp and log (within 4e-15 relative
+    of libm), so its watch time and value may differ from this function's in
+    the last digits, and a decision only when a draw lies within rounding of
+    its threshold (about 1e-15 per decision); tests find both identical to
+    the slow twin in every decision.
     """
     # Branches skip what a row does not need (most impressions are not
     # played): the fastest form where rows are visited one by one, as in the
@@ -596,7 +616,7 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
         completed = True
         watch = d
     else:
-        t = _exp(-_complete_logit(bp, quality, a, r, _log(d * (1.0 / REFERENCE_DURATION_S))))
+        t = np.exp(-_complete_logit(bp, quality, a, r, np.log(d * (1.0 / REFERENCE_DURATION_S))))
         completed = uniform(k0, D_COMPLETE) * (1.0 + t) < 1.0
         watch = d if completed else _partial_watch(d, t, uniform(k0, D_WATCH))
     c = 1.0 if completed else 0.0
@@ -623,19 +643,19 @@ def _impression_lanes(bp, quality, hook, shareability, duration_s, affinity, fol
     """
     d = duration_s
     r = 1.0 if regular else 0.0
-    a = _log_affinity(bp, affinity)
-    play3 = _bernoulli(uniform(k0, D_PLAY), _play_logit(bp, quality, hook, a, r))
+    a = _log_affinity_lanes(bp, affinity)
+    play3 = _bernoulli_lanes(uniform(k0, D_PLAY), _play_logit(bp, quality, hook, a, r))
     t = _exp(-_complete_logit(bp, quality, a, r, _log(d * (1.0 / REFERENCE_DURATION_S))))
     completed = play3 & ((d <= PLAY_SECONDS) | (uniform(k0, D_COMPLETE) * (1.0 + t) < 1.0))
     u = uniform(k0, D_WATCH)
-    partial = _partial_watch(d, t, u)
+    partial = _partial_watch_lanes(d, t, u)
     watch = (d if completed else partial) if play3 else min(PLAY_SECONDS, d) * u
     c = 1.0 if completed else 0.0
-    liked = play3 & _bernoulli(uniform(k0, D_LIKE), _like_logit(bp, quality, a, c))
-    commented = play3 & _bernoulli(uniform(k0, D_COMMENT), _comment_logit(bp, quality, a))
-    shared = play3 & _bernoulli(uniform(k0, D_SHARE), _share_logit(bp, quality, shareability))
+    liked = play3 & _bernoulli_lanes(uniform(k0, D_LIKE), _like_logit(bp, quality, a, c))
+    commented = play3 & _bernoulli_lanes(uniform(k0, D_COMMENT), _comment_logit(bp, quality, a))
+    shared = play3 & _bernoulli_lanes(uniform(k0, D_SHARE), _share_logit(bp, quality, shareability))
     n_rec = 1 + int(uniform(k0, D_RECIPIENTS) * bp[P_SHARE_MAX_RECIPIENTS]) if shared else 0
-    followed = play3 & (not follower) & _bernoulli(uniform(k0, D_FOLLOW), _follow_logit(bp, quality, a, c))
+    followed = play3 & (not follower) & _bernoulli_lanes(uniform(k0, D_FOLLOW), _follow_logit(bp, quality, a, c))
     value = _value_factor(bp, quality, a) * (watch / d)
     return play3, completed, watch, liked, commented, shared, n_rec, followed, value
 
