@@ -11,6 +11,8 @@ contenders interleaved so background load hits them alike) of:
   (``out=``), on 1 and on 2 Numba threads;
 - ``numba face``: the same call allocating fresh output arrays each time (what
   a caller that drops ``out=`` pays: the operating system zeroes new pages);
+- ``impression() one by one``: the scalar kernel called row by row from a
+  serial Numba loop, as the engine calls it (branches, no vectorizing);
 - ``numpy``: the same model as whole-array NumPy (``tests/reference_behavior.py``
   ``simulate_numpy``), its uniforms drawn by ``np.random.Generator``;
 
@@ -35,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numba  # noqa: E402
 
-from ranker._numba import set_threads  # noqa: E402
+from ranker._numba import JIT, njit, set_threads  # noqa: E402
+from ranker.rng import STREAM_BEHAVIOR, key  # noqa: E402
 from sim import behavior  # noqa: E402
 from tests import reference_behavior as ref  # noqa: E402
 
@@ -57,6 +60,18 @@ def make_inputs(n: int, seed: int = 0) -> dict:
     )
 
 
+@njit(**dict(JIT, cache=False))
+def _one_by_one(bp, quality, hook, shareability, duration_s, affinity, follower, regular, seed, users, day, slots,
+                play3, watch_s):
+    # impression() row by row in a serial loop, as the engine calls it (no vectorizing).
+    for i in range(quality.shape[0]):
+        k0 = key(seed, STREAM_BEHAVIOR, users[i], day, slots[i])
+        out = behavior.impression(bp, quality[i], hook[i], shareability[i], duration_s[i], affinity[i],
+                                  follower[i], regular[i], k0)
+        play3[i] = out[0]
+        watch_s[i] = out[2]
+
+
 def run_size(n: int, repeats: int, cfg: behavior.BehaviorConfig) -> dict:
     x = make_inputs(n)
     bp = behavior.behavior_params(cfg)
@@ -72,6 +87,9 @@ def run_size(n: int, repeats: int, cfg: behavior.BehaviorConfig) -> dict:
     def numba_face():
         behavior.simulate_impressions(*args)
 
+    def one_by_one():
+        _one_by_one(*args, out["play3"], out["watch_s"])
+
     def numpy_version():
         draws = gen.random((n, ref.N_DRAWS))
         ref.simulate_numpy(p, x["quality"], x["hook"], x["shareability"], x["duration_s"], x["affinity"],
@@ -82,10 +100,11 @@ def run_size(n: int, repeats: int, cfg: behavior.BehaviorConfig) -> dict:
         "numba kernel, 2 threads": (numba_kernel, 2),
         "numba face, 1 thread": (numba_face, 1),
         "numba face, 2 threads": (numba_face, 2),
+        "impression() one by one": (one_by_one, None),
         "numpy": (numpy_version, None),
     }
     times = {name: [] for name in contenders}
-    for name, (fn, threads) in contenders.items():  # warm-up (pages, caches)
+    for name, (fn, threads) in contenders.items():  # warm-up (compilation, pages, caches)
         set_threads(threads)
         fn()
     for _ in range(repeats):
