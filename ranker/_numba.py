@@ -4,7 +4,43 @@
 breaks ``isnan``/``isinf`` checks. The set below keeps those checks valid.
 """
 
+import hashlib
+import os
+from pathlib import Path
+
 import numba
+
+
+def _source_hash() -> str:
+    """Hash of every Python source of ``ranker`` and ``sim``.
+
+    Numba's ``cache=True`` checks only the timestamp of the file defining a
+    kernel, not of the kernels it calls in other files, so an edited callee
+    would be served stale from the cache. Keying the cache directory by the
+    whole source makes any edit start a fresh cache.
+    """
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for pkg in ("ranker", "sim"):
+        for f in sorted((root / pkg).glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _set_cache_dir() -> None:
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return  # the user chose one; respect it
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ranksim" / "numba"
+    d = base / _source_hash()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # read-only home: Numba falls back to its own locations
+    numba.config.CACHE_DIR = str(d)
+
+
+_set_cache_dir()
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 

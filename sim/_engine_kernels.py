@@ -43,6 +43,11 @@ N_U = 14
 
 SOURCE_FOLLOW, SOURCE_SHARE, SOURCE_INTEREST, SOURCE_FRESH = 0, 1, 2, 3
 MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slot numbering)
+# Draw indices. Retrieval key (per request): 0 follow rotation, 1+2i / 2+2i interest topic and
+# pick (i < 1000), DRAW_FRESH0+i fresh pool. Behaviour key (per slot): the behaviour model uses
+# 0..15 and 16+j (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
+DRAW_FRESH0 = 4000
+DRAW_RECIPIENT_START = 100
 
 
 @njit(**JIT)
@@ -227,7 +232,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
             # 4. the fresh pool
             if n_fresh_pool > 0:
                 for i in range(n_fresh):
-                    v = fresh_vid[int(uniform(rkey, 1000 + i) * n_fresh_pool)]
+                    v = fresh_vid[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
                     if stamp[v] != req_id:
                         stamp[v] = req_id
                         cand[n] = v
@@ -239,7 +244,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 c = video_creator[v]
                 j = follow_find(f_ptr, f_n, f_cre, u, c)
                 rr = 1.0 if (j >= 0 and f_rr[j]) else 0.0
-                scores[i] = base[v] + boost[v] + w_aff * aff[u, video_topic[v]] + w_rr * rr
+                scores[i] = base[v] + boost[v] + w_aff * np.float64(aff[u, video_topic[v]]) + w_rr * rr
                 newflag[i] = is_new[v]
             m = topk_quota_into(scores, cand, newflag, n, slate, n_quota, chosen)
             # serve
@@ -270,8 +275,9 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 d = video_duration_s[v]
                 (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
                  value) = impression(bp, q, video_hook[v], video_shareability[v], d,
-                                     n_topics * user_interest[u, t], follower, regular, k0)
-                # shares: recipients are friends; each may open the card
+                                     n_topics * np.float64(user_interest[u, t]), follower, regular, k0)
+                # shares: n_rec distinct friends, consecutive in the sorted friend row from a
+                # random start (friend ids carry no order of their own); each may open the card
                 deg = friend_indptr[u + 1] - friend_indptr[u]
                 n_open = 0
                 for i in range(max_rec):
@@ -281,9 +287,10 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                     n_rec = 0
                 if shared:
                     n_rec = min(n_rec, deg, max_rec)
+                    start = int(uniform(k0, DRAW_RECIPIENT_START) * deg)
                     for i in range(n_rec):
-                        f = friend_indices[friend_indptr[u] + int(uniform(k0, 32 + i) * deg)]
-                        if recipient_opens(bp, q, n_topics * user_interest[f, t], k0, i):
+                        f = friend_indices[friend_indptr[u] + (start + i) % deg]
+                        if recipient_opens(bp, q, n_topics * np.float64(user_interest[f, t]), k0, i):
                             out_rec[row, n_open] = f
                             n_open += 1
                 # the user's own state
@@ -298,7 +305,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 evicted_rr = False
                 e = 0.5 * play3 + 0.5 * completed
                 if follower:
-                    eng = (1.0 - rr_rate) * f_eng[j] + rr_rate * e
+                    eng = (1.0 - rr_rate) * np.float64(f_eng[j]) + rr_rate * e
                     f_eng[j] = eng
                     if f_rr[j] and eng < rr_off:
                         f_rr[j] = False

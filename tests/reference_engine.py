@@ -50,9 +50,9 @@ SOURCE_FOLLOW, SOURCE_SHARE, SOURCE_INTEREST, SOURCE_FRESH = 0, 1, 2, 3
 
 # Draw indices of the retrieval key of one request.
 D_FOLLOW_START = 0
-D_FRESH0 = 1000
-# Draw index of the i-th share recipient's choice, in the sharer's behaviour key.
-D_RECIPIENT0 = 32
+D_FRESH0 = 4000
+# Draw index, in the sharer's behaviour key, of the first recipient's place among the friends.
+D_RECIPIENT_START = 100
 
 
 def f32(x):
@@ -365,15 +365,17 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
                  value) = impression(bp, video_quality[v], video_hook[v], video_shareability[v],
                                      video_duration_s[v], n_topics * float(user_interest[u, t]),
                                      follower, regular, k0)
-                # a share goes to up to n_rec friends drawn with replacement; each may open it
+                # a share goes to n_rec distinct friends: consecutive in the sorted friend list,
+                # wrapping around, from a random start; each may open it
                 opened = []
                 if shared and not friends[u]:
                     shared, n_rec = False, 0
                 if shared:
                     deg = len(friends[u])
                     n_rec = min(n_rec, deg, max_rec)
+                    start = int(uniform(int(k0), D_RECIPIENT_START) * deg)
                     for i in range(n_rec):
-                        f = friends[u][int(uniform(int(k0), D_RECIPIENT0 + i) * deg)]
+                        f = friends[u][(start + i) % deg]
                         if recipient_opens(bp, video_quality[v], n_topics * float(user_interest[f, t]), k0, i):
                             opened.append(f)
                 # the user's own state
