@@ -134,22 +134,29 @@ class TreeEnsemble:
     value: np.ndarray
     roots: np.ndarray
     feature_names: tuple
-    _packed: np.ndarray = field(repr=False, compare=False, default=None)
+    _theta: np.ndarray = field(repr=False, compare=False, default=None)
+    _rec: np.ndarray = field(repr=False, compare=False, default=None)
+    _plan: np.ndarray = field(repr=False, compare=False, default=None)
     _n_internal: int = field(repr=False, compare=False, default=0)
 
     def __post_init__(self):
         n_internal = int((self.feature >= 0).sum())
-        object.__setattr__(self, "_n_internal", n_internal)
         if not (self.feature[:n_internal] >= 0).all():
             raise ModelFormatError("Internal nodes must come before leaves.")
+        if self.feature.shape[0] > _tk.MAX_INDEX // 4 or 4 * len(self.feature_names) > _tk.MAX_INDEX:
+            raise ModelFormatError(f"Too many nodes ({self.feature.shape[0]}) or features to replay.")
+        thr = self.threshold[:n_internal]
+        if not np.isfinite(thr).all():
+            raise ModelFormatError("Split thresholds must be finite.")
         missing = self.flags >> 1
         default_left = (self.flags & 1).astype(bool)
         with np.errstate(invalid="ignore"):
-            zero_goes_right = 0.0 > self.threshold
-        nan_right = np.where(missing == _tk.MISSING_NONE, zero_goes_right, ~default_left)
-        packed = _tk.pack(self.feature, self.threshold, nan_right, missing == _tk.MISSING_ZERO,
-                          self.children, n_internal)
-        object.__setattr__(self, "_packed", packed)
+            zero_goes_left = ~(0.0 > self.threshold)
+        nan_left = np.where(missing == _tk.MISSING_NONE, zero_goes_left, default_left)
+        theta, rec, plan = _tk.pack(self.feature, self.threshold, nan_left, missing == _tk.MISSING_ZERO,
+                                    self.children, n_internal, len(self.feature_names))
+        for name, v in (("_theta", theta), ("_rec", rec), ("_plan", plan), ("_n_internal", n_internal)):
+            object.__setattr__(self, name, v)
 
     @property
     def n_trees(self) -> int:
@@ -177,7 +184,7 @@ class TreeEnsemble:
         ModelFormatError
             For models this replay does not cover: several classes, random
             forest averaging, linear trees, categorical splits, or more than
-            2**21 nodes or 2**20 features.
+            2**30 nodes.
         """
         if not isinstance(dump, dict) or "tree_info" not in dump:
             raise ModelFormatError("Not a LightGBM model dump: no 'tree_info' key.")
@@ -188,8 +195,6 @@ class TreeEnsemble:
             raise ModelFormatError("Random-forest models (average_output) cannot be replayed.")
         feature_names = tuple(dump.get("feature_names") or
                               [f"Column_{j}" for j in range(dump["max_feature_idx"] + 1)])
-        if len(feature_names) > _tk.MAX_FEATURES:
-            raise ModelFormatError(f"At most {_tk.MAX_FEATURES} features can be replayed.")
         splits, leaves, roots = [], [], []  # nodes as dicts; children as ("s"|"l", index)
 
         def add(node):
@@ -225,9 +230,6 @@ class TreeEnsemble:
                     "Categorical splits cannot be replayed; train on numerical features only.")
             roots.append(add(tree["tree_structure"]))
         n_int, n_leaf = len(splits), len(leaves)
-        if n_int + n_leaf > _tk.MAX_NODES:
-            raise ModelFormatError(f"At most {_tk.MAX_NODES} nodes can be replayed; "
-                                   f"this model has {n_int + n_leaf}.")
 
         def index(ref):
             return ref[1] if ref[0] == "s" else n_int + ref[1]
@@ -245,6 +247,15 @@ class TreeEnsemble:
         return cls(feature=feature, threshold=threshold, flags=flags, children=children, value=value,
                    roots=np.array([index(r) for r in roots], dtype=np.int32),
                    feature_names=feature_names)
+
+    def kernel_args(self) -> tuple:
+        """``(plan, theta, rec, value, roots, n_internal)`` for :func:`ranker._tree_kernels.predict_one`.
+
+        For scoring one row at a time inside another Numba kernel:
+        ``predict_one(x, *ensemble.kernel_args())`` with ``x`` a float64 row
+        of :attr:`feature_names`.
+        """
+        return self._plan, self._theta, self._rec, self.value, self.roots, self._n_internal
 
     def predict(self, X) -> np.ndarray:
         """Raw scores, as ``Booster.predict(X, raw_score=True)``.
@@ -265,12 +276,8 @@ class TreeEnsemble:
                 f"({', '.join(self.feature_names)}). Got shape {X.shape} instead.")
         if self.n_trees == 0 or X.shape[0] == 0:
             return np.zeros(X.shape[0])
-        tiny = (np.abs(X) <= _tk.ZERO_THRESHOLD) & (X != 0.0)
-        if tiny.any():
-            # LightGBM reads |x| <= 1e-35 as 0 (it drops them from a dense row)
-            X = np.where(tiny, 0.0, X)
-        return _tk.predict_raw(X, self._packed, self._packed.view(np.uint64), self.value,
-                               self.roots, self.n_internal)
+        return _tk.predict_raw(_tk.prepare(X, self._plan), self._theta, self._rec, self.value, self.roots,
+                               self._n_internal)
 
 
 # =========================================================================== events
@@ -531,6 +538,14 @@ EXTRA_NAMES = ("affinity", "regular_reader", "log_impressions", "log_duration", 
                "user_play_lift", "uc_log_impressions", "uc_play_lift")
 #: All feature names, in column order.
 FEATURE_NAMES = tuple(SIGNAL_NAMES) + EXTRA_NAMES
+#: Named feature sets. ``video`` needs only per-video state (score once per video per tick);
+#: ``video+pair`` adds what the engine knows per (user, candidate): affinity and regular reader.
+FEATURE_SETS = {
+    "all": FEATURE_NAMES,
+    "video": tuple(SIGNAL_NAMES) + ("log_impressions", "log_duration", "creator_age_days"),
+    "video+pair": tuple(SIGNAL_NAMES) + ("affinity", "regular_reader", "log_impressions", "log_duration",
+                                         "creator_age_days"),
+}
 #: Features of the hand-set formula, in :class:`ranker.score.ScoreWeights` field order.
 HAND_NAMES = tuple(SIGNAL_NAMES) + ("affinity", "regular_reader")
 #: Hand-set features whose standard deviation is below this get distillation weight 0.
@@ -766,7 +781,8 @@ class LearnConfig(Section):
     feature_fraction: float = param(1.0, "float", 0.0, 1.0, lo_open=True, doc="share of features tried per tree")
     seed: int = param(0, "int", 0, 2**31 - 1, doc="LightGBM seed")
     threads: int = param(1, "int", 1, 1024, doc="LightGBM threads (results are deterministic per thread count)")
-    shap_rows: int = param(20_000, "int", 1, 10**8, doc="held-out rows sampled for the mean |SHAP|")
+    shap_rows: int = param(2_000, "int", 1, 10**8,
+                           doc="held-out rows sampled for the mean |SHAP| (TreeSHAP costs ~1 ms a row)")
 
     def lgb_params(self) -> dict:
         """The LightGBM parameter dict (one name per setting, no aliases)."""
@@ -841,13 +857,43 @@ def _spearman(a, b) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def train(ts: TrainingSet, cfg: LearnConfig | None = None, *, progress: bool = False) -> LearnResult:
+def resolve_features(features) -> tuple:
+    """Feature names from a preset of :data:`FEATURE_SETS` or a list of names.
+
+    Parameters
+    ----------
+    features : str or sequence of str or None
+        A preset name, comma-separated names, or a sequence of names; None is
+        ``"all"``. Names keep :data:`FEATURE_NAMES` order.
+
+    Returns
+    -------
+    tuple of str
+    """
+    if features is None:
+        return FEATURE_NAMES
+    if isinstance(features, str):
+        if features in FEATURE_SETS:
+            return FEATURE_SETS[features]
+        features = [f.strip() for f in features.split(",") if f.strip()]
+    names = list(features)
+    unknown = [f for f in names if f not in FEATURE_NAMES]
+    if unknown or not names:
+        raise ValueError(f"Unknown feature(s) {unknown or names}. Use a preset among {sorted(FEATURE_SETS)} "
+                         f"or names among {', '.join(FEATURE_NAMES)}.")
+    return tuple(f for f in FEATURE_NAMES if f in names)
+
+
+def train(ts: TrainingSet, cfg: LearnConfig | None = None, *, features=None, progress: bool = False) -> LearnResult:
     """Fit LambdaRank on the training days and report on the held-out days.
 
     Parameters
     ----------
     ts : TrainingSet
     cfg : LearnConfig, optional
+    features : str or sequence of str, optional
+        The model's inputs (see :func:`resolve_features`); default all of
+        :data:`FEATURE_NAMES`. The baselines always use their own features.
     progress : bool
         tqdm bar over boosting rounds.
 
@@ -873,9 +919,11 @@ def train(ts: TrainingSet, cfg: LearnConfig | None = None, *, progress: bool = F
         raise ValueError("No held-out rows: the last days of the log have no impressions after the warm-up.")
     if ts.grade[train_rows].max() == 0:
         raise ValueError(f"The label {ts.label_name!r} is 0 on every training row: nothing to learn.")
+    names = resolve_features(features)
+    cols = np.array([ts.feature_names.index(f) for f in names])
     train_rows, sizes = _by_request(ts, train_rows)
-    ds = lgb.Dataset(ts.X[train_rows], ts.grade[train_rows], group=sizes,
-                     feature_name=list(ts.feature_names), free_raw_data=True,
+    ds = lgb.Dataset(ts.X[np.ix_(train_rows, cols)], ts.grade[train_rows], group=sizes,
+                     feature_name=list(names), free_raw_data=True,
                      params={"verbosity": -1, "max_bin": 255})
     bar = tqdm(total=cfg.n_trees, desc="trees", disable=not progress, leave=False)
 
@@ -885,16 +933,21 @@ def train(ts: TrainingSet, cfg: LearnConfig | None = None, *, progress: bool = F
     booster = lgb.train(cfg.lgb_params(), ds, num_boost_round=cfg.n_trees, callbacks=[tick])
     bar.close()
     ens = TreeEnsemble.from_booster(booster)
-    report = evaluate(booster, ens, ts, hold_rows, train_rows, cfg)
+    report = evaluate(booster, ens, ts, hold_rows, train_rows, cfg, cols)
     report["params"] = dict(cfg.lgb_params(), n_trees=cfg.n_trees)
     report["config"] = cfg.to_dict()
     return LearnResult(booster=booster, ensemble=ens, report=report)
 
 
-def evaluate(booster, ens: TreeEnsemble, ts: TrainingSet, hold_rows, train_rows, cfg: LearnConfig) -> dict:
-    """NDCG table, importances, SHAP and the linear distillation (the ``weights.json`` content)."""
-    names = list(ts.feature_names)
-    Xh = ts.X[hold_rows]
+def evaluate(booster, ens: TreeEnsemble, ts: TrainingSet, hold_rows, train_rows, cfg: LearnConfig,
+             cols=None) -> dict:
+    """NDCG table, importances, SHAP and the linear distillation (the ``weights.json`` content).
+
+    ``cols`` are the columns of ``ts.X`` the model reads (default all).
+    """
+    cols = np.arange(len(ts.feature_names)) if cols is None else np.asarray(cols)
+    names = [ts.feature_names[c] for c in cols]
+    Xh = ts.X[np.ix_(hold_rows, cols)]
     score = ens.predict(Xh)
     req, g = ts.request[hold_rows], ts.grade[hold_rows]
     # linear distillation: hand-set features fitted to the model's scores on training rows
@@ -902,7 +955,7 @@ def evaluate(booster, ens: TreeEnsemble, ts: TrainingSet, hold_rows, train_rows,
     rng = np.random.default_rng(cfg.seed)
     fit = train_rows if train_rows.size <= 200_000 else rng.choice(train_rows, 200_000, replace=False)
     fit = np.sort(fit)
-    y_fit = ens.predict(ts.X[fit])
+    y_fit = ens.predict(ts.X[np.ix_(fit, cols)])
     # columns that barely vary in this log (e.g. rr_reach without regular readers) get weight 0:
     # least squares would give them huge offsetting weights
     sd = H[fit].std(axis=0)
@@ -928,7 +981,7 @@ def evaluate(booster, ens: TreeEnsemble, ts: TrainingSet, hold_rows, train_rows,
     gain = booster.feature_importance(importance_type="gain")
     sample = hold_rows if hold_rows.size <= cfg.shap_rows else np.sort(
         rng.choice(hold_rows, cfg.shap_rows, replace=False))
-    contrib = booster.predict(ts.X[sample], pred_contrib=True, num_threads=cfg.threads)
+    contrib = booster.predict(ts.X[np.ix_(sample, cols)], pred_contrib=True, num_threads=cfg.threads)
     shap = np.abs(contrib[:, :-1]).mean(axis=0)
     total_gain = float(gain.sum()) or 1.0
     return {
@@ -1117,6 +1170,9 @@ def add_learn_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--label", metavar="NAME",
                    help=f"label: simulator logs {sorted(EVENT_LABELS)} (default latent_value, graded); "
                         f"KuaiRand {sorted(KUAIRAND_LABELS)} (default long_view)")
+    p.add_argument("--features", default="all", metavar="SET",
+                   help=f"model inputs: a preset among {sorted(FEATURE_SETS)} or comma-separated names "
+                        f"(default all: {', '.join(FEATURE_NAMES)})")
     p.add_argument("--holdout-days", type=int, default=2, metavar="N", help="last days held out (default 2)")
     p.add_argument("--warmup-days", type=int, default=1, metavar="N",
                    help="first days that only fill the counters (default 1)")
@@ -1150,6 +1206,7 @@ def run_learn(args) -> int:
     try:
         cfg = LearnConfig(holdout_days=args.holdout_days, warmup_days=args.warmup_days, n_trees=args.trees,
                           threads=args.threads, seed=args.seed)
+        features = resolve_features(args.features)
         out = Path(args.out)
         if (out / MODEL_FILE).exists() and not args.overwrite:
             raise FileExistsError(f"--out {out}: already holds a model; pass --overwrite to replace it")
@@ -1163,7 +1220,7 @@ def run_learn(args) -> int:
                   f"{args.events if args.events is not None else args.kuairand}", file=sys.stderr)
         ts = build_training_set(log, args.label, warmup_days=cfg.warmup_days, holdout_days=cfg.holdout_days,
                                 progress=progress)
-        result = train(ts, cfg, progress=progress)
+        result = train(ts, cfg, features=features, progress=progress)
         save_model(result, out, overwrite=args.overwrite)
     except (OSError, ValueError, TypeError, ModelFormatError) as e:
         text = " ".join(str(e).split())

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
+ZERO_THRESHOLD = float(np.float32(1e-35))  # LightGBM's kZeroThreshold = 1e-35f, widened to double
 
 
 # --- ranker._tree_kernels ----------------------------------------------------

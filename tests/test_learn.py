@@ -286,6 +286,16 @@ def test_training_is_deterministic(trained):
     assert other.booster.model_to_string() != res.booster.model_to_string()
 
 
+def test_feature_subsets(trained):
+    ts, cfg, res, out = trained
+    sub = train(ts, cfg, features="video")
+    assert sub.ensemble.feature_names == learn.FEATURE_SETS["video"]
+    assert list(sub.report["mean_abs_shap"]) == list(learn.FEATURE_SETS["video"])
+    assert learn.resolve_features("uc_play_lift, play3") == ("play3", "uc_play_lift")
+    with pytest.raises(ValueError, match=r"Unknown feature\(s\) \['nope'\]"):
+        learn.resolve_features("play3,nope")
+
+
 def test_save_refuses_to_overwrite(trained):
     ts, cfg, res, out = trained
     with pytest.raises(FileExistsError, match="already holds a model"):
@@ -324,6 +334,7 @@ def test_cli_end_to_end(sim_log, tmp_path, capsys):
     (["--events", "{log}", "--label", "bogus"], "Unknown label 'bogus'"),
     (["--events", "{log}", "--holdout-days", "0"], "holdout_days"),
     (["--events", "{log}", "--holdout-days", "9"], "No training rows"),
+    (["--events", "{log}", "--features", "play3,bogus"], "Unknown feature(s) ['bogus']"),
 ])
 def test_cli_bad_input_is_one_line(sim_log, tmp_path, capsys, argv, match):
     argv = [a.replace("{log}", str(sim_log)) for a in argv]

@@ -36,6 +36,7 @@ def _probe(seed, n, d):
     X, _ = _data(seed + 1000, n, d, nan_share=0.15, zero_share=0.1)
     rng = np.random.default_rng(seed + 2000)
     X[rng.random(X.shape) < 0.03] = 1e-36
+    X[rng.random(X.shape) < 0.02] = -1.0000000180025095e-35  # exactly -kZeroThreshold (1e-35f)
     X[rng.random(X.shape) < 0.03] = -0.0
     X[rng.random(X.shape) < 0.03] = np.inf
     return X
@@ -146,3 +147,77 @@ def test_wrong_width_raises():
     ens = TreeEnsemble.from_booster(_train(13, "regression", 2, 2, X, y))
     with pytest.raises(ValueError, match="with 3 columns"):
         ens.predict(np.zeros((4, 5)))
+
+
+def _thresholds(dump):
+    out = []
+
+    def walk(node):
+        if "split_feature" in node:
+            out.append((node["split_feature"], node["threshold"]))
+            walk(node["left_child"])
+            walk(node["right_child"])
+
+    for tree in dump["tree_info"]:
+        walk(tree["tree_structure"])
+    return out
+
+
+@pytest.mark.parametrize("seed,extra", [(20, {}), (21, {"zero_as_missing": True}), (22, {"use_missing": False})])
+def test_values_exactly_on_thresholds_and_their_neighbours(seed, extra):
+    # x == threshold goes left, the next double up goes right: the rewritten tests must keep both
+    X, y = _data(seed, 600, 5)
+    booster = _train(seed, "regression", 40, 5, X, y, **extra)
+    ens = TreeEnsemble.from_booster(booster)
+    rng = np.random.default_rng(seed)
+    P = _probe(seed, 600, 5)
+    for i, (f, thr) in enumerate(_thresholds(booster.dump_model())):
+        row = i % P.shape[0]
+        P[row, f] = [thr, np.nextafter(thr, np.inf), np.nextafter(thr, -np.inf)][rng.integers(3)]
+    np.testing.assert_array_equal(ens.predict(P), booster.predict(P, raw_score=True))
+
+
+@pytest.mark.parametrize("n", list(range(1, 18)))
+def test_every_short_last_block(n):
+    X, y = _data(23, 400, 4)
+    booster = _train(23, "regression", 12, 4, X, y)
+    ens = TreeEnsemble.from_booster(booster)
+    P = _probe(23, n, 4)
+    np.testing.assert_array_equal(ens.predict(P), booster.predict(P, raw_score=True))
+
+
+def test_zero_and_nan_missing_nodes_on_one_feature_match_the_reference():
+    # LightGBM gives one missing type per feature; the replay also handles a mix (Zero next to NaN/None)
+    X, y = _data(24, 600, 4, nan_share=0.2, zero_share=0.2)
+    dump = _train(24, "regression", 20, 4, X, y).dump_model()
+    nodes = []
+
+    def walk(node):
+        if "split_feature" in node:
+            nodes.append(node)
+            walk(node["left_child"])
+            walk(node["right_child"])
+
+    for tree in dump["tree_info"]:
+        walk(tree["tree_structure"])
+    rng = np.random.default_rng(24)
+    for node in nodes:
+        node["missing_type"] = ["None", "Zero", "NaN"][rng.integers(3)]
+        node["default_left"] = bool(rng.integers(2))
+    ens = TreeEnsemble.from_dump(dump)
+    assert set((ens.flags[ens.feature >= 0] >> 1).tolist()) == {0, 1, 2}
+    P = _probe(24, 300, 4)
+    np.testing.assert_array_equal(ens.predict(P), ref.predict_raw(dump, P))
+
+
+@pytest.mark.parametrize("extra", [{}, {"zero_as_missing": True}])
+def test_predict_one_matches_the_batch_kernel(extra):
+    from ranker._tree_kernels import predict_one
+
+    X, y = _data(25, 500, 5)
+    booster = _train(25, "lambdarank", 30, 5, X, y, **extra)
+    ens = TreeEnsemble.from_booster(booster)
+    P = _probe(25, 60, 5)
+    args = ens.kernel_args()
+    one = np.array([predict_one(P[i], *args) for i in range(P.shape[0])])
+    np.testing.assert_array_equal(one, ens.predict(P))
