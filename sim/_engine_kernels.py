@@ -139,7 +139,10 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
         video_duration_s, video_quality, video_hook, video_shareability)``.
     state : tuple
         ``(f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-        base, boost, is_new, stamps, req_counts)``.
+        base, boost, is_new, stamps, req_counts, cand_pos, cmarks)``; the last three are
+        per-thread scratch (rows indexed by thread id) whose contents never affect results:
+        ``stamps`` int64 (threads, n_videos), ``cand_pos`` int32 (threads, n_videos),
+        ``cmarks`` int64 (threads, n_creators).
     pools : tuple
         ``(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)``: per-topic retrieval lists (best
         first), the fresh pool, and each creator's candidate posts (newest first).
@@ -153,7 +156,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
     (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
      video_duration_s, video_quality, video_hook, video_shareability) = world
     (f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-     base, boost, is_new, stamps, req_counts) = state
+     base, boost, is_new, stamps, req_counts, cand_pos, cmarks) = state
     tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = pools
     n_topics = user_interest.shape[1]
     n_seen = seen.shape[1]
@@ -164,7 +167,10 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
 
     for ui in prange(users.shape[0]):
         u = users[ui]
-        stamp = stamps[numba.get_thread_id()]
+        tid = numba.get_thread_id()
+        stamp = stamps[tid]  # stamp[v] == req_id: v is already a candidate (or recently seen)
+        pos_of = cand_pos[tid]  # pos_of[v]: v's index among this request's candidates
+        cmark = cmarks[tid]  # cmark[c] == req_id: the user is a regular reader of creator c
         cand = np.empty(n_cand_max, np.int32)
         src = np.empty(n_cand_max, np.uint8)
         scores = np.empty(n_cand_max, np.float64)
@@ -179,9 +185,12 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 if v >= 0:
                     stamp[v] = req_id
             n = 0
-            # 1. followed creators' newest unseen posts, regular readers first
             nf = f_n[u]
             lo = f_ptr[u]
+            for j in range(lo, lo + nf):
+                if f_rr[j]:
+                    cmark[f_cre[j]] = req_id
+            # 1. followed creators' newest unseen posts, regular readers first
             if nf > 0 and n_follow > 0:
                 start = int(uniform(rkey, 0) * nf)
                 for want_rr in (True, False):
@@ -241,9 +250,8 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
             # score
             for i in range(n):
                 v = cand[i]
-                c = video_creator[v]
-                j = follow_find(f_ptr, f_n, f_cre, u, c)
-                rr = 1.0 if (j >= 0 and f_rr[j]) else 0.0
+                pos_of[v] = i
+                rr = 1.0 if cmark[video_creator[v]] == req_id else 0.0
                 scores[i] = base[v] + boost[v] + w_aff * np.float64(aff[u, video_topic[v]]) + w_rr * rr
                 newflag[i] = is_new[v]
             m = topk_quota_into(scores, cand, newflag, n, slate, n_quota, chosen)
@@ -258,12 +266,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                     out_i[row, I_VIDEO] = -1
                     continue
                 v = chosen[p]
-                # find its candidate index for score and source
-                ci = 0
-                for i in range(n):
-                    if cand[i] == v:
-                        ci = i
-                        break
+                ci = pos_of[v]
                 c = video_creator[v]
                 t = video_topic[v]
                 j = follow_find(f_ptr, f_n, f_cre, u, c)

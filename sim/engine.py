@@ -230,7 +230,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     returned = np.zeros(U, np.bool_)
     counts = np.zeros(U, np.int32)
     user_day = np.zeros((U, 2), np.float64)
-    stamps = np.full((numba.config.NUMBA_NUM_THREADS, V), -1, np.int64)
+    n_thr = numba.config.NUMBA_NUM_THREADS
+    stamps = np.full((n_thr, V), -1, np.int64)
+    cand_pos = np.zeros((n_thr, V), np.int32)
+    cmarks = np.full((n_thr, C), -1, np.int64)
     quit_day = np.full(C, np.iinfo(np.int32).max, np.int32)
     daily = np.zeros((C, feed.quit_window_days), np.int64)
     post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
@@ -332,7 +335,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                    np.int64(feed.n_interest_candidates), np.int64(feed.n_fresh_candidates), np.int64(top_m),
                    np.int64(stamp_base), bp, float(bcfg.rr_rate), float(bcfg.rr_on), float(bcfg.rr_off))
             state = (fs.ptr, fs.n, fs.cre, fs.eng, fs.rr, seen, seen_pos, inbox_view, ut_imps, ut_plays, aff,
-                     base, boost, is_new, stamps, counts)
+                     base, boost, is_new, stamps, counts, cand_pos, cmarks)
             pools = (tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)
             t0 = time.perf_counter()
             K.serve_tick(ctx, world_t, state, pools, users, row_off, out_i, out_f, out_u, out_rec)

@@ -307,7 +307,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
     (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
      video_duration_s, video_quality, video_hook, video_shareability) = world
     (f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-     base, boost, is_new, _stamps, req_counts) = state
+     base, boost, is_new, _stamps, req_counts) = state[:16]  # the rest is the kernel's scratch
     tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = pools
     n_topics = user_interest.shape[1]
     sizes = (int(n_follow), int(n_interest), int(n_fresh), int(top_m))
