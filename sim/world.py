@@ -89,7 +89,7 @@ FOLLOW_EXTRA_DRAWS = 16
 class WorldConfig(Section):
     """Size and shape of the simulated world (the ``[world]`` section)."""
 
-    n_users: int = param(20_000, "int", 1, 50_000_000, doc="users")
+    n_users: int = param(12_000, "int", 1, 50_000_000, doc="users")
     n_topics: int = param(20, "int", 2, 512, doc="content topics")
     interest_concentration: float = param(0.3, "float", 0.0, 100.0, lo_open=True, doc="Dirichlet concentration of a user's topic interests (small: few topics)")
     activity_mean: float = param(6.0, "float", 0.0, 500.0, lo_open=True, doc="mean requests per user per active day")
@@ -97,8 +97,8 @@ class WorldConfig(Section):
     friends_mean: float = param(20.0, "float", 0.0, 2000.0, doc="mean target friends per user (KuaiRand-Pure: median 16, mean 119)")
     friends_sigma: float = param(1.5, "float", 0.0, 4.0, doc="log-normal sigma of target friend counts (KuaiRand-Pure: 1.9)")
     friends_max: int = param(5_000, "int", 1, 1_000_000, doc="most friends a user can have (KuaiRand-Pure caps at 5,000)")
-    n_creators: int = param(1_000, "int", 1, 10_000_000, doc="established creators present at day 0")
-    new_creators_per_day: int = param(20, "int", 0, 1_000_000, doc="new creators joining each day")
+    n_creators: int = param(600, "int", 1, 10_000_000, doc="established creators present at day 0")
+    new_creators_per_day: int = param(12, "int", 0, 1_000_000, doc="new creators joining each day")
     pro_share: float = param(0.15, "float", 0.0, 1.0, doc="share of professional (non-UGC) creators")
     pro_quality_shift: float = param(0.5, "float", -5.0, 5.0, doc="mean latent-quality advantage of professional creators, in quality sd")
     ai_share: float = param(0.10, "float", 0.0, 1.0, doc="share of creators whose posts carry the AI-generated label")

@@ -306,7 +306,7 @@ def test_describe_lists_every_declared_field():
 
 def test_replace_validates_and_sections_are_frozen():
     w = WorldConfig()
-    assert w.replace(n_users=7).n_users == 7 and w.n_users == 20_000
+    assert w.replace(n_users=7).n_users == 7 and w.n_users == 12_000
     with pytest.raises(ValueError, match=r"'n_users' parameter of WorldConfig .* Got 0 instead"):
         w.replace(n_users=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
