@@ -424,7 +424,7 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
         CSR row pointers of the candidate arrays (validated: monotone, ends at n_cand).
     cand_video : ndarray of int32, shape (n_cand,)
         Video row of each candidate, ``-1`` for padding (masked).
-    cand_aff : ndarray of float32 or float64, shape (n_cand,)
+    cand_aff : ndarray of float32, shape (n_cand,)
         Viewer's topic affinity for the candidate (log-lift).
     cand_rr : ndarray of uint8, shape (n_cand,)
         1 when the viewer is a regular reader of the candidate's creator, else 0

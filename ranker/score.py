@@ -261,12 +261,12 @@ def score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, weights: 
         ``indptr[-1] == n_cand``.
     cand_video : array_like of int, shape (n_cand,)
         Video row of each candidate in ``[0, n_videos)``, or ``-1`` (padding,
-        masked). Stored as int32.
+        masked). Stored as int32 (pass int32 to skip the copy).
     cand_aff : array_like of float, shape (n_cand,)
         The viewer's logged topic affinity for the candidate's topic
-        (log-lift, finite). float32 (recommended: 4 bytes per candidate, the
-        dtype of :func:`ranker.signals.user_affinity`) and float64 are used as
-        given; other numeric dtypes become float64.
+        (log-lift, finite). Stored as float32 (4 bytes per candidate; the
+        dtype of :func:`ranker.signals.user_affinity`): other dtypes are
+        rounded to it once, so pass float32 to skip the copy.
     cand_rr : array_like of bool, shape (n_cand,)
         Whether the viewer is a regular reader of the candidate's creator
         (bool, or integers 0/1). Read as one byte per candidate.
@@ -336,21 +336,31 @@ def score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, weights: 
 
     cand_aff = _as_array(owner, "cand_aff", cand_aff, "floats", "fiu")
     _check_len(owner, "cand_aff", cand_aff, n_cand, "candidate (len(cand_video))")
-    aff_dtype = cand_aff.dtype if cand_aff.dtype in (np.float32, np.float64) else np.float64
-    cand_aff = np.ascontiguousarray(cand_aff, dtype=aff_dtype)
+    aff_given = cand_aff
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported below
+        cand_aff = np.ascontiguousarray(cand_aff, dtype=np.float32)
     cand_rr = _as_flags(owner, "cand_rr", cand_rr, n_cand, "candidate (len(cand_video))")
 
-    # one fused pass over the candidate columns: id range and finiteness
-    lo, hi, bad = _candidate_stats(np.ascontiguousarray(cand_video), cand_aff)
-    if n_cand and (lo < -1 or hi >= n_videos):
-        i = int(np.flatnonzero((cand_video < -1) | (cand_video >= n_videos))[0])
-        raise ValueError(
+    def bad_video(i):
+        return ValueError(
             f"{_head(owner, 'cand_video')} must hold video rows in the range [0, {n_videos}) or -1 (padding). "
             f"Got {cand_video[i].item()!r} at index {i} instead."
         )
-    if bad >= 0:
-        raise ValueError(f"{_head(owner, 'cand_aff')} must be finite. Got {cand_aff[bad].item()!r} at index {bad} instead.")
+
+    if cand_video.dtype != np.int32 and n_cand:
+        # other integer dtypes: range first (in NumPy), so the int32 cast below is exact
+        outside = (cand_video < -1) | (cand_video >= n_videos)
+        if outside.any():
+            raise bad_video(int(np.flatnonzero(outside)[0]))
     cand_video = np.ascontiguousarray(cand_video, dtype=np.int32)
+    # one fused pass over the candidate columns: id range and finiteness
+    lo, hi, bad = _candidate_stats(cand_video, cand_aff)
+    if n_cand and (lo < -1 or hi >= n_videos):
+        raise bad_video(int(np.flatnonzero((cand_video < -1) | (cand_video >= n_videos))[0]))
+    if bad >= 0:
+        raise ValueError(
+            f"{_head(owner, 'cand_aff')} must be finite (as float32). Got {aff_given[bad].item()!r} at index {bad} instead."
+        )
 
     if n_quota > 0 and is_new is None:
         raise ValueError(

@@ -1,0 +1,264 @@
+"""Throughput of batched scoring + top-k: the Numba kernel against vectorized NumPy and a memory-read floor.
+
+Run::
+
+    .venv/bin/python benchmarks/scoring.py [--requests 200000] [--width 64] [--k 8]
+                                           [--videos 20000 1000000] [--repeats 7] [--json PATH]
+
+One batch of ``requests`` requests with ``width`` candidates each (float32
+affinities, bool regular-reader flags, int32 video rows, float64 base and
+boost per video) is scored and cut to its top ``k``, once per catalogue size in
+``--videos`` (20,000 is the default world's scale: the summed base + boost
+table, 160 kB, stays in a core's L2 cache; 1,000,000 makes every gather miss
+it). For each it prints scored candidates per second (median over the
+repeats; contenders interleaved so background load hits them alike) of:
+
+- ``kernel``: ``ranker._score_kernels._score_requests`` on ready arrays and
+  reused outputs, on 1 and on 2 Numba threads;
+- ``kernel, quota 2``: the same with two of the eight slots reserved for new
+  creators (the insertion path);
+- ``face``: ``ranker.score.score_requests``, which also validates every input
+  (one fused pass over the candidate columns) and allocates the outputs;
+- ``numpy``: the same scoring and top-k as whole-array NumPy on the padded
+  ``(requests, width)`` matrix: gathers, adds, ``argpartition`` for the top k,
+  ``lexsort`` of those k by (score desc, id). It agrees with the kernel here
+  (continuous scores; NumPy leaves ties at the k-th place unresolved by id,
+  which only favours it);
+- ``floor``: ``np.sum`` over the same bytes the kernel must read, each array
+  viewed as int64 words (summing int32 or uint8 elements widens each one and
+  runs far below memory speed; int64 words read the same bytes at memory
+  speed). Two floors:
+
+  * *streamed*: ``indptr`` (8 B per request) and per candidate ``cand_video``
+    (4 B), ``cand_aff`` (4 B), ``cand_rr`` (1 B): 9 B per candidate;
+  * *all reads*: the streamed bytes, ``base`` and ``boost`` (16 B per video,
+    read once to build the summed table) and one float64 (8 B) per candidate
+    for the gathered ``base + boost``, counted as if it were streamed: 17 B
+    per candidate.
+
+and the ratios between them, all measured in this one run, with the load
+average of the machine before and after (the timings are wall-clock; on a
+shared machine the 2-thread figures are only as good as the second core is
+free). Each contender's median CPU time (``time.process_time``, all threads
+summed) is shown too: on a loaded machine the CPU time of a 1-thread run is
+what the work costs when it has a core, and the ratios are given in it as
+well. The first call (compilation, or loading Numba's on-disk cache) is
+timed apart. Targets (issue 3): kernel >= 3x NumPy; kernel within 2x of the
+memory-read floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numba  # noqa: E402
+
+from ranker import _score_kernels as K  # noqa: E402
+from ranker._numba import set_threads  # noqa: E402
+from ranker.score import ScoreWeights, score_requests  # noqa: E402
+
+
+def make_batch(n_req: int, width: int, n_videos: int, seed: int = 0) -> dict:
+    """A realistic batch: log-lift scores of a tick, 10 % new creators with a tilt, some masked videos."""
+    rng = np.random.default_rng(seed)
+    n_cand = n_req * width
+    base = rng.normal(0.0, 0.5, n_videos)
+    base[rng.random(n_videos) < 0.02] = -np.inf  # ineligible this tick
+    is_new = rng.random(n_videos) < 0.1
+    boost = np.where(is_new, 0.3, 0.0)
+    return dict(
+        indptr=np.arange(0, n_cand + 1, width, dtype=np.int64),
+        cand_video=rng.integers(0, n_videos, n_cand).astype(np.int32),
+        cand_aff=rng.normal(0.0, 0.3, n_cand).astype(np.float32),
+        cand_rr=rng.random(n_cand) < 0.1,
+        base=base,
+        boost=boost,
+        is_new=is_new,
+    )
+
+
+def numpy_topk(b: dict, w_aff: float, w_rr: float, k: int, width: int):
+    """Scoring + top-k as whole-array NumPy on the padded (n_req, width) matrix."""
+    v = b["cand_video"].reshape(-1, width)
+    s = b["base"][v] + b["boost"][v] + w_aff * b["cand_aff"].reshape(-1, width) + w_rr * b["cand_rr"].reshape(-1, width)
+    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    ps = np.take_along_axis(s, part, 1)
+    pv = np.take_along_axis(v, part, 1)
+    order = np.lexsort((pv, -ps), axis=1)
+    top = np.take_along_axis(pv, order, 1)
+    top_s = np.take_along_axis(ps, order, 1)
+    masked = top_s == -np.inf
+    top[masked] = -1
+    return top, top_s
+
+
+def _words(a: np.ndarray) -> list[np.ndarray]:
+    """The bytes of ``a`` as an int64 view (plus a uint8 tail): what a reader of ``a`` must load."""
+    raw = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    n8 = raw.size // 8 * 8
+    return [raw[:n8].view(np.int64), raw[n8:]]
+
+
+def run_config(n_req: int, width: int, n_videos: int, k: int, repeats: int) -> dict:
+    b = make_batch(n_req, width, n_videos)
+    w = ScoreWeights()
+    w_aff, w_rr = float(w.affinity), float(w.regular_reader)
+    n_cand = n_req * width
+    rr8 = b["cand_rr"].view(np.uint8)
+    no_new = np.zeros(0, np.bool_)
+    out_ids = np.empty((n_req, k), np.int32)
+    out_s = np.empty((n_req, k), np.float64)
+    q_ids = np.empty((n_req, k), np.int32)
+    q_s = np.empty((n_req, k), np.float64)
+    gathered = np.zeros(n_cand, np.float64)  # stands in for the gathered base + boost values
+    streamed = [x for a in (b["indptr"], b["cand_video"], b["cand_aff"], rr8) for x in _words(a)]
+    all_reads = streamed + [x for a in (b["base"], b["boost"], gathered) for x in _words(a)]
+    bytes_streamed = sum(x.nbytes for x in streamed)
+    bytes_all = sum(x.nbytes for x in all_reads)
+
+    def kernel():
+        K._score_requests(b["indptr"], b["cand_video"], b["cand_aff"], rr8, b["base"], b["boost"], w_aff, w_rr,
+                          k, 0, no_new, out_ids, out_s)
+
+    def kernel_quota():
+        K._score_requests(b["indptr"], b["cand_video"], b["cand_aff"], rr8, b["base"], b["boost"], w_aff, w_rr,
+                          k, 2, b["is_new"], q_ids, q_s)
+
+    def face():
+        score_requests(b["indptr"], b["cand_video"], b["cand_aff"], b["cand_rr"], b["base"], b["boost"], w, k)
+
+    def numpy_version():
+        numpy_topk(b, w_aff, w_rr, k, width)
+
+    def floor_streamed():
+        for x in streamed:
+            x.sum()
+
+    def floor_all():
+        for x in all_reads:
+            x.sum()
+
+    contenders = {
+        "kernel, 1 thread": (kernel, 1),
+        "kernel, 2 threads": (kernel, 2),
+        "kernel, quota 2, 1 thread": (kernel_quota, 1),
+        "kernel, quota 2, 2 threads": (kernel_quota, 2),
+        "face, 1 thread": (face, 1),
+        "face, 2 threads": (face, 2),
+        "numpy": (numpy_version, None),
+        "floor, streamed": (floor_streamed, None),
+        "floor, all reads": (floor_all, None),
+    }
+    times = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
+    for name, (fn, threads) in contenders.items():  # warm-up (pages, caches)
+        set_threads(threads)
+        fn()
+    # the contenders compute the same thing
+    top_np, s_np = numpy_topk(b, w_aff, w_rr, k, width)
+    agree = bool(np.array_equal(top_np, out_ids) and np.allclose(s_np, out_s, rtol=1e-12, atol=0))
+    for _ in range(repeats):
+        for name, (fn, threads) in contenders.items():
+            set_threads(threads)
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    med = {name: float(np.median(ts)) for name, ts in times.items()}
+    med_cpu = {name: float(np.median(ts)) for name, ts in cpu.items()}
+    return dict(n_req=n_req, width=width, n_videos=n_videos, k=k, n_cand=n_cand, repeats=repeats,
+                bytes_streamed=bytes_streamed, bytes_all_reads=bytes_all, numpy_agrees=agree,
+                seconds=med, cpu_seconds=med_cpu, rate=dict((name, n_cand / t) for name, t in med.items()))
+
+
+def report(r: dict) -> dict:
+    sec, rate, cpu = r["seconds"], r["rate"], r["cpu_seconds"]
+    k1, k2 = sec["kernel, 1 thread"], sec["kernel, 2 threads"]
+    best = min(k1, k2)
+    ratios = {
+        "kernel 1 thread vs numpy": sec["numpy"] / k1,
+        "kernel 2 threads vs numpy": sec["numpy"] / k2,
+        "face 2 threads vs numpy": sec["numpy"] / sec["face, 2 threads"],
+        "kernel 2 / 1 threads": k1 / k2,
+        "best kernel / floor (streamed)": best / sec["floor, streamed"],
+        "best kernel / floor (all reads)": best / sec["floor, all reads"],
+        "cpu: kernel 1 thread vs numpy": cpu["numpy"] / cpu["kernel, 1 thread"],
+        "cpu: kernel 1 thread / floor (streamed)": cpu["kernel, 1 thread"] / cpu["floor, streamed"],
+        "cpu: kernel 1 thread / floor (all reads)": cpu["kernel, 1 thread"] / cpu["floor, all reads"],
+    }
+    print(f"\n{r['n_req']:,} requests x {r['width']} candidates, k = {r['k']}, {r['n_videos']:,} videos; "
+          f"median of {r['repeats']}:")
+    print(f"  {'contender':28s} {'M cand/s':>9s} {'ms':>9s} {'ns/request':>11s} {'CPU ms':>9s}")
+    for name in sec:
+        print(f"  {name:28s} {rate[name] / 1e6:9.1f} {sec[name] * 1e3:9.2f} {sec[name] * 1e9 / r['n_req']:11.1f}"
+              f" {cpu[name] * 1e3:9.2f}")
+    gbs_s = r["bytes_streamed"] / sec["floor, streamed"] / 1e9
+    gbs_a = r["bytes_all_reads"] / sec["floor, all reads"] / 1e9
+    print(f"  floor bytes: streamed {r['bytes_streamed'] / 1e6:.0f} MB ({gbs_s:.1f} GB/s), "
+          f"all reads {r['bytes_all_reads'] / 1e6:.0f} MB ({gbs_a:.1f} GB/s)")
+    print(f"  numpy result equals the kernel's: {r['numpy_agrees']}")
+    print(f"  {'kernel 1 thread / numpy':34s} {ratios['kernel 1 thread vs numpy']:6.2f}x")
+    print(f"  {'kernel 2 threads / numpy':34s} {ratios['kernel 2 threads vs numpy']:6.2f}x   (target >= 3)")
+    print(f"  {'face 2 threads / numpy':34s} {ratios['face 2 threads vs numpy']:6.2f}x")
+    print(f"  {'kernel 2 / 1 threads':34s} {ratios['kernel 2 / 1 threads']:6.2f}x")
+    print(f"  {'best kernel time / floor, streamed':34s} {ratios['best kernel / floor (streamed)']:6.2f}x")
+    print(f"  {'best kernel time / floor, all reads':34s} {ratios['best kernel / floor (all reads)']:6.2f}x"
+          f"   (target <= 2)")
+    print("  in CPU time (1 thread; what the work costs when it has a core to itself):")
+    print(f"  {'kernel 1 thread / numpy':34s} {ratios['cpu: kernel 1 thread vs numpy']:6.2f}x")
+    print(f"  {'kernel 1 thread / floor, streamed':34s} {ratios['cpu: kernel 1 thread / floor (streamed)']:6.2f}x")
+    print(f"  {'kernel 1 thread / floor, all reads':34s} {ratios['cpu: kernel 1 thread / floor (all reads)']:6.2f}x")
+    return ratios
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=200_000)
+    ap.add_argument("--width", type=int, default=64, help="candidates per request")
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--videos", type=int, nargs="+", default=[20_000, 1_000_000])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    a = ap.parse_args(argv)
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    print(f"numba {numba.__version__}, numpy {np.__version__}, {max_threads} Numba threads available")
+    if max_threads < 2:
+        sys.exit("This benchmark needs 2 Numba threads (NUMBA_NUM_THREADS >= 2).")
+    load0 = os.getloadavg()
+    print(f"load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} (1, 5, 15 min)")
+
+    # First call: compilation, or loading Numba's on-disk cache; kept out of the timings.
+    small = make_batch(4, a.width, 100)
+    t0 = time.perf_counter()
+    score_requests(small["indptr"], small["cand_video"], small["cand_aff"], small["cand_rr"], small["base"],
+                   small["boost"], ScoreWeights(), a.k, n_quota=2, is_new=small["is_new"])
+    first = time.perf_counter() - t0
+    how = "loaded from cache" if K._score_requests.stats.cache_hits else "compiled"
+    print(f"first call: {first:.2f} s ({how}; Numba cache: {K._score_requests.stats.cache_path})")
+
+    results = []
+    for nv in a.videos:
+        r = run_config(a.requests, a.width, nv, a.k, a.repeats)
+        r["ratios"] = report(r)
+        results.append(r)
+    load1 = os.getloadavg()
+    print(f"\nload average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+    if a.json is not None:
+        a.json.write_text(json.dumps(dict(numba=numba.__version__, numpy=np.__version__, first_call_s=first,
+                                          first_call=how, load_before=load0, load_after=load1,
+                                          configs=results), indent=2))
+        print(f"wrote {a.json}")
+
+
+if __name__ == "__main__":
+    main()
