@@ -147,7 +147,8 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     cfg = behavior.BehaviorConfig()
     max_threads = numba.config.NUMBA_NUM_THREADS
-    print(f"numba {numba.__version__}, numpy {np.__version__}, {max_threads} Numba threads available")
+    print(f"numba {numba.__version__}, numpy {np.__version__}, {max_threads} Numba threads available, "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews the figures)")
     if max_threads < 2:
         sys.exit("This benchmark needs 2 Numba threads (NUMBA_NUM_THREADS >= 2).")
 
@@ -174,6 +175,7 @@ def main(argv=None) -> None:
         print(f"  ratio kernel 1 thread / numpy     {k1 / npy:6.2f}x   (target >= 5)")
         print(f"  ratio kernel 2 threads / numpy    {k2 / npy:6.2f}x")
         print(f"  ratio face 1 thread / numpy       {f1 / npy:6.2f}x")
+        print(f"  ratio one by one / numpy          {rates['impression() one by one'] / npy:6.2f}x")
         print(f"  ratio kernel 2 / 1 threads        {k2 / k1:6.2f}x")
         print(f"  kernel per thread (1 thread)      {k1 / 1e6:6.2f} M/s   (target >= 10)")
 
