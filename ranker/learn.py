@@ -565,6 +565,8 @@ class TrainingSet:
     feature_names : tuple of str
     grade : int32 array, shape (n,)
         Relevance grade, 0 .. max.
+    target : float64 array, shape (n,)
+        The raw label (what ``objective="regression"`` fits).
     label_name : str
     label_edges : list of float
         Cut points of a continuous label into grades (empty for 0/1 labels).
@@ -582,6 +584,7 @@ class TrainingSet:
     X: np.ndarray
     feature_names: tuple
     grade: np.ndarray
+    target: np.ndarray
     label_name: str
     label_edges: list
     request: np.ndarray
@@ -755,7 +758,7 @@ def build_training_set(log: EventLog, label: str | None = None, *, warmup_days: 
     fit_rows = day < max(n_days - holdout_days, warmup_days + 1)
     grade, edges = _grades(label, y, fit_rows)
     ts = TrainingSet(
-        X=np.ascontiguousarray(X), feature_names=FEATURE_NAMES, grade=grade, label_name=label,
+        X=np.ascontiguousarray(X), feature_names=FEATURE_NAMES, grade=grade, target=y.astype(np.float64), label_name=label,
         label_edges=edges, request=log.request[keep], day=day, popularity=V[keep, 0],
         hand_score=np.zeros(int(keep.sum())), source=log.source, n_days=n_days)
     w = np.array([getattr(weights, c) for c in HAND_NAMES])
@@ -769,8 +772,10 @@ def build_training_set(log: EventLog, label: str | None = None, *, warmup_days: 
 
 @dataclass(frozen=True)
 class LearnConfig(Section):
-    """LightGBM LambdaRank settings and the day split (``ranksim learn``)."""
+    """LightGBM settings and the day split (``ranksim learn``)."""
 
+    objective: str = param("lambdarank", "str", choices=("lambdarank", "regression"),
+                           doc="lambdarank: grades ranked within requests; regression: the raw label, pointwise")
     holdout_days: int = param(2, "int", 1, 3650, doc="last days of the log held out for evaluation")
     warmup_days: int = param(1, "int", 0, 3650, doc="first days that only fill the counters")
     n_trees: int = param(200, "int", 1, 100_000, doc="boosting rounds (trees)")
@@ -786,7 +791,9 @@ class LearnConfig(Section):
 
     def lgb_params(self) -> dict:
         """The LightGBM parameter dict (one name per setting, no aliases)."""
-        return dict(objective="lambdarank", metric="ndcg", ndcg_eval_at=[5, 10], num_leaves=self.num_leaves,
+        head = (dict(objective="lambdarank", metric="ndcg", ndcg_eval_at=[5, 10]) if self.objective == "lambdarank"
+                else dict(objective="regression", metric="l2"))
+        return dict(head, num_leaves=self.num_leaves,
                     learning_rate=self.learning_rate, min_data_in_leaf=self.min_data_in_leaf,
                     lambda_l2=self.lambda_l2, feature_fraction=self.feature_fraction, seed=self.seed,
                     deterministic=True, force_row_wise=True, num_threads=self.threads, verbosity=-1)
@@ -922,7 +929,9 @@ def train(ts: TrainingSet, cfg: LearnConfig | None = None, *, features=None, pro
     names = resolve_features(features)
     cols = np.array([ts.feature_names.index(f) for f in names])
     train_rows, sizes = _by_request(ts, train_rows)
-    ds = lgb.Dataset(ts.X[np.ix_(train_rows, cols)], ts.grade[train_rows], group=sizes,
+    ranking = cfg.objective == "lambdarank"
+    ds = lgb.Dataset(ts.X[np.ix_(train_rows, cols)], ts.grade[train_rows] if ranking else ts.target[train_rows],
+                     group=sizes if ranking else None,
                      feature_name=list(names), free_raw_data=True,
                      params={"verbosity": -1, "max_bin": 255})
     bar = tqdm(total=cfg.n_trees, desc="trees", disable=not progress, leave=False)
@@ -1103,6 +1112,51 @@ class LearnedModel:
     def feature_names(self) -> tuple:
         return self.ensemble.feature_names
 
+    @property
+    def pair_weights(self) -> dict:
+        """``{"affinity": w, "regular_reader": w}`` from the linear distillation, in the model's score units.
+
+        For a ranker that scores per video with :meth:`video_scores` and adds
+        the per-candidate terms linearly, as the hand-set formula does. 0 where
+        the model does not read the feature or ``weights.json`` is missing.
+        """
+        d = self.report.get("distillation", {}).get("weights", {})
+        return {k: (float(d.get(k, 0.0)) if k in self.feature_names else 0.0)
+                for k in ("affinity", "regular_reader")}
+
+    def video_scores(self, signals, counters) -> np.ndarray:
+        """Per-video raw scores from the signals and counters the engine holds.
+
+        Per-video features come from ``signals`` and ``counters``; per-user
+        and per-(user, creator) features take their neutral value: affinity
+        0 (the viewer's average topic), regular_reader 0, user_play_lift 0, and
+        a creator the viewer has not met (uc_log_impressions 0,
+        uc_play_lift 0). Add the per-candidate terms with :attr:`pair_weights`.
+
+        Parameters
+        ----------
+        signals : ranker.signals.Signals
+            ``matrix`` float64 (n_videos, 7).
+        counters : ranker.signals.Counters
+            The same videos' counters (impressions, duration_s, creator_age_days).
+
+        Returns
+        -------
+        float64 array, shape (n_videos,)
+        """
+        n = counters.n_videos
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols = dict(zip(SIGNAL_NAMES, np.asarray(signals.matrix, dtype=np.float64).T))
+            cols.update(affinity=np.zeros(n), regular_reader=np.zeros(n),
+                        log_impressions=np.log1p(counters.impressions),
+                        log_duration=np.where(counters.duration_s > 0, np.log(counters.duration_s), np.nan),
+                        creator_age_days=counters.creator_age_days, user_play_lift=np.zeros(n),
+                        uc_log_impressions=np.zeros(n), uc_play_lift=np.zeros(n))
+        X = np.empty((n, len(self.feature_names)))
+        for j, name in enumerate(self.feature_names):
+            X[:, j] = cols[name]
+        return self.ensemble.predict(X)
+
     def predict(self, X) -> np.ndarray:
         """Raw scores of rows of :attr:`feature_names` (the Numba replay).
 
@@ -1176,6 +1230,8 @@ def add_learn_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--holdout-days", type=int, default=2, metavar="N", help="last days held out (default 2)")
     p.add_argument("--warmup-days", type=int, default=1, metavar="N",
                    help="first days that only fill the counters (default 1)")
+    p.add_argument("--objective", default="lambdarank", choices=("lambdarank", "regression"),
+                   help="lambdarank (default): grades ranked within requests; regression: the raw label")
     p.add_argument("--trees", type=int, default=200, metavar="N", help="boosting rounds (default 200)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="LightGBM threads (default 1)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="LightGBM seed (default 0)")
@@ -1205,7 +1261,7 @@ def run_learn(args) -> int:
     """Handler of ``ranksim learn``; returns the exit code (0 ok, 1 bad input)."""
     try:
         cfg = LearnConfig(holdout_days=args.holdout_days, warmup_days=args.warmup_days, n_trees=args.trees,
-                          threads=args.threads, seed=args.seed)
+                          threads=args.threads, seed=args.seed, objective=args.objective)
         features = resolve_features(args.features)
         out = Path(args.out)
         if (out / MODEL_FILE).exists() and not args.overwrite:

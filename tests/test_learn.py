@@ -271,6 +271,34 @@ def test_model_dir_contents_and_reload(trained):
     np.testing.assert_allclose(contrib.sum(axis=1), m.predict(X), atol=1e-9)
 
 
+def test_video_scores_and_pair_weights(trained):
+    from ranker.signals import Counters, compute_signals
+
+    ts, cfg, res, out = trained
+    m = load_model(out)
+    rng = np.random.default_rng(0)
+    n = 40
+    imp = rng.integers(0, 50, n).astype(float)
+    plays = np.floor(imp * rng.random(n))
+    z = np.zeros(n)
+    c = Counters(video_id=np.arange(n), creator_id=np.arange(n) % 7, impressions=imp, plays_3s=plays,
+                 completions=np.floor(plays / 2), watch_s=plays * 10, duration_s=rng.uniform(0, 60, n).round(),
+                 likes=z, comments=z, shares=z, share_recipients=z, share_opens=z, follows=z,
+                 creator_followers=z + 10, creator_regular_readers=z + 3, rr_impressions=z, rr_plays_3s=z,
+                 creator_age_days=np.full(n, 5.0))
+    sig = compute_signals(c)
+    got = m.video_scores(sig, c)
+    X = np.zeros((n, len(FEATURE_NAMES)))
+    X[:, :7] = sig.matrix
+    X[:, FEATURE_NAMES.index("log_impressions")] = np.log1p(imp)
+    with np.errstate(divide="ignore"):
+        X[:, FEATURE_NAMES.index("log_duration")] = np.where(c.duration_s > 0, np.log(c.duration_s), np.nan)
+    X[:, FEATURE_NAMES.index("creator_age_days")] = 5.0
+    np.testing.assert_array_equal(got, res.booster.predict(X, raw_score=True))
+    pw = m.pair_weights
+    assert pw == {k: res.report["distillation"]["weights"][k] for k in ("affinity", "regular_reader")}
+
+
 def test_learned_model_learns_the_toy_world(trained):
     ts, cfg, res, out = trained
     nd = res.report["ndcg"]
