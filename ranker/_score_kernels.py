@@ -461,16 +461,19 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
             width = max(width, indptr[r + 1] - indptr[r])
         sb = np.empty(width, np.float64)
         cs = np.empty(width + 16, np.float64)
-        cp = np.empty(width, np.int64)
+        cp = np.empty(width, np.uint32)
         rk = np.empty(width, np.int64)
         nb = np.empty(width, np.bool_)
-        pos = np.empty(k + 1, np.int64)
+        pos = np.empty(k + 1, np.uint32)
         for r in range(r0, r1):
             a = indptr[r]
             n = indptr[r + 1] - a
-            for j in range(n):
-                sb[j] = total[np.uint32(cand_video[a + j] + 1)] + w_aff * cand_aff[a + j] + rr_term[cand_rr[a + j]]
+            # slices: indices from range() are known non-negative, so no wraparound code
             ids = cand_video[a:a + n]
+            aff = cand_aff[a:a + n]
+            rr = cand_rr[a:a + n]
+            for j in range(n):
+                sb[j] = total[np.uint32(ids[j] + 1)] + w_aff * aff[j] + rr_term[rr[j]]
             m = _rank_select(sb, ids, n, k, cp, cs, rk, pos)
             if n_quota > 0 and m == k:
                 for j in range(n):
