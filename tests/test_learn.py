@@ -324,6 +324,17 @@ def test_feature_subsets(trained):
         learn.resolve_features("play3,nope")
 
 
+def test_regression_objective_fits_the_raw_label(trained):
+    ts, cfg, res, out = trained
+    reg = train(ts, cfg.replace(objective="regression"))
+    assert reg.report["params"]["objective"] == "regression" and "ndcg_eval_at" not in reg.report["params"]
+    assert reg.booster.model_to_string() != res.booster.model_to_string()
+    # pointwise: the scores track the raw label on training rows
+    rows = ts.day < ts.n_days - cfg.holdout_days
+    pred = reg.ensemble.predict(ts.X[rows])
+    assert np.corrcoef(pred, ts.target[rows])[0, 1] > 0.3
+
+
 def test_save_refuses_to_overwrite(trained):
     ts, cfg, res, out = trained
     with pytest.raises(FileExistsError, match="already holds a model"):
