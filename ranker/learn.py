@@ -14,7 +14,8 @@ Pipeline
    :math:`d` is fitted on the counters at the end of day :math:`d-1`, so no
    feature depends on anything that happens later; the first
    ``warmup_days`` only fill the counters and are not trained on.
-3. **Training** (:func:`train`): LightGBM LambdaRank, one query per request,
+3. **Training** (:func:`train`): LightGBM LambdaRank, one query per request
+   (or pointwise regression on the raw label, ``objective="regression"``),
    deterministic (``seed``, ``deterministic=True``, ``force_row_wise=True``,
    explicit ``num_threads``); the last ``holdout_days`` days are held out.
    NDCG@5 and NDCG@10 on held-out days compare the learned model, the
@@ -77,7 +78,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -89,6 +89,7 @@ import numpy as np
 
 from ranker import _tree_kernels as _tk
 from ranker.params import Section, param
+from ranker.signals import SIGNAL_NAMES
 
 
 class ModelFormatError(ValueError):
@@ -530,8 +531,6 @@ def kuairand_event_log(path) -> EventLog:
 
 
 # =========================================================================== training set
-
-from ranker.signals import SIGNAL_NAMES  # noqa: E402
 
 #: Extra features after the signals (see the module docstring).
 EXTRA_NAMES = ("affinity", "regular_reader", "log_impressions", "log_duration", "creator_age_days",

@@ -10,7 +10,7 @@ import pytest
 
 from ranker import _tree_kernels as tk
 from ranker import learn
-from ranker.learn import (FEATURE_NAMES, EventLog, LearnConfig, build_training_set, learn_main, load_model, ndcg,
+from ranker.learn import (FEATURE_NAMES, LearnConfig, build_training_set, learn_main, load_model, ndcg,
                           read_event_log, save_model, train)
 from tests import reference_trees as ref
 
