@@ -207,6 +207,9 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         from ranker.learn import load_model
 
         learned = load_model(rk.model_dir)
+        # per-candidate terms in the model's score units, from its linear distillation
+        w_aff = float(learned.pair_weights["affinity"])
+        w_rr = float(learned.pair_weights["regular_reader"])
     elif rk.kind == "oracle":
         # The upper bound: rank on what the latent value rewards, latent quality and true
         # affinity, in the ratio the behaviour model's value formula weighs them.
