@@ -142,7 +142,7 @@ BAD = [
     ("[behavior]\nrr_on = 0.3\nrr_off = 0.5", ValueError,
      exact("The 'rr_off' parameter of BehaviorConfig must be at most rr_on (0.3). Got 0.5 instead.")),
     ("[behavior]\nrr_off = 0.9", ValueError,
-     exact("The 'rr_off' parameter of BehaviorConfig must be at most rr_on (0.5). Got 0.9 instead.")),
+     exact("The 'rr_off' parameter of BehaviorConfig must be at most rr_on (0.7). Got 0.9 instead.")),
     ("[world]\nclickbait_share = 0.625\nsharebait_share = 0.5", ValueError,
      r"^The 'clickbait_share' and 'sharebait_share' parameters of WorldConfig must sum to at most 1\. "
      r"Got 0\.625 \+ 0\.5 = 1\.125 instead\.$"),
