@@ -17,6 +17,8 @@ import sys
 
 import numpy as np
 
+from ranker.score import base_scores, weight_vector  # noqa: F401  (re-exported for callers)
+
 from ranker.signals import SIGNAL_NAMES
 
 PROG = "ranksim"
@@ -97,32 +99,6 @@ def load_weights(path):
         return ScoreWeights.from_dict(table, "weights")
     except (TypeError, ValueError) as e:
         raise _InputError(f"{path}: {e}") from None
-
-
-def weight_vector(weights) -> np.ndarray:
-    """float64 (7,): the weights of :data:`~ranker.signals.SIGNAL_NAMES`, in order."""
-    return np.array([getattr(weights, name) for name in SIGNAL_NAMES], dtype=np.float64)
-
-
-def base_scores(matrix, weights) -> np.ndarray:
-    """Scores before boost: ``ranker.score.base_scores`` when it exists, else ``matrix @ w``.
-
-    Parameters
-    ----------
-    matrix : float64 (n_videos, 7)
-        Signals in :data:`~ranker.signals.SIGNAL_NAMES` order.
-    weights : ranker.score.ScoreWeights
-
-    Returns
-    -------
-    float64 (n_videos,)
-    """
-    from ranker import score
-
-    fn = getattr(score, "base_scores", None)
-    if fn is not None:
-        return np.asarray(fn(matrix, weights), dtype=np.float64)
-    return np.asarray(matrix, dtype=np.float64) @ weight_vector(weights)
 
 
 def _check_out(out) -> None:
