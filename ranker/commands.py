@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
 
 from ranker.score import base_scores, weight_vector  # noqa: F401  (re-exported for callers)
 
-from ranker.signals import SIGNAL_NAMES
 
 PROG = "ranksim"
 
