@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--policy", help="registered policy name (see `ranksim policies`)")
     s.add_argument("--param", action="append", metavar="NAME=VALUE", help="policy parameter (repeatable)")
     s.add_argument("--log-sample", type=_fraction, help="fraction of requests logged to events/ (0: none)")
-    s.add_argument("--ranker", metavar="SPEC", help="hand (default), learned:MODEL_DIR or oracle")
+    s.add_argument("--ranker", metavar="SPEC", help="hand (default), learned:MODEL_DIR, distilled:MODEL_DIR or oracle")
     s.add_argument("--out", required=True, metavar="DIR", help="output directory (must be new or empty)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -99,7 +99,7 @@ class PolicyConfig(Section):
         return {"name": self.name, "params": dict(self.params)}
 
 
-RANKER_KINDS = ("hand", "learned", "oracle")
+RANKER_KINDS = ("hand", "learned", "distilled", "oracle")
 
 
 @dataclass(frozen=True)
@@ -108,31 +108,37 @@ class RankerConfig(Section):
 
     ``hand``: the weighted signals of ``[weights]``. ``learned``: a LightGBM model
     written by ``ranksim learn`` (per video per tick, through a Numba replay of
-    its trees), plus the ``[weights]`` affinity and regular-reader terms.
-    ``oracle``: latent quality and true affinity, the upper bound no real ranker
+    its trees), plus the affinity and regular-reader terms of its linear
+    distillation. ``distilled``: the hand-set formula with the weights of that
+    model's linear distillation (``weights.json``). ``oracle``: latent quality and true affinity, the upper bound no real ranker
     can reach (it sees what the platform cannot).
     """
 
-    kind: str = param("hand", "str", choices=RANKER_KINDS, doc="hand, learned or oracle")
-    model_dir: str = param("", "str", doc="directory written by `ranksim learn` (kind = learned)")
+    kind: str = param("hand", "str", choices=RANKER_KINDS, doc="hand, learned, distilled or oracle")
+    model_dir: str = param("", "str", doc="directory written by `ranksim learn` (kind = learned or distilled)")
 
     def check(self):
-        if self.kind == "learned" and not self.model_dir:
+        if self.kind in ("learned", "distilled") and not self.model_dir:
             raise ValueError("The 'model_dir' parameter of RankerConfig must name a directory written by "
-                             "`ranksim learn` when kind = 'learned'. Got '' instead.")
+                             f"`ranksim learn` when kind = {self.kind!r}. Got '' instead.")
+        if self.kind in ("hand", "oracle") and self.model_dir:
+            raise ValueError(f"The 'model_dir' parameter of RankerConfig must be empty when kind = {self.kind!r}. "
+                             f"Got {self.model_dir!r} instead.")
 
     @classmethod
     def parse(cls, spec: str) -> "RankerConfig":
-        """``hand``, ``oracle`` or ``learned:MODEL_DIR`` (the command line's form)."""
+        """``hand``, ``oracle``, ``learned:MODEL_DIR`` or ``distilled:MODEL_DIR`` (the command line's form)."""
         if not isinstance(spec, str):
             raise TypeError(f"A ranker must be given as a str. Got {spec!r} instead.")
         kind, _, rest = spec.partition(":")
-        if kind not in RANKER_KINDS or (kind != "learned" and rest) or (kind == "learned" and not rest):
-            raise ValueError(f"A ranker must be one of 'hand', 'oracle' or 'learned:MODEL_DIR'. Got {spec!r} instead.")
+        needs_dir = kind in ("learned", "distilled")
+        if kind not in RANKER_KINDS or needs_dir != bool(rest):
+            raise ValueError("A ranker must be one of 'hand', 'oracle', 'learned:MODEL_DIR' or "
+                             f"'distilled:MODEL_DIR'. Got {spec!r} instead.")
         return cls(kind=kind, model_dir=rest)
 
     def label(self) -> str:
-        return f"learned:{self.model_dir}" if self.kind == "learned" else self.kind
+        return f"{self.kind}:{self.model_dir}" if self.model_dir else self.kind
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import numpy as np
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker.policies import PolicyContext
 from ranker.rng import STREAM_LOG, key, uniform
-from ranker.score import base_scores
-from ranker.signals import Counters, compute_signals, user_affinity
+from ranker.score import ScoreWeights, base_scores
+from ranker.signals import SIGNAL_NAMES, Counters, compute_signals, user_affinity
 from sim import _engine_kernels as K
 from sim.behavior import behavior_params
 from sim.config import Config, write_config
@@ -129,7 +129,7 @@ class _EventWriter:
 
 EVENT_COLUMNS = (
     "day", "tick", "request_id", "user_id", "video_id", "creator_id", "position", "source", "score",
-    "boost", "affinity", "creator_age_days", "is_new_creator", "is_ai_labeled", "regular_reader",
+    "boost", "affinity", "duration_s", "creator_age_days", "is_new_creator", "is_ai_labeled", "regular_reader",
     "follower", "play_3s", "completed", "watch_s", "liked", "commented", "shared", "share_recipients",
     "share_opens", "followed", "latent_value",
 )
@@ -203,13 +203,17 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     rk = cfg.ranker
     w_aff, w_rr = float(wts.affinity), float(wts.regular_reader)
     learned = None
-    if rk.kind == "learned":
+    if rk.kind in ("learned", "distilled"):
         from ranker.learn import load_model
 
         learned = load_model(rk.model_dir)
         # per-candidate terms in the model's score units, from its linear distillation
         w_aff = float(learned.pair_weights["affinity"])
         w_rr = float(learned.pair_weights["regular_reader"])
+        if rk.kind == "distilled":
+            dist = learned.report["distillation"]["weights"]
+            wts = ScoreWeights(**{n: float(dist.get(n, 0.0)) for n in SIGNAL_NAMES},
+                               affinity=w_aff, regular_reader=w_rr)
     elif rk.kind == "oracle":
         # The upper bound: rank on what the latent value rewards, latent quality and true
         # affinity, in the ratio the behaviour model's value formula weighs them.
@@ -281,7 +285,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 rr_impressions=vc[idx, K.VC_RR_IMPRESSIONS], rr_plays_3s=vc[idx, K.VC_RR_PLAYS_3S],
                 creator_age_days=age_c)
             sig = compute_signals(counters)
-            if rk.kind == "hand":
+            if rk.kind in ("hand", "distilled"):
                 b_sub = base_scores(sig.matrix, wts)
             elif rk.kind == "learned":
                 b_sub = learned.video_scores(sig, counters)
@@ -409,6 +413,7 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
         "score": of[:, K.F_SCORE],
         "boost": of[:, K.F_BOOST],
         "affinity": of[:, K.F_AFF],
+        "duration_s": w.video_duration_s[v],
         "creator_age_days": age.astype(np.float32),
         "is_new_creator": age < new_days,
         "is_ai_labeled": w.video_is_ai[v],

@@ -186,3 +186,21 @@ def test_cli_simulate(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'days' parameter of RunConfig" in err and "Got 0" in err
     assert not (tmp_path / "p").exists()
+
+
+def test_ranker_kinds_parse_and_validate():
+    from sim.config import RankerConfig
+
+    assert RankerConfig.parse("learned:some/dir") == RankerConfig(kind="learned", model_dir="some/dir")
+    assert RankerConfig.parse("distilled:d").label() == "distilled:d"
+    for bad in ["learned", "oracle:x", "magic", "distilled:"]:
+        with pytest.raises(ValueError, match="A ranker must be one of"):
+            RankerConfig.parse(bad)
+    with pytest.raises(ValueError, match="'model_dir' parameter of RankerConfig"):
+        RankerConfig(kind="learned")
+
+
+def test_oracle_ranker_serves_more_value_than_hand():
+    hand = simulate(tiny(days=3), progress=False).scalars()
+    oracle = simulate(tiny(days=3).with_overrides(ranker="oracle"), progress=False).scalars()
+    assert oracle["value_per_impression"] > hand["value_per_impression"]
