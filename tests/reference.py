@@ -30,3 +30,20 @@ def key(seed, stream, a, b, c):
 def uniform(k0, k):
     z = mix64(k0 + (k + 1) * GOLDEN)
     return (z >> 11) * 2.0 ** -53
+
+
+# --- every other kernel ---------------------------------------------------------
+# Each area's twins live in their own module (they were written beside their
+# kernels and share helper names); they are gathered here so that this file is
+# the one index of references. ``reference.<area>.<kernel>`` is the twin of the
+# kernel of that name.
+from tests import reference_behavior as behavior  # noqa: E402  sim.behavior: impression, recipient_opens, batch
+from tests import reference_engine as engine  # noqa: E402  sim._engine_kernels: serve_tick, apply_tick, follows
+from tests import reference_policies as policies  # noqa: E402  ranker.policies: Thompson, traffic pools, FairCo
+from tests import reference_score as score  # noqa: E402  ranker._score_kernels: top-k, quota, batch scoring
+from tests import reference_signals as signals  # noqa: E402  ranker.signals: posteriors and log-lifts
+from tests import reference_trees as trees  # noqa: E402  ranker._tree_kernels and learn's running counters
+from tests import reference_world as world  # noqa: E402  sim.world: friend graph, follows
+
+SECTIONS = {"behavior": behavior, "engine": engine, "policies": policies, "score": score,
+            "signals": signals, "trees": trees, "world": world}
