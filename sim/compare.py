@@ -12,9 +12,10 @@ is the policy, not noise. Each (arm, seed) is one :class:`RunSpec`, run by
 Runs go through a small executor interface, :func:`run_specs`: anything with
 ``submit(fn, *args)`` returning a future with ``result()`` works, so a
 :class:`concurrent.futures.ProcessPoolExecutor` (the default) or a Dask
-``distributed.Client`` can run them. A run whose directory already holds a
-complete run (``metrics.json``) of an identical config is reused, not re-run,
-so an interrupted comparison resumes where it stopped.
+cluster (:mod:`sim.cluster`, ``--scheduler ADDRESS|local``) can run them. A
+run whose directory already holds a complete run (``metrics.json``) of an
+identical config is reused, not re-run, so an interrupted comparison resumes
+where it stopped.
 
 Results are read back from each run's ``metrics.json``, whichever executor
 wrote it, and summarized into ``DIR/summary.csv`` (one row per run: arm,
@@ -50,6 +51,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,6 +280,8 @@ def build_specs(base_cfg, arms: Sequence[Arm], n_seeds: int) -> list[RunSpec]:
 #: Worlds built in this process, newest last: arms on one seed share their world.
 _WORLDS: dict = {}
 _WORLDS_KEPT = 2
+# A Dask worker may run several runs at once in threads: one builds a world, the others wait for it.
+_WORLDS_LOCK = threading.Lock()
 
 
 def _world_for(cfg):
@@ -285,18 +289,20 @@ def _world_for(cfg):
     from sim.world import build_world
 
     key = (cfg.world, cfg.run.days, cfg.run.seed, cfg.feed.ticks_per_day)
-    w = _WORLDS.pop(key, None)
-    if w is None:
-        w = build_world(cfg.world, cfg.run.days, cfg.run.seed, cfg.feed.ticks_per_day)
-    _WORLDS[key] = w
-    while len(_WORLDS) > _WORLDS_KEPT:
-        _WORLDS.pop(next(iter(_WORLDS)))
+    with _WORLDS_LOCK:
+        w = _WORLDS.pop(key, None)
+        if w is None:
+            w = build_world(cfg.world, cfg.run.days, cfg.run.seed, cfg.feed.ticks_per_day)
+        _WORLDS[key] = w
+        while len(_WORLDS) > _WORLDS_KEPT:
+            _WORLDS.pop(next(iter(_WORLDS)))
     return w
 
 
 def clear_world_cache() -> None:
     """Forget the worlds :func:`run_one` kept (frees their memory)."""
-    _WORLDS.clear()
+    with _WORLDS_LOCK:
+        _WORLDS.clear()
 
 
 def run_one(spec: RunSpec, run_dir: str, threads: int | None = 1) -> dict:
@@ -369,10 +375,11 @@ def _as_completed(futures):
         return cf.as_completed(futures)
     try:  # pragma: no cover - exercised by the Dask executor
         from distributed import as_completed
-
-        return as_completed(futures)
     except ImportError:  # pragma: no cover
         return iter(futures)
+    client = getattr(futures[0], "client", None) if futures else None
+    # the loop of the futures' own client: it need not be the default client
+    return as_completed(futures, loop=getattr(client, "loop", None))
 
 
 def default_jobs(n_runs: int) -> int:
@@ -395,9 +402,9 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
     out_dir : path
         The comparison directory; run ``s`` writes ``out_dir/runs/<s.run_id>/``.
     executor : object with ``submit(fn, *args)``, optional
-        Where runs execute: e.g. a ``ProcessPoolExecutor`` or a Dask
-        ``distributed.Client`` (its workers must see ``out_dir``). Default:
-        :class:`SerialExecutor` when ``jobs == 1``, else
+        Where runs execute: e.g. a ``ProcessPoolExecutor`` or a
+        :class:`sim.cluster.DaskExecutor` (its workers must see
+        ``out_dir``). Default: :class:`SerialExecutor` when ``jobs == 1``, else
         :func:`process_executor` with ``jobs`` workers (shut down on return).
     jobs : int, optional
         Worker processes for the default executor (default:
@@ -413,6 +420,8 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
     list of dict
         ``metrics.json`` of each spec, read from disk whichever executor ran
         it (so results do not depend on the executor or on resumption).
+        Each run counts once, keyed by its directory, however often an
+        executor reports it (a retried task, a restarted worker).
     """
     run_fn = run_one if run_fn is None else run_fn
     root = Path(out_dir) / "runs"
@@ -437,6 +446,7 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
         bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="ranksim compare", unit="run",
                    dynamic_ncols=True)
     futures = {}
+    done: set[str] = set()
     try:
         if isinstance(executor, SerialExecutor):
             # runs happen inside submit: stop at the first failure, update the bar after each run
@@ -446,6 +456,7 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
                 f = executor.submit(run_fn, s, str(root / s.run_id), threads)
                 futures[f] = s
                 _check(f, s)
+                done.add(s.run_id)
                 if bar is not None:
                     bar.update(1)
         else:
@@ -453,7 +464,10 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
                 futures[executor.submit(run_fn, s, str(root / s.run_id), threads)] = s
             for f in _as_completed(list(futures)):
                 s = futures[f]
+                if s.run_id in done:  # reported twice: the run directory counts once
+                    continue
                 _check(f, s)
+                done.add(s.run_id)
                 if bar is not None:
                     bar.set_postfix_str(s.run_id)
                     bar.update(1)
@@ -470,6 +484,8 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
         if own is not None:
             own.shutdown(wait=True)
         clear_world_cache()
+    if done != {s.run_id for s in todo}:
+        raise RunFailed(f"run_specs: {len({s.run_id for s in todo} - done)} submitted runs were never reported.")
     out = []
     for s in specs:
         d = root / s.run_id
@@ -740,6 +756,13 @@ def write_summary(out_dir, arms: Sequence[Arm], specs: Sequence[RunSpec], metric
     same comparison writes the same bytes.
     """
     out = Path(out_dir)
+    ids = [s.run_id for s in specs]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"write_summary: runs {', '.join(dup)} appear more than once; each run directory "
+                         "must be summarized exactly once.")
+    if len(metrics) != len(specs):
+        raise ValueError(f"write_summary: {len(specs)} runs but {len(metrics)} metrics.")
     rows, names = summary_rows(specs, metrics)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -827,7 +850,8 @@ def plan(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterable[s
 
 def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterable[str] = (),
             out_dir=DEFAULT_OUT, jobs: int | None = None, executor=None, progress: bool = True,
-            report: bool = True, run_fn: Callable | None = None, rankers: Sequence[str] | None = None) -> CompareResult:
+            report: bool = True, run_fn: Callable | None = None, rankers: Sequence[str] | None = None,
+            scheduler: str | None = None) -> CompareResult:
     """Run a paired comparison and write its summary and report.
 
     Parameters
@@ -851,6 +875,13 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
         Also write the figures and ``report.html`` (:func:`sim.report.write_report`).
     rankers : sequence of str, optional
         Cross every arm with these rankers (see :func:`build_arms`).
+    scheduler : str, optional
+        Run on Dask instead of local processes: ``"local"`` starts an
+        embedded ``LocalCluster`` of ``jobs`` single-threaded worker
+        processes (default: the cores, at most one per run); otherwise the
+        address (or scheduler file) of an existing Dask scheduler, whose
+        workers must see ``out_dir`` at the same path (see
+        :mod:`sim.cluster`). The summary is the same, byte for byte.
 
     Returns
     -------
@@ -859,6 +890,15 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
     t0 = time.perf_counter()
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"The 'jobs' parameter of compare must be an int >= 1. Got {jobs!r} instead.")
+    if scheduler is not None:
+        from sim.cluster import parse_scheduler
+
+        scheduler = parse_scheduler(scheduler)
+        if executor is not None:
+            raise ValueError("compare takes an executor or a scheduler, not both.")
+    if scheduler is not None and scheduler != "local" and jobs is not None:
+        raise ValueError(f"--jobs sets the local worker processes; with --scheduler {scheduler} the cluster's "
+                         "workers are the ones started for it (drop --jobs).")
     arms, specs = plan(cfg, policies, seeds, sweeps, rankers)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -866,7 +906,14 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
     out.mkdir(parents=True, exist_ok=True)
     root = out / "runs"
     n_reused = sum(is_complete(root / s.run_id, s.config) for s in specs)
-    metrics = run_specs(specs, out, executor, jobs=jobs, progress=progress, run_fn=run_fn)
+    if scheduler is not None and n_reused < len(specs):
+        from sim.cluster import dask_executor
+
+        n_workers = default_jobs(len(specs) - n_reused) if jobs is None else jobs
+        with dask_executor(scheduler, jobs=n_workers if scheduler == "local" else None, out_dir=out) as ex:
+            metrics = run_specs(specs, out, ex, progress=progress, run_fn=run_fn)
+    else:
+        metrics = run_specs(specs, out, executor, jobs=jobs, progress=progress, run_fn=run_fn)
     options = {"policies": [a.label for a in arms if a.sweep is None], "sweeps": list(sweeps or ()),
                "seeds": seeds, "days": specs[0].config.run.days, "users": specs[0].config.world.n_users,
                "first_seed": specs[0].config.run.seed}
@@ -916,22 +963,31 @@ def add_compare_parser(subparsers) -> None:
     p.add_argument("--users", type=_int_arg(), metavar="N", help="override [world] n_users")
     p.add_argument("--sweep", action="append", default=[], metavar="POLICY.PARAM=V1,V2,...",
                    help="one more arm per value (repeatable), e.g. fixed_tilt.strength=0.25,0.5,1")
-    p.add_argument("--jobs", type=_int_arg(1), metavar="N", help="worker processes (default: the cores)")
+    p.add_argument("--jobs", type=_int_arg(1), metavar="N",
+                   help="worker processes, local or of --scheduler local (default: the cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS|local",
+                   help="run on Dask: the address (tcp://host:8786) or scheduler file of an existing cluster, "
+                        "whose workers must see --out at the same path; or 'local' for an embedded "
+                        "LocalCluster of --jobs workers (default: local processes, no Dask)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default ./{DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_compare_cmd)
 
 
 def _compare_cmd(args) -> int:
+    from sim.cluster import ClusterError
     from sim.config import load_config
 
     cfg = load_config(args.config).with_overrides(days=args.days, users=args.users, log_sample=0.0)
     try:
         res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
-                      jobs=args.jobs, progress=not args.quiet)
+                      jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler)
     except RunFailed as e:
         print(f"ranksim compare: error: {e} (finished runs are kept; run the same command again to resume)",
               file=sys.stderr)
+        return 1
+    except ClusterError as e:
+        print(f"ranksim compare: error: {e}", file=sys.stderr)
         return 1
     ran = res.n_runs - res.n_reused
     reused = f" ({res.n_reused} reused)" if res.n_reused else ""
