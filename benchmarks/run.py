@@ -1,0 +1,576 @@
+"""Run every benchmark, print one table, and write the results with the machine and versions.
+
+Usage::
+
+    .venv/bin/python benchmarks/run.py             # full sizes (about half an hour on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick     # small sizes, a few minutes (CI runs this)
+    .venv/bin/python benchmarks/run.py --only engine,scoring --no-scaling
+
+Each benchmark script in ``benchmarks/`` runs in its own process (its thread
+settings, memory and compile caches stay its own; one that fails is
+reported and the rest still run). A script whose ``--help`` offers
+``--json PATH`` is asked for its figures as JSON; otherwise its printed
+report is parsed (``behavior.py`` and ``learn.py`` today). Scripts the
+runner has no entry for are run as they are (``--quick`` passed when they
+offer it) and their output kept.
+
+What is recorded, per benchmark, are the figures as the scripts measure
+them: medians over their repetitions, ratios against the NumPy references
+and the memory-read floor taken in the same run, and the compile time (or
+the first call that loads Numba's on-disk cache), which is kept out of the
+throughput figures and reported apart.
+
+The scaling run (part of this script) times the whole feed loop over users
+(10 thousand to 1 million; ``--quick``: 10 and 100 thousand) at a fixed
+number of days, and over days at a fixed number of users, each point in a
+fresh process (median of its repetitions, peak resident memory of that
+process), logging off, worlds shaped as in ``benchmarks/engine.py``
+(creators and newcomers scale with users). It plots how the cost grows.
+
+Outputs, in ``--results-dir`` (default ``benchmarks/results``), named by
+the local date (``-quick`` added for ``--quick``):
+
+- ``<date>.json``: machine (CPU model, cores, memory), versions, git commit,
+  load average before and after, every benchmark's rows and full printed
+  output, the scaling points and the fitted growth exponents;
+- ``<date>-scaling.png``: the scaling plot;
+- ``<date>.md``: the printed table as Markdown (for the README).
+
+The machine may be shared: the load average is recorded, and ratios
+measured within one run are steadier than absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "benchmarks"
+DEFAULT_RESULTS = BENCH_DIR / "results"
+
+# --------------------------------------------------------------------------- machine and versions
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (platform.processor() elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_details() -> dict:
+    """Vendor, family and model numbers, and whether a hypervisor is present (/proc/cpuinfo)."""
+    out = {}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return out
+    keys = {"vendor_id": "cpu_vendor", "cpu family": "cpu_family", "model": "cpu_model_number",
+            "cpu MHz": "cpu_mhz"}
+    for line in text.split("\n\n")[0].splitlines():
+        k, _, v = (x.strip() for x in line.partition(":"))
+        if k in keys:
+            out[keys[k]] = v
+        elif k == "flags":
+            out["virtualized"] = "hypervisor" in v.split()
+    return out
+
+
+def memory_gib() -> float:
+    """Total memory in GiB (MemTotal of /proc/meminfo; sysconf elsewhere)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024 / 2**30
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return float("nan")
+
+
+def machine() -> dict:
+    cores = os.cpu_count() or 1
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = cores
+    return {"cpu_model": cpu_model(), "cores": cores, "usable_cores": usable, "memory_gib": round(memory_gib(), 1),
+            "system": f"{platform.system()} {platform.release()}", "arch": platform.machine(),
+            "hostname": platform.node(), **cpu_details()}
+
+
+def versions() -> dict:
+    import lightgbm
+    import numba
+    import numpy
+    import pyarrow
+
+    out = {"python": platform.python_version(), "numpy": numpy.__version__, "numba": numba.__version__,
+           "lightgbm": lightgbm.__version__, "pyarrow": pyarrow.__version__}
+    try:
+        from importlib.metadata import version
+
+        out["ranksim"] = version("ranksim")
+    except Exception:  # not installed (run from a bare checkout)
+        out["ranksim"] = None
+    out["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+    return out
+
+
+def git_commit() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def row(what: str, value: float, unit: str, kind: str = "speed", ref: str | None = None) -> dict:
+    """One figure. ``kind``: speed (a median rate or time), ratio (measured in the same run), compile."""
+    return {"what": what, "value": float(value), "unit": unit, "kind": kind, "ref": ref}
+
+
+_NUM = r"([0-9][0-9,]*\.?[0-9]*)"
+
+
+def _num(s: str) -> float:
+    return float(s.replace(",", ""))
+
+
+def parse_behavior(text: str) -> list[dict]:
+    """Rows from ``behavior.py``'s printed report (it has no ``--json``)."""
+    rows = []
+    if m := re.search(rf"compile from scratch: first call {_NUM} s", text):
+        rows.append(row("compile from scratch (fresh process)", _num(m[1]), "s", "compile"))
+    if m := re.search(rf"first call here: {_NUM} s", text):
+        rows.append(row("first call (Numba cache)", _num(m[1]), "s", "compile"))
+    for block in re.split(r"\n(?=[0-9][0-9,]* impressions, median of)", text)[1:]:
+        n = block.split(" ", 1)[0]
+        for m in re.finditer(rf"^  ((?!ratio)[a-z0-9(),. ]+?)\s+{_NUM} M impressions/s", block, re.M):
+            rows.append(row(f"{m[1]} ({n} imps)", _num(m[2]), "M impressions/s"))
+        for m in re.finditer(rf"^  ratio (.+?)\s+{_NUM}x", block, re.M):
+            rows.append(row(f"{m[1].strip()} ({n} imps)", _num(m[2]), "x", "ratio"))
+    return rows
+
+
+def parse_learn(text: str) -> list[dict]:
+    """Rows from ``learn.py``'s printed report (it has no ``--json``)."""
+    rows = []
+    if m := re.search(rf"compile \(fresh process, empty cache\): {_NUM} s", text):
+        rows.append(row("tree replay: compile from scratch (fresh process)", _num(m[1]), "s", "compile"))
+    for m in re.finditer(rf"^\s+([12])\s+{_NUM}\s+{_NUM}\s+{_NUM}x\s+{_NUM}\s+{_NUM}\s+{_NUM}x", text, re.M):
+        t = m[1]
+        rows.append(row(f"tree replay (Numba), {t} thread(s)", _num(m[2]), "rows/s"))
+        rows.append(row(f"Booster.predict, {t} thread(s)", _num(m[3]), "rows/s"))
+        rows.append(row(f"tree replay / Booster.predict, {t} thread(s)", _num(m[4]), "x", "ratio"))
+        rows.append(row(f"tree replay / Booster.predict, {t} thread(s), CPU time", _num(m[7]), "x", "ratio"))
+    if m := re.search(r"== training on ([0-9,]+) synthetic", text):
+        n = m[1]
+        if m2 := re.search(rf"build_training_set: {_NUM} s median", text):
+            rows.append(row(f"build_training_set, {n} impressions", _num(m2[1]), "s"))
+        for m2 in re.finditer(rf"train \(([0-9]+) trees, .*?([12]) thread\(s\).*?\): {_NUM} s median", text):
+            rows.append(row(f"LambdaRank training, {n} impressions, {m2[1]} trees, {m2[2]} thread(s)",
+                            _num(m2[3]), "s"))
+    return rows
+
+
+def parse_sweep(text: str) -> list[dict]:
+    """Rows from ``sweep.py``'s printed report (it has no ``--json``)."""
+    rows = []
+    if m := re.search(rf"first run in this process: {_NUM} s", text):
+        rows.append(row("first run in this process", _num(m[1]), "s", "compile"))
+    n = m[1] if (m := re.search(r"sweep of ([0-9,]+) runs", text)) else "?"
+    table = text.split("sweep of", 1)[-1]
+    for m in re.finditer(rf"^  ([a-z][a-z0-9 ,-]+?)\s+{_NUM} s\s+{_NUM} s\s+{_NUM} s\s+{_NUM}\s*$", table, re.M):
+        rows.append(row(f"sweep of {n} runs, {m[1]}", _num(m[2]), "s wall"))
+    kind = "wall"
+    for line in table.splitlines():
+        if "ratios" in line:
+            kind = "CPU seconds" if "CPU" in line else "wall"
+        elif m := re.match(rf"^    (.+?)\s+{_NUM}x", line):
+            rows.append(row(f"{m[1].strip()}, {kind}", _num(m[2]), "x", "ratio"))
+    return rows
+
+
+def rows_scoring(d: dict) -> list[dict]:
+    rows = [row("first call", d["first_call_s"], "s", "compile", d.get("first_call"))]
+    for c in d["configs"]:
+        tag = f"{c['n_videos']:,} videos"
+        for name in ("kernel, 1 thread", "kernel, 2 threads", "kernel, quota 2, 2 threads", "face, 2 threads",
+                     "numpy"):
+            if name in c["rate"]:
+                rows.append(row(f"{name} ({tag})", c["rate"][name] / 1e6, "M candidates/s"))
+        for name, v in c["ratios"].items():
+            rows.append(row(f"{name} ({tag})", v, "x", "ratio"))
+    return rows
+
+
+def rows_engine(d: dict) -> list[dict]:
+    rows = [row("compile + first tiny run", d["compile_s"], "s", "compile")]
+    for r in d["rows"]:
+        rows.append(row(f"{r['users']:,} users x {r['days']} days, logging {'on' if r['log'] else 'off'}",
+                        r["imps_per_s"], "impressions/s"))
+    if "memory_run" in d:
+        m = d["memory_run"]
+        rows.append(row("1,000,000 users x 30 days: peak RSS", m["peak_rss_gib"], "GiB"))
+    return rows
+
+
+def rows_generic(d) -> list[dict]:
+    """Numbers at the top level of a JSON result (scripts the runner has no entry for)."""
+    if not isinstance(d, dict):
+        return []
+    return [row(k, v, "") for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+@dataclass
+class Bench:
+    """How to run one script: arguments for full and quick runs, and how to read its results."""
+
+    name: str
+    full_args: list = field(default_factory=list)
+    quick_args: list = field(default_factory=list)
+    from_json: object = None  # callable(dict) -> rows, used when the script writes --json
+    from_text: object = None  # callable(str) -> rows, used otherwise
+
+
+SUITE = {
+    "behavior": Bench("behavior", [], ["--sizes", "100000", "--repeats", "3"], from_text=parse_behavior),
+    "scoring": Bench("scoring", [], ["--requests", "50000", "--videos", "20000", "1000000", "--repeats", "3"],
+                     from_json=rows_scoring),
+    "engine": Bench("engine", [], ["--quick", "--reps", "1", "--days", "1"], from_json=rows_engine),
+    "learn": Bench("learn", [], ["--quick"], from_text=parse_learn),
+    "sweep": Bench("sweep", [], ["--quick", "--users", "3000", "--days", "2", "--policies", "none,fixed_tilt",
+                                 "--seeds", "2", "--repeats", "1"], from_json=rows_generic, from_text=parse_sweep),
+}
+
+
+def discover() -> list[Bench]:
+    """Every benchmark script in benchmarks/ (the known ones first, in SUITE order)."""
+    scripts = sorted(p.stem for p in BENCH_DIR.glob("*.py") if p.stem not in ("run", "__init__")
+                     and not p.stem.startswith("_"))
+    known = [SUITE[s] for s in SUITE if s in scripts]
+    return known + [Bench(s, [], ["--quick"], from_json=rows_generic) for s in scripts if s not in SUITE]
+
+
+def _help(script: Path) -> str:
+    try:
+        return subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=ROOT,
+                              timeout=300).stdout
+    except subprocess.TimeoutExpired:
+        return ""
+
+
+def run_bench(b: Bench, quick: bool, timeout: float) -> dict:
+    """Run one script in its own process; returns its rows, printed output and timing."""
+    script = BENCH_DIR / f"{b.name}.py"
+    helptext = _help(script)
+    # options the script does not offer are dropped, with their values
+    cleaned, skip = [], False
+    for a in (b.quick_args if quick else b.full_args):
+        if a.startswith("--"):
+            skip = a not in helptext
+            if not skip:
+                cleaned.append(a)
+        elif not skip:
+            cleaned.append(a)
+    args = cleaned
+    out = {"script": f"benchmarks/{b.name}.py", "args": args, "ok": False, "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        jpath = Path(tmp) / f"{b.name}.json"
+        wants_json = "--json" in helptext
+        cmd = [sys.executable, str(script), *args] + (["--json", str(jpath)] if wants_json else [])
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            out.update(error=f"timed out after {timeout:.0f} s", stdout=(e.stdout or b"").decode(errors="replace")
+                       if isinstance(e.stdout, bytes) else (e.stdout or ""), seconds=time.perf_counter() - t0)
+            return out
+        out["seconds"] = time.perf_counter() - t0
+        out["stdout"] = proc.stdout
+        if proc.returncode != 0:
+            if m := re.search(r"ModuleNotFoundError: No module named '([^']+)'", proc.stderr):
+                # an optional dependency this benchmark needs is not installed: skipped, not failed
+                out.update(ok=True, skipped=f"needs the {m[1]} package, not installed here")
+                return out
+            out["error"] = f"exit {proc.returncode}: " + " ".join(proc.stderr.strip().splitlines()[-3:])
+            return out
+        try:
+            if wants_json and jpath.is_file():
+                data = json.loads(jpath.read_text())
+                out["json"] = data
+                out["rows"] = (b.from_json or rows_generic)(data)
+                out["source"] = "json"
+            elif b.from_text is not None:
+                out["rows"] = b.from_text(proc.stdout)
+                out["source"] = "printed report (the script has no --json)"
+            else:
+                out["source"] = "printed report only"
+        except (KeyError, TypeError, ValueError) as e:
+            out["error"] = f"could not read its results: {type(e).__name__}: {e}"
+            return out
+    out["ok"] = True
+    if not out["rows"] and out["source"] != "printed report only":
+        out["warning"] = "none of the expected figures were found in its results (format changed?)"
+    return out
+
+
+# --------------------------------------------------------------------------- scaling run
+
+_POINT = r"""
+import json, resource, statistics, sys, time
+sys.path.insert(0, {bench!r})
+from engine import world_for
+from sim.engine import simulate
+users, days, reps = {users}, {days}, {reps}
+simulate(world_for(500, 1, 0.0), progress=False)  # compile, or load Numba's cache; not timed
+runs = []
+for _ in range(reps):
+    t = time.perf_counter()
+    res = simulate(world_for(users, days, 0.0), progress=False)
+    runs.append((time.perf_counter() - t, res.impressions, res.timings))
+wall = statistics.median(r[0] for r in runs)
+print(json.dumps(dict(users=users, days=days, reps=reps, seconds=wall, impressions=runs[0][1],
+                      world_s=statistics.median(r[2].get("world_s", float("nan")) for r in runs),
+                      kernels_s=statistics.median(r[2].get("kernels_s", float("nan")) for r in runs),
+                      peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+"""
+
+
+def scaling_point(users: int, days: int, reps: int, timeout: float) -> dict:
+    """One scaling point, in a fresh process (its peak RSS is that run's)."""
+    code = _POINT.format(bench=str(BENCH_DIR), users=users, days=days, reps=reps)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scaling point {users:,} users x {days} days failed: "
+                           + " ".join(proc.stderr.strip().splitlines()[-3:]))
+    p = json.loads(proc.stdout.strip().splitlines()[-1])
+    p["ns_per_impression"] = p["seconds"] / max(p["impressions"], 1) * 1e9
+    return p
+
+
+def growth_exponent(x, y) -> float:
+    """Least-squares slope of log(y) on log(x): cost grows as x ** slope."""
+    lx = [math.log(v) for v in x]
+    ly = [math.log(v) for v in y]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    sxx = sum((a - mx) ** 2 for a in lx)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sxx if sxx > 0 else float("nan")
+
+
+def run_scaling(quick: bool, timeout: float, log=print) -> dict:
+    if quick:
+        users, days_users, day_list, days_at = [10_000, 100_000], 2, [1, 2, 4], 10_000
+    else:
+        users, days_users, day_list, days_at = [10_000, 30_000, 100_000, 300_000, 1_000_000], 2, [1, 2, 4, 8, 16], 30_000
+    out = {"users": [], "days": [], "days_for_users": days_users, "users_for_days": days_at}
+    for u in users:
+        p = scaling_point(u, days_users, 3 if u <= 30_000 else 1, timeout)
+        log(f"  scaling: {u:>9,} users x {days_users} days: {p['seconds']:7.2f} s, "
+            f"{p['impressions']:>12,} impressions, peak {p['peak_rss_mib']:,.0f} MiB")
+        out["users"].append(p)
+    for d in day_list:
+        p = scaling_point(days_at, d, 3 if d <= 4 else 1, timeout)
+        log(f"  scaling: {days_at:>9,} users x {d:>2} days: {p['seconds']:7.2f} s, {p['impressions']:>12,} impressions")
+        out["days"].append(p)
+    out["exponent_users"] = growth_exponent([p["users"] for p in out["users"]], [p["seconds"] for p in out["users"]])
+    out["exponent_days"] = growth_exponent([p["days"] for p in out["days"]], [p["seconds"] for p in out["days"]])
+    return out
+
+
+def plot_scaling(sc: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4))
+    u = [p["users"] for p in sc["users"]]
+    s = [p["seconds"] for p in sc["users"]]
+    ax[0].loglog(u, s, "o-", label=f"measured (slope {sc['exponent_users']:.2f})")
+    ax[0].loglog(u, [s[0] * x / u[0] for x in u], ":", color="grey", label="linear in users")
+    ax[0].set(xlabel="users", ylabel="wall-clock seconds", title=f"cost over users ({sc['days_for_users']} days)")
+    ax[0].legend()
+    ax[1].semilogx(u, [p["ns_per_impression"] for p in sc["users"]], "o-", label="ns per impression")
+    ax[1].set(xlabel="users", ylabel="ns per impression", title="cost per impression")
+    ax2 = ax[1].twinx()
+    ax2.semilogx(u, [p["peak_rss_mib"] / 1024 for p in sc["users"]], "s--", color="C1", label="peak RSS")
+    ax2.set_ylabel("peak RSS, GiB", color="C1")
+    ax[1].set_ylim(bottom=0)
+    ax2.set_ylim(bottom=0)
+    ax[1].legend(loc="upper left")
+    d = [p["days"] for p in sc["days"]]
+    s = [p["seconds"] for p in sc["days"]]
+    ax[2].plot(d, s, "o-", label=f"measured (log-log slope {sc['exponent_days']:.2f})")
+    ax[2].plot(d, [s[0] * x / d[0] for x in d], ":", color="grey", label="linear in days")
+    ax[2].set(xlabel="days", ylabel="wall-clock seconds", title=f"cost over days ({sc['users_for_days']:,} users)")
+    ax[2].set_ylim(bottom=0)
+    ax[2].legend()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _fmt(v: float) -> str:
+    if v == 0 or not math.isfinite(v):
+        return f"{v}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+def table_rows(results: dict) -> list[tuple]:
+    """(section, benchmark, what, value, unit) for the printed table."""
+    out = []
+    for kind, section in (("speed", "median figures"), ("ratio", "ratios (measured in the same run)"),
+                          ("compile", "compile / first call (kept out of the figures above)")):
+        for name, b in results["benchmarks"].items():
+            for r in b["rows"]:
+                if r["kind"] == kind:
+                    out.append((section, name, r["what"], r["value"], r["unit"]))
+    sc = results.get("scaling")
+    if sc:
+        for p in sc["users"]:
+            out.append(("scaling (fresh process per point)", "scaling",
+                        f"{p['users']:,} users x {p['days']} days, logging off", p["impressions"] / p["seconds"],
+                        "impressions/s"))
+        out.append(("scaling (fresh process per point)", "scaling", "cost grows as users^k: k", sc["exponent_users"],
+                    ""))
+        out.append(("scaling (fresh process per point)", "scaling", "cost grows as days^k: k", sc["exponent_days"], ""))
+    return out
+
+
+def format_table(results: dict) -> str:
+    rows = table_rows(results)
+    w = max([len(r[2]) for r in rows] + [10])
+    lines, section = [], None
+    lines.append(f"{'benchmark':<10} {'what':<{w}} {'median':>12}  unit")
+    for sec, name, what, v, unit in rows:
+        if sec != section:
+            lines.append(f"-- {sec}")
+            section = sec
+        lines.append(f"{name:<10} {what:<{w}} {_fmt(v):>12}  {unit}")
+    return "\n".join(lines)
+
+
+def format_markdown(results: dict) -> str:
+    m, v = results["machine"], results["versions"]
+    head = (f"Benchmarks of {results['date']} ({results['mode']} run), on {m['cpu_model']}, {m['cores']} cores, "
+            f"{m['memory_gib']:.0f} GiB; Python {v['python']}, NumPy {v['numpy']}, Numba {v['numba']}, "
+            f"LightGBM {v['lightgbm']}, PyArrow {v['pyarrow']}; load average {results['load_before'][0]:.1f} "
+            f"before, {results['load_after'][0]:.1f} after (shared machine: read ratios before absolute figures). "
+            f"Made by `python benchmarks/run.py{' --quick' if results['mode'] == 'quick' else ''}`.")
+    lines = [head, "", "| benchmark | what | median | unit |", "|---|---|---:|---|"]
+    section = None
+    for sec, name, what, val, unit in table_rows(results):
+        if sec != section:
+            lines.append(f"| **{sec}** | | | |")
+            section = sec
+        lines.append(f"| {name} | {what} | {_fmt(val)} | {unit} |")
+    if results.get("scaling_plot"):
+        lines += ["", f"![cost over users and days]({results['scaling_plot']})"]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes: a few minutes (what CI runs)")
+    ap.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS, help="where results go "
+                    "(default benchmarks/results)")
+    ap.add_argument("--only", metavar="A,B", help="run only these: script names without .py, and 'scaling'")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the scaling run")
+    ap.add_argument("--timeout", type=float, default=7200.0, help="seconds allowed per script (default 7200)")
+    a = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+
+    mode = "quick" if a.quick else "full"
+    date = _dt.date.today().isoformat()
+    stem = date + ("-quick" if a.quick else "")
+    a.results_dir.mkdir(parents=True, exist_ok=True)
+    benches = discover()
+    names = [b.name for b in benches] + ["scaling"]
+    want = names if a.only is None else [s.strip() for s in a.only.split(",") if s.strip()]
+    unknown = sorted(set(want) - set(names))
+    if unknown:
+        ap.error(f"no benchmark named {', '.join(unknown)}; there are: {', '.join(names)}")
+    benches = [b for b in benches if b.name in want]
+    results = {"format": 1, "date": date, "mode": mode, "started": _dt.datetime.now().isoformat(timespec="seconds"),
+               "machine": machine(), "versions": versions(), "git": git_commit(),
+               "load_before": list(os.getloadavg()), "benchmarks": {}}
+    m = results["machine"]
+    print(f"{m['cpu_model']}, {m['cores']} cores, {m['memory_gib']:.1f} GiB; "
+          f"load average {results['load_before'][0]:.2f}; {mode} run", flush=True)
+    t_all = time.perf_counter()
+    for b in benches:
+        print(f"running benchmarks/{b.name}.py ...", end=" ", flush=True)
+        r = run_bench(b, a.quick, a.timeout)
+        results["benchmarks"][b.name] = r
+        note = f"  FAILED: {r.get('error')}" if not r["ok"] else f"  skipped: {r['skipped']}" if r.get("skipped") \
+            else f"  warning: {r['warning']}" if r.get("warning") else ""
+        print(f"{r.get('seconds', 0):.0f} s{note}", flush=True)
+    failed = [n for n, r in results["benchmarks"].items() if not r["ok"]]
+    if "scaling" in want and not a.no_scaling:
+        print("running the scaling run ...", flush=True)
+        try:
+            results["scaling"] = run_scaling(a.quick, a.timeout)
+            png = a.results_dir / f"{stem}-scaling.png"
+            m, v = results["machine"], results["versions"]
+            plot_scaling(results["scaling"], png, f"ranksim feed loop, logging off ({mode} run {date}); "
+                         f"{m['cpu_model']}, {m['cores']} cores, Numba {v['numba']}")
+            results["scaling_plot"] = png.name
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+            results["scaling_error"] = str(e)
+            failed.append("scaling")
+            print(f"  scaling FAILED: {e}", flush=True)
+    results["load_after"] = list(os.getloadavg())
+    results["seconds"] = time.perf_counter() - t_all
+
+    print()
+    print(format_table(results))
+    print(f"\nload average {results['load_before'][0]:.2f} before, {results['load_after'][0]:.2f} after; "
+          f"{results['seconds']:.0f} s in all")
+    jpath = a.results_dir / f"{stem}.json"
+    jpath.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    (a.results_dir / f"{stem}.md").write_text(format_markdown(results))
+    print(f"wrote {jpath}" + (f", {a.results_dir / results['scaling_plot']}" if results.get("scaling_plot") else "")
+          + f", {a.results_dir / (stem + '.md')}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
