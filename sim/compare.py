@@ -236,17 +236,20 @@ def build_arms(policies: Sequence[str] | str | None = None, sweeps: Iterable[str
         policies, in the order given; repeated labels are kept once.
     rankers : sequence of str, optional
         Rankers each arm is crossed with, in the command line's form
-        (``hand``, ``oracle``, ``learned:MODEL_DIR``); ``None``: the base
-        config's ranker, and labels without a ranker part.
+        (``hand``, ``oracle``, ``learned:MODEL_DIR``, ``distilled:MODEL_DIR``);
+        ``None``: the base config's ranker. The first ranker's arms keep plain
+        labels (so its ``none`` is the baseline every difference is taken
+        against); the others' labels end in ``__ranker=<spec>``.
     """
     names = parse_policies(policies)
     base = [Arm(label=n, policy=n) for n in [BASELINE] + [n for n in names if n != BASELINE]]
     for s in sweeps or ():
         base.extend(parse_sweep(s))
     arms, seen = [], set()
-    for r in [None] if rankers is None else list(dict.fromkeys(rankers)):
+    rankers = [None] if not rankers else list(dict.fromkeys(rankers))
+    for i, r in enumerate(rankers):
         for a in base:
-            label = a.label if r is None else f"{a.label}__ranker={format_value(r)}"
+            label = a.label if i == 0 else f"{a.label}__ranker={format_value(r)}"
             if label not in seen:
                 seen.add(label)
                 arms.append(Arm(label=label, policy=a.policy, params=dict(a.params), sweep=a.sweep, ranker=r))
@@ -906,6 +909,8 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
     out.mkdir(parents=True, exist_ok=True)
     root = out / "runs"
     n_reused = sum(is_complete(root / s.run_id, s.config) for s in specs)
+    if run_fn is None and n_reused < len(specs) and (scheduler is None or scheduler == "local"):
+        _warm_up(specs, progress)
     if scheduler is not None and n_reused < len(specs):
         from sim.cluster import dask_executor
 
@@ -969,9 +974,54 @@ def add_compare_parser(subparsers) -> None:
                    help="run on Dask: the address (tcp://host:8786) or scheduler file of an existing cluster, "
                         "whose workers must see --out at the same path; or 'local' for an embedded "
                         "LocalCluster of --jobs workers (default: local processes, no Dask)")
+    p.add_argument("--rankers", metavar="A,B,...",
+                   help="rankers to cross every policy with: hand, oracle, learned:MODEL_DIR, distilled:MODEL_DIR "
+                        "(the first is the baseline's ranker; default: the config's)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default ./{DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_compare_cmd)
+
+
+def _warm_up(specs, progress: bool) -> None:
+    """Compile the kernels once, here, before any worker starts.
+
+    Numba writes what it compiles to its on-disk cache; local workers then load
+    it instead of each compiling the same kernels at once (tens of seconds of
+    CPU each on a fresh install). One tiny run per distinct (policy, ranker).
+    """
+    from sim.engine import simulate
+
+    seen = set()
+    for s in specs:
+        c = s.config
+        k = (c.policy.name, c.ranker)
+        if k in seen:
+            continue
+        seen.add(k)
+        tiny = c.replace(world=c.world.replace(n_users=min(c.world.n_users, 200),
+                                               n_creators=min(c.world.n_creators, 20),
+                                               new_creators_per_day=min(c.world.new_creators_per_day, 2)))
+        if progress and not seen - {k}:
+            print("ranksim compare: compiling kernels (once per installation and version)...", file=sys.stderr,
+                  flush=True)
+        simulate(tiny.with_overrides(days=1, log_sample=0.0), progress=False, threads=1)
+
+
+def _parse_rankers(text):
+    """``hand,learned:DIR,oracle`` -> validated list (``None`` when not given)."""
+    if text is None:
+        return None
+    from sim.config import RankerConfig
+
+    specs = [t.strip() for t in text.split(",") if t.strip()]
+    if not specs:
+        raise ValueError("--rankers needs at least one ranker: hand, oracle, learned:MODEL_DIR, distilled:MODEL_DIR.")
+    for spec in specs:
+        rk = RankerConfig.parse(spec)
+        if rk.model_dir and not Path(rk.model_dir).is_dir():
+            raise ValueError(f"--rankers: model directory {rk.model_dir!r} does not exist (write one with "
+                             "`ranksim learn --out DIR`).")
+    return specs
 
 
 def _compare_cmd(args) -> int:
@@ -981,7 +1031,8 @@ def _compare_cmd(args) -> int:
     cfg = load_config(args.config).with_overrides(days=args.days, users=args.users, log_sample=0.0)
     try:
         res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
-                      jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler)
+                      jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler,
+                      rankers=_parse_rankers(args.rankers))
     except RunFailed as e:
         print(f"ranksim compare: error: {e} (finished runs are kept; run the same command again to resume)",
               file=sys.stderr)

@@ -584,8 +584,8 @@ def _means_table(d: ReportData, metrics, table_id: str) -> str:
             + "".join(body) + "</tbody></table></div>")
 
 
-def _paired_table(d: ReportData, metrics) -> str:
-    arms = [a for a in d.labels if a != BASELINE]
+def _paired_table(d: ReportData, metrics, arms=None, table_id="paired") -> str:
+    arms = [a for a in d.labels if a != BASELINE] if arms is None else arms
     head = "".join(f"<th>{html.escape(PLAIN.get(m, m))}</th>" for m in metrics)
     body = []
     for a in arms:
@@ -602,7 +602,7 @@ def _paired_table(d: ReportData, metrics) -> str:
                         + _span(Num(p["hi"], kind, a, m, "paired.hi", bare=True)) + ")</span>")
             cells.append(f"<td class=\"n\">{txt}</td>")
         body.append(f"<tr><td>{_arm_html(a)}</td>{''.join(cells)}</tr>")
-    return ("<div class=\"scroll\"><table id=\"paired\"><thead><tr><th>policy</th>" + head + "</tr></thead><tbody>"
+    return (f"<div class=\"scroll\"><table id=\"{table_id}\"><thead><tr><th>policy</th>" + head + "</tr></thead><tbody>"
             + "".join(body) + "</tbody></table></div>")
 
 
@@ -644,6 +644,15 @@ def render_html(d: ReportData, figures) -> str:
         parts += ["<p>Differences against <code>none</code>, paired by seed: mean (95 % confidence interval). "
                   "Shares in percentage points.</p>",
                   _paired_table(d, PAIRED_METRICS)]
+    ranker_arms = [a["label"] for a in d.arms if "__ranker=" in a["label"] and a["label"] in d.paired]
+    if ranker_arms:
+        parts += ["<h2>Rankers</h2>",
+                  "<p>The same policies ranked by other rankers, against <code>none</code> under the first ranker "
+                  "(paired by seed; mean and 95 % confidence interval). <code>learned</code> ranks with the LightGBM "
+                  "model's trees, <code>distilled</code> with the hand-set formula refitted to that model, "
+                  "<code>oracle</code> on latent quality and true interests: an upper bound no ranker on logs "
+                  "can reach.</p>",
+                  _paired_table(d, PAIRED_METRICS, ranker_arms, "rankers")]
     others = [m for m in d.summary.get("scalars", []) if m not in KEY_METRICS]
     if others:
         parts += ["<details><summary>Every other scalar metric, mean over seeds</summary>",

@@ -428,3 +428,17 @@ def test_cli_failed_run_is_one_line_exit_1(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Run fixed_tilt__seed0 failed: ValueError: boom" in err[0] and "resume" in err[0]
     assert (out / "runs" / "none__seed0" / "metrics.json").is_file()
+
+
+def test_rankers_cross_arms_first_ranker_is_baseline(tmp_path):
+    from sim.compare import _parse_rankers, build_arms
+
+    arms = build_arms("none,fixed_tilt", (), ["hand", "oracle"])
+    assert [a.label for a in arms] == ["none", "fixed_tilt", "none__ranker=oracle", "fixed_tilt__ranker=oracle"]
+    assert [a.ranker for a in arms] == ["hand", "hand", "oracle", "oracle"]
+    assert _parse_rankers(None) is None
+    assert _parse_rankers("hand, oracle") == ["hand", "oracle"]
+    with pytest.raises(ValueError, match="A ranker must be one of"):
+        _parse_rankers("hand,magic")
+    with pytest.raises(ValueError, match="does not exist"):
+        _parse_rankers(f"learned:{tmp_path / 'nope'}")
