@@ -50,7 +50,6 @@ import multiprocessing as mp
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -704,21 +703,10 @@ def _jsonable(x):
 
 def atomic_write(path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary sibling and one rename."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    from ranker.io import atomic_write as _atomic
+
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    _atomic(path, lambda f: f.write(raw))
 
 
 def _cell(v) -> str:

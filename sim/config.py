@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,19 +231,7 @@ def write_config(cfg: Config, path: str | os.PathLike) -> None:
     which then replaces ``path`` in one step: a reader sees the old file or
     the whole new one, never a part; on failure no temporary file is left.
     """
-    p = Path(path)
-    text = cfg.to_toml()
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a run's config is meant to be read by others
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    from ranker.io import atomic_write
+
+    text = cfg.to_toml().encode("utf-8")
+    atomic_write(path, lambda f: f.write(text))
