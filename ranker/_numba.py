@@ -1,6 +1,6 @@
 """The one set of Numba options used by every kernel in ranksim.
 
-``fastmath=True`` is never used: it lets LLVM assume no NaN or inf, which
+Numba's blanket fast-math flag is never used: it lets LLVM assume no NaN or inf, which
 breaks ``isnan``/``isinf`` checks. The set below keeps those checks valid.
 """
 
