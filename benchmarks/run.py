@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python benchmarks/run.py             # full sizes (about half an hour on 2 cores)
     .venv/bin/python benchmarks/run.py --quick     # small sizes, a few minutes (CI runs this)
     .venv/bin/python benchmarks/run.py --only engine,scoring --no-scaling
+    .venv/bin/python benchmarks/run.py --table-from benchmarks/results/<date>.json   # re-make the table only
 
 Each benchmark script in ``benchmarks/`` runs in its own process (its thread
 settings, memory and compile caches stay its own; one that fails is
@@ -34,7 +35,8 @@ the local date (``-quick`` added for ``--quick``):
   load average before and after, every benchmark's rows and full printed
   output, the scaling points and the fitted growth exponents;
 - ``<date>-scaling.png``: the scaling plot;
-- ``<date>.md``: the printed table as Markdown (for the README).
+- ``<date>.md``: a headline table (throughput, ratios, compile times,
+  growth exponents) and then every figure, as Markdown (for the README).
 
 The machine may be shared: the load average is recorded, and ratios
 measured within one run are steadier than absolute figures.
@@ -482,22 +484,58 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def format_markdown(results: dict) -> str:
-    m, v = results["machine"], results["versions"]
-    head = (f"Benchmarks of {results['date']} ({results['mode']} run), on {m['cpu_model']}, {m['cores']} cores, "
-            f"{m['memory_gib']:.0f} GiB; Python {v['python']}, NumPy {v['numpy']}, Numba {v['numba']}, "
-            f"LightGBM {v['lightgbm']}, PyArrow {v['pyarrow']}; load average {results['load_before'][0]:.1f} "
-            f"before, {results['load_after'][0]:.1f} after (shared machine: read ratios before absolute figures). "
-            f"Made by `python benchmarks/run.py{' --quick' if results['mode'] == 'quick' else ''}`.")
-    lines = [head, "", "| benchmark | what | median | unit |", "|---|---|---:|---|"]
+#: The figures of the headline table (README): benchmark -> patterns of "what".
+HEADLINE = {
+    "behavior": [r"^numba kernel, [12] threads? \(", r"^kernel [12] threads? / numpy"],
+    "scoring": [r"^kernel, [12] threads? \(", r"^kernel [12] threads? vs numpy", r"^best kernel / floor \(all reads\)"],
+    "engine": [r"users x"],
+    "learn": [r"^tree replay \(Numba\), 1", r"^tree replay / Booster.predict, [12] thread\(s\)$",
+              r"^LambdaRank training"],
+    "sweep": [r"^sweep of"],
+    "scaling": [r"users x", r"\^k"],
+}
+
+
+def headline_rows(results: dict) -> list[tuple]:
+    """The rows of :func:`table_rows` that make the short table: throughput, ratios, growth, compile times."""
+    out = []
+    for r in table_rows(results):
+        pats = HEADLINE.get(r[1], [])
+        if r[0].startswith("compile") or any(re.search(p, r[2]) for p in pats):
+            out.append(r)
+    return out
+
+
+def _md_table(rows) -> list[str]:
+    lines = ["| benchmark | what | median | unit |", "|---|---|---:|---|"]
     section = None
-    for sec, name, what, val, unit in table_rows(results):
+    for sec, name, what, val, unit in rows:
         if sec != section:
             lines.append(f"| **{sec}** | | | |")
             section = sec
         lines.append(f"| {name} | {what} | {_fmt(val)} | {unit} |")
+    return lines
+
+
+def machine_line(results: dict) -> str:
+    m, v = results["machine"], results["versions"]
+    virt = ", virtual machine" if m.get("virtualized") else ""
+    return (f"{m['cpu_model']} ({m['cores']} cores{virt}), {m['memory_gib']:.0f} GiB; Python {v['python']}, "
+            f"NumPy {v['numpy']}, Numba {v['numba']}, LightGBM {v['lightgbm']}, PyArrow {v['pyarrow']}")
+
+
+def format_markdown(results: dict) -> str:
+    """The run as Markdown: a headline table, then every figure."""
+    head = (f"Benchmarks of {results['date']} ({results['mode']} run) on {machine_line(results)}; load average "
+            f"{results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after (a shared machine: "
+            f"read ratios before absolute figures). Made by "
+            f"`python benchmarks/run.py{' --quick' if results['mode'] == 'quick' else ''}`"
+            + (f" at commit {results['git']['commit'][:10]}{' (with local changes)' if results['git']['dirty'] else ''}"
+               if results.get("git", {}).get("commit") else "") + ".")
+    lines = [head, "", "### Headline figures", ""] + _md_table(headline_rows(results))
     if results.get("scaling_plot"):
         lines += ["", f"![cost over users and days]({results['scaling_plot']})"]
+    lines += ["", "### Every figure", ""] + _md_table(table_rows(results))
     return "\n".join(lines) + "\n"
 
 
@@ -512,8 +550,17 @@ def main(argv=None) -> int:
     ap.add_argument("--only", metavar="A,B", help="run only these: script names without .py, and 'scaling'")
     ap.add_argument("--no-scaling", action="store_true", help="skip the scaling run")
     ap.add_argument("--timeout", type=float, default=7200.0, help="seconds allowed per script (default 7200)")
+    ap.add_argument("--table-from", type=Path, metavar="JSON", help="run nothing: print the table of an earlier "
+                    "results file and rewrite its .md beside it")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    if a.table_from is not None:
+        results = json.loads(a.table_from.read_text())
+        print(format_table(results))
+        md = a.table_from.with_suffix(".md")
+        md.write_text(format_markdown(results))
+        print(f"wrote {md}")
+        return 0
 
     mode = "quick" if a.quick else "full"
     date = _dt.date.today().isoformat()
