@@ -9,15 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-
-def _positive_int(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int; got {s!r}") from None
-    return v
+from sim.compare import _int_arg  # ints are range-checked by the config, naming the field
 
 
 def _fraction(s):
@@ -45,10 +38,10 @@ def _parse_params(items):
 
 def add_run_options(p, *, days_default=None):
     p.add_argument("--config", metavar="FILE", help="TOML config (default: the built-in default world)")
-    p.add_argument("--seed", type=_positive_int, help="override [run] seed")
-    p.add_argument("--days", type=_positive_int, help="override [run] days")
-    p.add_argument("--users", type=_positive_int, help="override [world] n_users")
-    p.add_argument("--threads", type=_positive_int, help="Numba threads (results do not depend on it)")
+    p.add_argument("--seed", type=_int_arg(), help="override [run] seed")
+    p.add_argument("--days", type=_int_arg(), help="override [run] days")
+    p.add_argument("--users", type=_int_arg(), help="override [world] n_users")
+    p.add_argument("--threads", type=_int_arg(), help="Numba threads (results do not depend on it)")
 
 
 def _simulate(args) -> int:

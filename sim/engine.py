@@ -306,9 +306,11 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             base[idx] = b_sub
             boost[idx] = act.boost
             is_new[idx] = is_new_sub
-            live = idx if act.eligible is None else idx[np.asarray(act.eligible, bool)]
+            live = idx
             if act.eligible is not None:
-                base[idx[~np.asarray(act.eligible, bool)]] = -np.inf
+                ok = np.asarray(act.eligible, bool)
+                live = idx[ok]
+                base[idx[~ok]] = -np.inf
             n_quota = int(round(act.quota * slate))
             # retrieval pools over the live posts
             total = base[live] + boost[live]
