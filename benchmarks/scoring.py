@@ -89,7 +89,7 @@ def make_batch(n_req: int, width: int, n_videos: int, seed: int = 0) -> dict:
 def numpy_topk(b: dict, w_aff: float, w_rr: float, k: int, width: int):
     """Scoring + top-k as whole-array NumPy on the padded (n_req, width) matrix."""
     v = b["cand_video"].reshape(-1, width)
-    s = b["base"][v] + b["boost"][v] + w_aff * b["cand_aff"].reshape(-1, width) + w_rr * b["cand_rr"].reshape(-1, width)
+    s = (w_aff * b["cand_aff"].reshape(-1, width) + w_rr * b["cand_rr"].reshape(-1, width)) + (b["base"][v] + b["boost"][v])
     part = np.argpartition(-s, k - 1, axis=1)[:, :k]
     ps = np.take_along_axis(s, part, 1)
     pv = np.take_along_axis(v, part, 1)

@@ -26,13 +26,15 @@ kernel calls per request (``n`` ~ 70 candidates, ``k`` ~ 8);
 request is computed alone, so results do not depend on the thread count).
 Both select the top k without a sort (:func:`_rank_select`):
 
-1. (batch kernel) scores go into a per-thread buffer; a :math:`-\infty`
-   sentinel in front of the summed ``base + boost`` table turns the padding id
-   ``-1`` into a masked score without a branch;
+1. (batch kernel) scores go into a per-thread buffer: first the
+   per-candidate terms (a vectorized pass), then the gathered ``base + boost``;
+   a :math:`-\infty` sentinel in front of the summed ``base + boost`` table
+   turns the padding id ``-1`` into a masked score without a branch;
 2. for ``k <= 8`` and ``n >= 16``, a lower bound :math:`t` of the k-th best
    score: the 8th largest of the maxima of 16 strided groups of the scores
    (8 groups each hold an element :math:`\ge t`, so at least 8 elements do),
-   found with two 19-comparator sorting networks and one bitonic half-clean;
+   found with two 19-comparator sorting networks and one bitonic half-clean
+   (in the batch kernel, in the same pass as the gather);
 3. compaction of the positions with score :math:`\ge t` (about 10 of 64 for
    unordered scores): for ``n <= 64`` a 64-bit mask built without branches,
    then its set bits one ``tzcnt`` each; for longer sets a branch-free
@@ -213,7 +215,10 @@ def _select_pos(scores, ids, n, k):
     f = np.empty(2 * n + 16, np.float64)
     u = np.empty(n + k + 1, np.uint32)
     pos = u[n:]
-    m = _rank_select(scores, ids, n, k, u[:n], f[:n + 16], f[n + 16:].view(np.int64), pos)
+    bound = -np.inf
+    if k <= 8 and n >= 16:
+        bound = _bound8(scores, n)
+    m = _rank_select(scores, ids, n, k, u[:n], f[:n + 16], f[n + 16:].view(np.int64), pos, bound)
     return pos, m
 
 
@@ -314,37 +319,50 @@ def _gmax(g, x):
 
 
 @njit(inline="always", **JIT)
-def _bound8(x, n):
+def _group_value(x, total, ids, j, add):
+    """``x[j]``; with ``add``, first ``x[j] += total[ids[j] + 1]`` (the batch kernel's gather)."""
+    v = x[j]
+    if add:
+        v += total[np.uint32(ids[j] + 1)]
+        x[j] = v
+    return v
+
+
+@njit(inline="always", **JIT)
+def _groups_bound8(x, total, ids, n, add):
     """A lower bound of the 8th largest unmasked value of ``x[:n]`` (``n >= 16``).
 
     The 8th largest of the maxima of 16 strided groups (group ``g`` holds
     ``x[g], x[g + 16], ...``; the tail past the last full block joins group 0).
-    NaN entries are ignored, so the networks only ever see numbers.
+    NaN entries are ignored, so the networks only ever see numbers. With
+    ``add`` (a constant at every call site, so the branch folds away) each
+    value first gets its ``total[ids[j] + 1]`` added in place, in the same pass:
+    the batch kernel's scoring and its bound read the buffer once.
     """
     ninf = -np.inf
     g0 = g1 = g2 = g3 = g4 = g5 = g6 = g7 = ninf
     h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = ninf
     j = 0
     while j + 16 <= n:
-        g0 = _gmax(g0, x[j])
-        g1 = _gmax(g1, x[j + 1])
-        g2 = _gmax(g2, x[j + 2])
-        g3 = _gmax(g3, x[j + 3])
-        g4 = _gmax(g4, x[j + 4])
-        g5 = _gmax(g5, x[j + 5])
-        g6 = _gmax(g6, x[j + 6])
-        g7 = _gmax(g7, x[j + 7])
-        h0 = _gmax(h0, x[j + 8])
-        h1 = _gmax(h1, x[j + 9])
-        h2 = _gmax(h2, x[j + 10])
-        h3 = _gmax(h3, x[j + 11])
-        h4 = _gmax(h4, x[j + 12])
-        h5 = _gmax(h5, x[j + 13])
-        h6 = _gmax(h6, x[j + 14])
-        h7 = _gmax(h7, x[j + 15])
+        g0 = _gmax(g0, _group_value(x, total, ids, j, add))
+        g1 = _gmax(g1, _group_value(x, total, ids, j + 1, add))
+        g2 = _gmax(g2, _group_value(x, total, ids, j + 2, add))
+        g3 = _gmax(g3, _group_value(x, total, ids, j + 3, add))
+        g4 = _gmax(g4, _group_value(x, total, ids, j + 4, add))
+        g5 = _gmax(g5, _group_value(x, total, ids, j + 5, add))
+        g6 = _gmax(g6, _group_value(x, total, ids, j + 6, add))
+        g7 = _gmax(g7, _group_value(x, total, ids, j + 7, add))
+        h0 = _gmax(h0, _group_value(x, total, ids, j + 8, add))
+        h1 = _gmax(h1, _group_value(x, total, ids, j + 9, add))
+        h2 = _gmax(h2, _group_value(x, total, ids, j + 10, add))
+        h3 = _gmax(h3, _group_value(x, total, ids, j + 11, add))
+        h4 = _gmax(h4, _group_value(x, total, ids, j + 12, add))
+        h5 = _gmax(h5, _group_value(x, total, ids, j + 13, add))
+        h6 = _gmax(h6, _group_value(x, total, ids, j + 14, add))
+        h7 = _gmax(h7, _group_value(x, total, ids, j + 15, add))
         j += 16
     while j < n:
-        g0 = _gmax(g0, x[j])
+        g0 = _gmax(g0, _group_value(x, total, ids, j, add))
         j += 1
     g0, g1, g2, g3, g4, g5, g6, g7 = _sort8(g0, g1, g2, g3, g4, g5, g6, g7)
     h0, h1, h2, h3, h4, h5, h6, h7 = _sort8(h0, h1, h2, h3, h4, h5, h6, h7)
@@ -356,17 +374,22 @@ def _bound8(x, n):
 
 
 @njit(inline="always", **JIT)
-def _rank_select(sb, ids, n, k, cp, cs, rk, pos):
+def _bound8(x, n):
+    """:func:`_groups_bound8` of ``x[:n]`` as it is (``n >= 16``)."""
+    return _groups_bound8(x, x, np.empty(0, np.int32), n, False)
+
+
+@njit(inline="always", **JIT)
+def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
     """Positions of the top ``min(k, #unmasked)`` of ``sb[:n]``, in order, into ``pos``.
 
-    The threshold / compaction / rank-counting path of the batch kernel (see
-    the module notes). ``cp``, ``cs``, ``rk`` are scratch of length ``>= n + 16``,
-    ``pos`` of length ``k + 1`` (slot ``k`` takes the survivors past the top k).
+    The threshold / compaction / rank-counting path (see the module notes).
+    ``bound`` is a lower bound of the k-th best score (``-inf`` when none is
+    known). ``cp``, ``cs``, ``rk`` are scratch of length ``>= n + 16``, ``pos``
+    of length ``k + 1`` (slot ``k`` takes the survivors past the top k).
     Returns ``m``.
     """
-    thr = LOWEST
-    if k <= 8 and n >= 16:
-        thr = max(thr, _bound8(sb, n))
+    thr = max(LOWEST, bound)
     # compaction of the survivors' positions into cp
     c = 0
     if n <= 64:
@@ -375,17 +398,20 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos):
         for j in range(n):
             mask |= np.uint64(sb[j] >= thr) << np.uint64(j)
         while mask != 0:
-            cp[c] = _lowest_bit(mask)
+            p = _lowest_bit(mask)
+            cp[c] = p
+            cs[c] = sb[p]
             c += 1
             mask &= mask - np.uint64(1)
     else:
         for j in range(n):
             cp[c] = j
             c += sb[j] >= thr
+        if c <= RANK_MAX:
+            for i in range(c):
+                cs[i] = sb[cp[i]]
     if c > RANK_MAX:
         return _topk_pos(sb, ids, n, k, pos)
-    for i in range(c):
-        cs[i] = sb[cp[i]]
     # pad to a multiple of 16 (one pass of the vectorized loop) with -inf: never larger
     c16 = (c + 15) & ~15
     for i in range(c, c16):
@@ -420,8 +446,11 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
 
     .. math::
 
-        s_j = \mathrm{base}_{v_j} + \mathrm{boost}_{v_j}
-              + w_{aff}\,\mathrm{aff}_j + w_{rr}\,\mathrm{rr}_j
+        s_j = (w_{aff}\,\mathrm{aff}_j + w_{rr}\,\mathrm{rr}_j)
+              + (\mathrm{base}_{v_j} + \mathrm{boost}_{v_j})
+
+    (summed in that order: the per-candidate terms in one vectorized pass, the
+    gathered per-video sum added in the pass that bounds the k-th best score).
 
     Parameters
     ----------
@@ -456,7 +485,6 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
     total[0] = -np.inf
     for v in prange(n_videos):
         total[v + 1] = base[v] + boost[v]
-    rr_term = np.array([0.0, w_rr])  # a lookup is cheaper than converting the byte to a float
     n_chunks = (n_req + CHUNK - 1) // CHUNK
     for ch in prange(n_chunks):
         r0 = ch * CHUNK
@@ -477,9 +505,17 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
             ids = cand_video[a:a + n]
             aff = cand_aff[a:a + n]
             rr = cand_rr[a:a + n]
+            # the per-candidate terms in one vectorized pass, then the gathered
+            # base + boost added in the pass that also bounds the k-th best score
             for j in range(n):
-                sb[j] = total[np.uint32(ids[j] + 1)] + w_aff * aff[j] + rr_term[rr[j]]
-            m = _rank_select(sb, ids, n, k, cp, cs, rk, pos)
+                sb[j] = w_aff * aff[j] + w_rr * rr[j]
+            if k <= 8 and n >= 16:
+                bound = _groups_bound8(sb, total, ids, n, True)
+            else:
+                for j in range(n):
+                    sb[j] += total[np.uint32(ids[j] + 1)]
+                bound = -np.inf
+            m = _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound)
             if n_quota > 0 and m == k:
                 for j in range(n):
                     v = ids[j]

@@ -30,10 +30,10 @@ def base_scores(matrix, weights):
 
 
 def candidate_score(v, aff, rr, base, boost, w_aff, w_rr):
-    """((base + boost) + w_aff * aff) + w_rr * rr; -inf for the padding id -1."""
+    """(w_aff * aff + w_rr * rr) + (base + boost); -inf for the padding id -1."""
     if v < 0:
         return -math.inf
-    return float(base[v]) + float(boost[v]) + w_aff * float(aff) + w_rr * float(rr)
+    return (w_aff * float(aff) + w_rr * float(rr)) + (float(base[v]) + float(boost[v]))
 
 
 def is_masked(s):
