@@ -737,10 +737,46 @@ def user_affinity(user_topic_impressions, user_topic_plays, strength) -> np.ndar
         raise ValueError("user_topic_impressions and user_topic_plays must be >= 0.")
     if np.any(plays > imp):
         raise ValueError("user_topic_plays must not exceed user_topic_impressions.")
-    k = float(strength)
-    tot_i = imp.sum(axis=1, keepdims=True)
-    tot_p = plays.sum(axis=1, keepdims=True)
-    ok = tot_p > 0
-    pbar = np.where(ok, tot_p / np.where(tot_i > 0, tot_i, 1.0), 1.0)
-    aff = np.log((plays + k * pbar) / (pbar * (imp + k)))
-    return np.where(ok, aff, 0.0).astype(np.float32)
+    out = np.empty(imp.shape, np.float32)
+    _affinity_kernel(imp, plays, float(strength), out)
+    return out
+
+
+#: Options of :func:`affinity_row_into`: plain IEEE arithmetic, no fast-math
+#: rewrites, so a row comes out with the same bits wherever it is computed
+#: (in :func:`user_affinity` or inline in a caller's kernel).
+_EXACT = dict(nogil=True, cache=True, error_model="numpy")
+
+
+@njit(**_EXACT)
+def affinity_row_into(imp, plays, strength, out):
+    """One user's row of :func:`user_affinity`, written into ``out``; for other kernels.
+
+    ``imp``, ``plays``: the user's counts per topic (1-D, any float dtype, read
+    as float64); ``out``: float32 of the same length. Sums of counts are exact
+    in float64, so the result does not depend on the order of the topics.
+    """
+    n = imp.shape[0]
+    tot_i = 0.0
+    tot_p = 0.0
+    for t in range(n):
+        tot_i += np.float64(imp[t])
+        tot_p += np.float64(plays[t])
+    if not tot_p > 0.0:
+        for t in range(n):
+            out[t] = 0.0
+        return
+    pbar = tot_p / tot_i
+    for t in range(n):
+        i = np.float64(imp[t])
+        if i == 0.0:
+            out[t] = 0.0  # exactly the prior: log(1)
+        else:
+            out[t] = np.float32(np.log((np.float64(plays[t]) + strength * pbar) / (pbar * (i + strength))))
+
+
+@njit(**PJIT)
+def _affinity_kernel(imp, plays, strength, out):
+    """:func:`affinity_row_into` for every row (rows are independent: any thread count, same bits)."""
+    for u in prange(imp.shape[0]):
+        affinity_row_into(imp[u], plays[u], strength, out[u])

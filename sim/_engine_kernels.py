@@ -24,6 +24,7 @@ from ranker._numba import JIT, PJIT, njit, prange
 from ranker._score_kernels import topk_quota_into
 from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_RETENTION, STREAM_RETRIEVAL,
                         key, poisson, uniform)
+from ranker.signals import affinity_row_into
 from sim.behavior import impression, recipient_opens
 
 # Per-video counter columns (float64 matrix ``vc``), named as the counters CSV.
@@ -133,7 +134,11 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
     ----------
     ctx : tuple
         ``(seed, day, tick, slate, n_quota, w_aff, w_rr, n_follow, n_interest, n_fresh,
-        top_m, stamp_base, bp, rr_rate, rr_on, rr_off)``.
+        top_m, stamp_base, bp, rr_rate, rr_on, rr_off, aff_strength)``. With
+        ``aff_strength > 0`` each user's affinity row is the logged one,
+        ``ranker.signals.user_affinity(ut_imps, ut_plays, aff_strength)[u]`` as of
+        the tick's start, computed when the user is served (only the user's own
+        counters enter it) and ``aff`` is not read; with ``0`` it is ``aff[u]``.
     world : tuple
         ``(user_interest, friend_indptr, friend_indices, video_creator, video_topic,
         video_duration_s, video_quality, video_hook, video_shareability)``.
@@ -152,7 +157,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
         First output row of each active user (rows = requests x slate).
     """
     (seed, day, tick, slate, n_quota, w_aff, w_rr, n_follow, n_interest, n_fresh,
-     top_m, stamp_base, bp, rr_rate, rr_on, rr_off) = ctx
+     top_m, stamp_base, bp, rr_rate, rr_on, rr_off, aff_strength) = ctx
     (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
      video_duration_s, video_quality, video_hook, video_shareability) = world
     (f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
@@ -177,6 +182,11 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
         newflag = np.empty(n_cand_max, np.bool_)
         chosen = np.empty(slate, np.int32)
         topic_cdf = np.empty(n_topics, np.float64)
+        aff_u = np.empty(n_topics, np.float32)
+        if aff_strength > 0:
+            affinity_row_into(ut_imps[u], ut_plays[u], aff_strength, aff_u)
+        else:
+            aff_u[:] = aff[u]
         for r in range(req_counts[u]):
             req_id = stamp_base + row_off[ui] // slate + r
             rkey = key(seed, STREAM_RETRIEVAL, u, day, tick * MAX_REQUESTS_PER_TICK + r)
@@ -252,7 +262,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 v = cand[i]
                 pos_of[v] = i
                 rr = 1.0 if cmark[video_creator[v]] == req_id else 0.0
-                scores[i] = base[v] + boost[v] + w_aff * np.float64(aff[u, video_topic[v]]) + w_rr * rr
+                scores[i] = base[v] + boost[v] + w_aff * np.float64(aff_u[video_topic[v]]) + w_rr * rr
                 newflag[i] = is_new[v]
             m = topk_quota_into(scores, cand, newflag, n, slate, n_quota, chosen)
             # serve
@@ -326,7 +336,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 out_f[row, F_BOOST] = boost[v]
                 out_f[row, F_WATCH] = watch_s
                 out_f[row, F_VALUE] = value
-                out_f[row, F_AFF] = aff[u, t]
+                out_f[row, F_AFF] = aff_u[t]
                 out_u[row, U_PLAY] = play3
                 out_u[row, U_COMPLETE] = completed
                 out_u[row, U_LIKE] = liked

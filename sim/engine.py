@@ -24,7 +24,7 @@ from ranker._numba import JIT, PJIT, njit, prange
 from ranker.policies import PolicyContext
 from ranker.rng import STREAM_LOG, key, uniform
 from ranker.score import ScoreWeights, base_scores
-from ranker.signals import SIGNAL_NAMES, Counters, compute_signals, user_affinity
+from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
 from sim.behavior import behavior_params
 from sim.config import Config, write_config
@@ -203,6 +203,11 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     rk = cfg.ranker
     w_aff, w_rr = float(wts.affinity), float(wts.regular_reader)
     learned = None
+    # the viewer's topic affinity: the logged one (ranker.signals.user_affinity of the user's
+    # topic counters, computed inside serve_tick for the users it serves), or for the oracle
+    # the true interest, passed in whole
+    aff_strength = AFFINITY_STRENGTH
+    aff = np.zeros((0, w.n_topics), np.float32)
     if rk.kind in ("learned", "distilled"):
         from ranker.learn import load_model
 
@@ -217,7 +222,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     elif rk.kind == "oracle":
         # The upper bound: rank on what the latent value rewards, latent quality and true
         # affinity, in the ratio the behaviour model's value formula weighs them.
-        oracle_aff = np.log(np.maximum(w.n_topics * w.user_interest, bcfg.affinity_floor)).astype(np.float32)
+        aff = np.log(np.maximum(w.n_topics * w.user_interest, bcfg.affinity_floor)).astype(np.float32)
+        aff_strength = 0.0
         w_aff = bcfg.value_a / bcfg.value_q if bcfg.value_q != 0 else 1.0
         w_rr = 0.0
 
@@ -325,10 +331,6 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             cr_vid = live[order].astype(np.int32)
             cr_ptr = np.zeros(C + 1, np.int64)
             np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
-            if rk.kind == "oracle":
-                aff = oracle_aff
-            else:
-                aff = user_affinity(ut_imps, ut_plays, AFFINITY_STRENGTH).astype(np.float32, copy=False)
             # arrivals
             K.draw_arrivals(seed, day, tick, T, w.user_activity, returned, counts)
             users = np.flatnonzero(counts).astype(np.int32)
@@ -342,7 +344,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             ctx = (np.int64(seed), np.int64(day), np.int64(tick), np.int64(slate), np.int64(n_quota),
                    w_aff, w_rr, np.int64(feed.n_follow_candidates),
                    np.int64(feed.n_interest_candidates), np.int64(feed.n_fresh_candidates), np.int64(top_m),
-                   np.int64(stamp_base), bp, float(bcfg.rr_rate), float(bcfg.rr_on), float(bcfg.rr_off))
+                   np.int64(stamp_base), bp, float(bcfg.rr_rate), float(bcfg.rr_on), float(bcfg.rr_off),
+                   aff_strength)
             state = (fs.ptr, fs.n, fs.cre, fs.eng, fs.rr, seen, seen_pos, inbox_view, ut_imps, ut_plays, aff,
                      base, boost, is_new, stamps, counts, cand_pos, cmarks)
             pools = (tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)

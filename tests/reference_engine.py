@@ -27,6 +27,7 @@ import numpy as np
 
 from sim.behavior import impression, recipient_opens
 from tests.reference import key, uniform
+from tests.reference_signals import affinity_row
 
 STREAM_ARRIVAL = 1
 STREAM_RETRIEVAL = 2
@@ -302,7 +303,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
     ut_imps, ut_plays``.
     """
     (seed, day, tick, slate, n_quota, w_aff, w_rr, n_follow, n_interest, n_fresh,
-     top_m, _stamp_base, bp, rr_rate, rr_on, rr_off) = ctx
+     top_m, _stamp_base, bp, rr_rate, rr_on, rr_off, aff_strength) = ctx
     seed, day, tick, slate, n_quota = int(seed), int(day), int(tick), int(slate), int(n_quota)
     (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
      video_duration_s, video_quality, video_hook, video_shareability) = world
@@ -334,6 +335,10 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
 
     for ui, u in enumerate(int(x) for x in users):
         capacity, entries = follows[u]
+        # the user's affinity row: logged (from their own counters, untouched before this point)
+        # or given
+        aff_u = (affinity_row(imps[u], plays[u], float(aff_strength)) if aff_strength > 0
+                 else [float(x) for x in aff[u]])
         for r in range(int(req_counts[u])):
             rkey = key(seed, STREAM_RETRIEVAL, u, day, tick * MAX_REQUESTS_PER_TICK + r)
             taken = {v for v in seen_rows[u] if v >= 0}
@@ -344,7 +349,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
                 c, t = int(video_creator[v]), int(video_topic[v])
                 e = find_entry(entries, c)
                 rr = 1.0 if (e is not None and e[2]) else 0.0
-                score_of[v] = base_l[v] + float(boost[v]) + w_aff * float(aff[u, t]) + w_rr * rr
+                score_of[v] = base_l[v] + float(boost[v]) + w_aff * aff_u[t] + w_rr * rr
                 source_of[v] = source
             chosen = topk_quota([score_of[v] for v, _ in cands], [v for v, _ in cands],
                                 [bool(is_new[v]) for v, _ in cands], slate, n_quota)
@@ -399,7 +404,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
                         rr_delta = 2
                 out_i[row, I_VIDEO], out_i[row, I_EVICTED] = v, evicted
                 for col, x in ((F_SCORE, score_of[v]), (F_BOOST, boost[v]), (F_WATCH, watch_s),
-                               (F_VALUE, value), (F_AFF, aff[u, t])):
+                               (F_VALUE, value), (F_AFF, aff_u[t])):
                     out_f[row, col] = x
                 for col, x in ((U_PLAY, play3), (U_COMPLETE, completed), (U_LIKE, liked),
                                (U_COMMENT, commented), (U_SHARE, shared), (U_FOLLOWED, followed),

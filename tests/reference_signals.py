@@ -53,6 +53,16 @@ def signals(c, prior_alpha, prior_beta):
     return matrix, alpha, beta
 
 
+def affinity_row(imp, plays, k):
+    """One user's affinity row as float32-rounded Python floats, in the kernel's order of operations."""
+    ti, tp = math.fsum(imp), math.fsum(plays)
+    if tp <= 0:
+        return [0.0] * len(imp)
+    pbar = tp / ti
+    return [0.0 if i == 0 else float(np.float32(math.log((p + k * pbar) / (pbar * (i + k)))))
+            for i, p in zip(imp, plays)]
+
+
 def affinity(imp, plays, k):
     """float64 (n_users, n_topics): the user topic affinity, one cell at a time."""
     out = np.zeros(np.shape(imp))

@@ -50,6 +50,7 @@ class Shape:
     stale_stamps: bool = False  # stamps hold old request ids from earlier ticks
     w_aff: float = 0.7
     w_rr: float = 0.4
+    aff_strength: float = 0.0  # > 0: affinity logged from ut_imps / ut_plays (as the engine runs); 0: ``aff`` given
     seed: int = 0
 
 
@@ -152,7 +153,7 @@ def make_case(sh: Shape):
     ctx = (np.int64(sh.seed + 7), np.int64(3), np.int64(1), np.int64(sh.slate), np.int64(sh.n_quota),
            float(sh.w_aff), float(sh.w_rr), np.int64(sh.n_follow), np.int64(sh.n_interest),
            np.int64(sh.n_fresh), np.int64(sh.top_m), np.int64(stamp_base), bp, float(BCFG.rr_rate),
-           float(BCFG.rr_on), float(BCFG.rr_off))
+           float(BCFG.rr_on), float(BCFG.rr_off), float(sh.aff_strength))
     world = (user_interest, friend_indptr, friend_indices, video_creator, video_topic, video_duration_s,
              video_quality, video_hook, video_shareability)
     return dict(
@@ -247,6 +248,9 @@ SHAPES = {
     "stale_stamps_small_seen": Shape(seed=14, stale_stamps=True, n_seen=1),
     "follows_exceed_follow_slots": Shape(seed=16, n_users=8, max_cap=7, full_follows=True, n_creators=10,
                                          n_follow=2, n_videos=60, w_rr=2.0),
+    "logged_affinity": Shape(seed=17, aff_strength=5.0),
+    "logged_affinity_wide": Shape(seed=18, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
+                                  max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5, aff_strength=2.0),
     "many_requests_wide": Shape(seed=15, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
                                 max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5),
 }
