@@ -106,6 +106,29 @@ class _FollowState:
         self.rr &= self.eng >= rr_off
 
 
+class _RowBuffers:
+    """The tick's output rows, reused across ticks (grown by a quarter when too short).
+
+    A tick at a million users fills about 10 million rows (about 70 bytes each);
+    fresh arrays every tick would cost that many bytes of page faults. serve_tick
+    writes every field of a served row, and nothing reads a padded row's fields
+    but its video (-1), user, request and position, so stale contents never show.
+    """
+
+    def __init__(self, max_rec):
+        self.max_rec = max_rec
+        self.cap = -1
+
+    def rows(self, n):
+        if n > self.cap:
+            self.cap = max(n, int(self.cap * 1.25))
+            self.i = np.empty((self.cap, K.N_I), np.int32)
+            self.f = np.empty((self.cap, K.N_F), np.float32)
+            self.u = np.empty((self.cap, K.N_U), np.uint8)
+            self.rec = np.empty((self.cap, self.max_rec), np.int32)
+        return self.i[:n], self.f[:n], self.u[:n], self.rec[:n]
+
+
 class _EventWriter:
     """Parquet event log written in chunks (one file per tick with rows)."""
 
@@ -256,6 +279,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     metrics = OnlineMetrics(w, feed, days)
     writer = _EventWriter(out / "events") if (out is not None and run.log_sample > 0) else None
     top_m = max(4 * feed.n_interest_candidates, 64)
+    bufs = _RowBuffers(bcfg.share_max_recipients)
     max_rec = bcfg.share_max_recipients
     stamp_base = 0
     total_imps = 0
@@ -337,10 +361,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             row_off = np.zeros(users.size + 1, np.int64)
             np.cumsum(counts[users].astype(np.int64) * slate, out=row_off[1:])
             n_rows = int(row_off[-1])
-            out_i = np.empty((n_rows, K.N_I), np.int32)
-            out_f = np.empty((n_rows, K.N_F), np.float32)
-            out_u = np.zeros((n_rows, K.N_U), np.uint8)
-            out_rec = np.empty((n_rows, max_rec), np.int32)
+            out_i, out_f, out_u, out_rec = bufs.rows(n_rows)
             ctx = (np.int64(seed), np.int64(day), np.int64(tick), np.int64(slate), np.int64(n_quota),
                    w_aff, w_rr, np.int64(feed.n_follow_candidates),
                    np.int64(feed.n_interest_candidates), np.int64(feed.n_fresh_candidates), np.int64(top_m),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ranker._numba import JIT, njit
+
 ESTABLISHED_AGE_DAYS = 365.0  # creators present at day 0 count as this old
 
 
@@ -65,6 +67,39 @@ def _m(value, unit, description):
     return {"value": value, "unit": unit, "description": description}
 
 
+@njit(**JIT)
+def _tick_kernel(videos, out_u, values, video_creator, creator_join_day, t_days, new_days,
+                 play_col, comp_col, fol_col, rr_col, cohort_imps, creator_imps):
+    """One tick's served rows (``videos >= 0``) summed in row order.
+
+    Adds each row's impression to ``cohort_imps[join day]`` (join days past the
+    end of the run are not counted) and ``creator_imps[creator]``; returns
+    ``(impressions, new-creator impressions, 3 s plays, completions, follower
+    impressions, regular-reader impressions, latent value summed in float64)``.
+    A creator is new when ``join > 0`` and ``t_days - join < new_days``.
+    """
+    n = n_new = plays = comps = fols = rrs = 0
+    value = 0.0
+    n_days = cohort_imps.shape[0]
+    for i in range(videos.shape[0]):
+        v = videos[i]
+        if v < 0:
+            continue
+        c = video_creator[v]
+        join = creator_join_day[c]
+        n += 1
+        n_new += join > 0 and t_days - join < new_days
+        plays += out_u[i, play_col] != 0
+        comps += out_u[i, comp_col] != 0
+        fols += out_u[i, fol_col] != 0
+        rrs += out_u[i, rr_col] != 0
+        value += np.float64(values[i])
+        if join < n_days:
+            cohort_imps[join] += 1
+        creator_imps[c] += 1
+    return n, n_new, plays, comps, fols, rrs, value
+
+
 class OnlineMetrics:
     """Accumulators of one run. See module docstring."""
 
@@ -83,24 +118,19 @@ class OnlineMetrics:
         self.first_target_day = np.full(world.n_creators, -1, np.int32)
 
     def add_tick(self, day, t_days, videos, out_u, values, play_col, comp_col, fol_col, rr_col):
-        """Accumulate one tick's served rows (``videos >= 0`` only)."""
+        """Accumulate one tick's served rows (``videos >= 0`` only): one serial pass, :func:`_tick_kernel`."""
         w = self.w
-        ok = videos >= 0
-        v = videos[ok]
-        if v.size == 0:
-            return
-        c = w.video_creator[v]
-        join = w.creator_join_day[c]
-        is_new = (join > 0) & (t_days - join < self.feed.new_creator_days)
-        self.day_imps[day] += v.size
-        self.day_new_imps[day] += np.count_nonzero(is_new)
-        self.day_plays[day] += np.count_nonzero(out_u[ok, play_col])
-        self.day_completions[day] += np.count_nonzero(out_u[ok, comp_col])
-        self.day_value[day] += float(values[ok].sum(dtype=np.float64))
-        self.day_follower_imps[day] += np.count_nonzero(out_u[ok, fol_col])
-        self.day_rr_imps[day] += np.count_nonzero(out_u[ok, rr_col])
-        self.imps_by_cohort_day[day] += np.bincount(join, minlength=self.days)[: self.days]
-        self.creator_imps += np.bincount(c, minlength=w.n_creators)
+        sums = _tick_kernel(videos, out_u, values, w.video_creator, w.creator_join_day, float(t_days),
+                            float(self.feed.new_creator_days), play_col, comp_col, fol_col, rr_col,
+                            self.imps_by_cohort_day[day], self.creator_imps)
+        n, n_new, plays, comps, fols, rrs, value = sums
+        self.day_imps[day] += n
+        self.day_new_imps[day] += n_new
+        self.day_plays[day] += plays
+        self.day_completions[day] += comps
+        self.day_value[day] += value
+        self.day_follower_imps[day] += fols
+        self.day_rr_imps[day] += rrs
 
     def end_day(self, day, returned, active, alive):
         """Record the day's returning and served users, and survivors."""
