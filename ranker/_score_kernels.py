@@ -205,21 +205,26 @@ def _quota_fixup(scores, ids, is_new, n, k, n_quota, pos, m):
     return m
 
 
+@njit(inline="always", **JIT)
+def _select_pos_in(scores, ids, n, k, f, u):
+    """Run :func:`_rank_select` on scratch ``f`` (float64, ``>= 2n + 16``) and ``u``
+    (uint32, ``>= n + k + 1``); returns ``(pos, m)``, ``pos`` a view of ``u``."""
+    pos = u[n:n + k + 1]
+    bound = -np.inf
+    if k <= 8 and n >= 16:
+        bound = _bound8(scores, n)
+    m = _rank_select(scores, ids, n, k, u[:n], f[:n + 16], f[n + 16:2 * n + 16].view(np.int64), pos, bound)
+    return pos, m
+
+
 @njit(**JIT)
 def _select_pos(scores, ids, n, k):
-    """Run :func:`_rank_select` with fresh scratch; returns ``(pos, m)``.
+    """:func:`_select_pos_in` with fresh scratch.
 
     Two allocations per call (about 20 ns each): the rank path is about five
     times faster than bounded insertion at ``n`` ~ 70, ``k`` = 8.
     """
-    f = np.empty(2 * n + 16, np.float64)
-    u = np.empty(n + k + 1, np.uint32)
-    pos = u[n:]
-    bound = -np.inf
-    if k <= 8 and n >= 16:
-        bound = _bound8(scores, n)
-    m = _rank_select(scores, ids, n, k, u[:n], f[:n + 16], f[n + 16:].view(np.int64), pos, bound)
-    return pos, m
+    return _select_pos_in(scores, ids, n, k, np.empty(2 * n + 16, np.float64), np.empty(n + k + 1, np.uint32))
 
 
 @njit(**JIT)
@@ -285,6 +290,20 @@ def topk_quota_into(scores, ids, is_new, n, k, n_quota, out):
     for i in range(m):
         out[i] = ids[pos[i]]
     return m
+
+
+@njit(**JIT)
+def topk_quota_pos(scores, ids, is_new, n, k, n_quota, f, u):
+    """:func:`topk_quota_into`'s choice as positions, on caller-owned scratch.
+
+    For kernels that call it once per request: ``f`` float64 of length
+    ``>= 2n + 16`` and ``u`` uint32 of length ``>= n + k + 1`` are reused, and
+    the positions save a lookup from id back to entry. Returns ``(pos, m)``:
+    the chosen entries are ``pos[:m]`` (a view of ``u``), best first.
+    """
+    pos, m = _select_pos_in(scores, ids, n, k, f, u)
+    m = _quota_fixup(scores, ids, is_new, n, k, n_quota, pos, m)
+    return pos, m
 
 
 @njit(inline="always", **JIT)

@@ -81,6 +81,25 @@ def key(seed, stream, a, b, c):
 
 
 @njit(**JIT)
+def key_prefix(seed, stream, a, b):
+    """The hash state of ``(seed, stream, a, b)``: ``key(seed, stream, a, b, c) == key_from(key_prefix(seed, stream, a, b), c)``.
+
+    For kernels that draw many keys differing only in ``c`` (a user's slots in
+    one day): four of the five mixing rounds are done once.
+    """
+    z = mix64(np.uint64(seed) + _C0)
+    z = mix64(z ^ (np.uint64(stream) + _C1))
+    z = mix64(z ^ (np.uint64(a) + _C2))
+    return mix64(z ^ (np.uint64(b) + _C3))
+
+
+@njit(**JIT)
+def key_from(prefix, c):
+    """:func:`key` from a :func:`key_prefix` and the last field ``c``."""
+    return mix64(np.uint64(prefix) ^ (np.uint64(c) + _C4))
+
+
+@njit(**JIT)
 def uniform(k0, k):
     """The ``k``-th uniform draw in ``[0, 1)`` of key ``k0`` (``k >= 0``)."""
     z = mix64(np.uint64(k0) + np.uint64(k + 1) * _GOLDEN)

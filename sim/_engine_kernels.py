@@ -21,9 +21,9 @@ import numba
 import numpy as np
 
 from ranker._numba import JIT, PJIT, njit, prange
-from ranker._score_kernels import topk_quota_into
+from ranker._score_kernels import topk_quota_pos
 from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_RETENTION, STREAM_RETRIEVAL,
-                        key, poisson, uniform)
+                        key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
 from sim.behavior import impression, recipient_opens
 
@@ -48,6 +48,7 @@ MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slo
 # pick (i < 1000), DRAW_FRESH0+i fresh pool. Behaviour key (per slot): the behaviour model uses
 # 0..15 and 16+j (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
 DRAW_FRESH0 = 4000
+NEW_FLAG = 1 << 20  # packed in serve_tick's per-video record above the topic (n_topics <= 512)
 DRAW_RECIPIENT_START = 100
 
 
@@ -144,10 +145,11 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
         video_duration_s, video_quality, video_hook, video_shareability)``.
     state : tuple
         ``(f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-        base, boost, is_new, stamps, req_counts, cand_pos, cmarks)``; the last three are
-        per-thread scratch (rows indexed by thread id) whose contents never affect results:
-        ``stamps`` int64 (threads, n_videos), ``cand_pos`` int32 (threads, n_videos),
-        ``cmarks`` int64 (threads, n_creators).
+        base, boost, is_new, stamps, req_counts, cmarks)``; ``stamps`` int32 (threads,
+        n_videos) and ``cmarks`` int32 (threads, n_creators) are per-thread scratch (rows
+        indexed by thread id) whose contents never affect results, as long as no entry
+        equals a request id of this tick: ``stamp_base`` + the tick's requests must stay
+        below 2**31 (the engine starts over from 0 with cleared scratch before it would not).
     pools : tuple
         ``(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)``: per-topic retrieval lists (best
         first), the fresh pool, and each creator's candidate posts (newest first).
@@ -161,7 +163,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
     (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
      video_duration_s, video_quality, video_hook, video_shareability) = world
     (f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-     base, boost, is_new, stamps, req_counts, cand_pos, cmarks) = state
+     base, boost, is_new, stamps, req_counts, cmarks) = state
     tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = pools
     n_topics = user_interest.shape[1]
     n_seen = seen.shape[1]
@@ -169,27 +171,40 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
     max_rec = out_rec.shape[1]
     n_cand_max = n_follow + n_inbox + n_interest + n_fresh
     n_fresh_pool = fresh_vid.shape[0]
+    n_videos = base.shape[0]
+    # what gathering and scoring read of a video, packed in one 32-byte record (one cache
+    # line instead of five arrays' lines for a random video): base, boost, creator, and
+    # topic + new-creator flag * 2**20 (integers held exactly in float64)
+    vrec = np.empty((n_videos, 4), np.float64)
+    for v in prange(n_videos):
+        vrec[v, 0] = base[v]
+        vrec[v, 1] = boost[v]
+        vrec[v, 2] = video_creator[v]
+        vrec[v, 3] = video_topic[v] + NEW_FLAG * is_new[v]
 
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
         stamp = stamps[tid]  # stamp[v] == req_id: v is already a candidate (or recently seen)
-        pos_of = cand_pos[tid]  # pos_of[v]: v's index among this request's candidates
         cmark = cmarks[tid]  # cmark[c] == req_id: the user is a regular reader of creator c
         cand = np.empty(n_cand_max, np.int32)
         src = np.empty(n_cand_max, np.uint8)
         scores = np.empty(n_cand_max, np.float64)
         newflag = np.empty(n_cand_max, np.bool_)
-        chosen = np.empty(slate, np.int32)
+        sel_f = np.empty(2 * n_cand_max + 16, np.float64)  # top-k scratch
+        sel_u = np.empty(n_cand_max + slate + 1, np.uint32)
         topic_cdf = np.empty(n_topics, np.float64)
         aff_u = np.empty(n_topics, np.float32)
         if aff_strength > 0:
             affinity_row_into(ut_imps[u], ut_plays[u], aff_strength, aff_u)
         else:
             aff_u[:] = aff[u]
+        # the user's keys of the day: only the slot differs between draws
+        rkey_u = key_prefix(seed, STREAM_RETRIEVAL, u, day)
+        bkey_u = key_prefix(seed, STREAM_BEHAVIOR, u, day)
         for r in range(req_counts[u]):
             req_id = stamp_base + row_off[ui] // slate + r
-            rkey = key(seed, STREAM_RETRIEVAL, u, day, tick * MAX_REQUESTS_PER_TICK + r)
+            rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
             for i in range(n_seen):
                 v = seen[u, i]
                 if v >= 0:
@@ -213,7 +228,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                         c = f_cre[j]
                         for q in range(cr_ptr[c], cr_ptr[c + 1]):
                             v = cr_vid[q]
-                            if stamp[v] != req_id and base[v] > -np.inf:
+                            if stamp[v] != req_id and vrec[v, 0] > -np.inf:
                                 stamp[v] = req_id
                                 cand[n] = v
                                 src[n] = 0
@@ -222,7 +237,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
             # 2. opened shares in the inbox
             for i in range(n_inbox):
                 v = inbox[u, i]
-                if v >= 0 and stamp[v] != req_id and base[v] > -np.inf:
+                if v >= 0 and stamp[v] != req_id and vrec[v, 0] > -np.inf:
                     stamp[v] = req_id
                     cand[n] = v
                     src[n] = 1
@@ -235,9 +250,11 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                     topic_cdf[t] = tot
                 for i in range(n_interest):
                     x = uniform(rkey, 1 + 2 * i) * tot
+                    # the first topic whose cumulative weight exceeds x (the last if none):
+                    # the cdf increases, so that is the count of those <= x, found without branches
                     t = 0
-                    while t < n_topics - 1 and topic_cdf[t] <= x:
-                        t += 1
+                    for j in range(n_topics - 1):
+                        t += topic_cdf[j] <= x
                     size = tp_ptr[t + 1] - tp_ptr[t]
                     if size == 0:
                         continue
@@ -260,11 +277,11 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
             # score
             for i in range(n):
                 v = cand[i]
-                pos_of[v] = i
-                rr = 1.0 if cmark[video_creator[v]] == req_id else 0.0
-                scores[i] = base[v] + boost[v] + w_aff * np.float64(aff_u[video_topic[v]]) + w_rr * rr
-                newflag[i] = is_new[v]
-            m = topk_quota_into(scores, cand, newflag, n, slate, n_quota, chosen)
+                tf = np.int64(vrec[v, 3])
+                rr = 1.0 if cmark[np.int64(vrec[v, 2])] == req_id else 0.0
+                scores[i] = vrec[v, 0] + vrec[v, 1] + w_aff * np.float64(aff_u[tf & (NEW_FLAG - 1)]) + w_rr * rr
+                newflag[i] = tf >= NEW_FLAG
+            chosen, m = topk_quota_pos(scores, cand, newflag, n, slate, n_quota, sel_f, sel_u)
             # serve
             row0 = row_off[ui] + r * slate
             for p in range(slate):
@@ -275,15 +292,15 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 if p >= m:
                     out_i[row, I_VIDEO] = -1
                     continue
-                v = chosen[p]
-                ci = pos_of[v]
+                ci = chosen[p]
+                v = cand[ci]
                 c = video_creator[v]
                 t = video_topic[v]
                 j = follow_find(f_ptr, f_n, f_cre, u, c)
                 follower = j >= 0
                 regular = follower and f_rr[j]
                 slot = (tick * MAX_REQUESTS_PER_TICK + r) * slate + p
-                k0 = key(seed, STREAM_BEHAVIOR, u, day, slot)
+                k0 = key_from(bkey_u, slot)
                 q = video_quality[v]
                 d = video_duration_s[v]
                 (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
@@ -333,7 +350,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 out_i[row, I_VIDEO] = v
                 out_i[row, I_EVICTED] = evicted
                 out_f[row, F_SCORE] = scores[ci]
-                out_f[row, F_BOOST] = boost[v]
+                out_f[row, F_BOOST] = vrec[v, 1]
                 out_f[row, F_WATCH] = watch_s
                 out_f[row, F_VALUE] = value
                 out_f[row, F_AFF] = aff_u[t]

@@ -32,6 +32,7 @@ from sim.metrics import OnlineMetrics, creator_age_days
 from sim.world import build_world
 
 FOLLOW_HEADROOM = 16  # extra follow slots per user beyond the initial follows
+STAMP_LIMIT = 2**31 - 1  # request ids in serve_tick's int32 scratch stamps stay below this
 AFFINITY_STRENGTH = 5.0  # pseudo-impressions smoothing the logged topic affinity
 
 
@@ -267,9 +268,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     counts = np.zeros(U, np.int32)
     user_day = np.zeros((U, 2), np.float64)
     n_thr = numba.config.NUMBA_NUM_THREADS
-    stamps = np.full((n_thr, V), -1, np.int64)
-    cand_pos = np.zeros((n_thr, V), np.int32)
-    cmarks = np.full((n_thr, C), -1, np.int64)
+    stamps = np.full((n_thr, V), -1, np.int32)
+    cmarks = np.full((n_thr, C), -1, np.int32)
     quit_day = np.full(C, np.iinfo(np.int32).max, np.int32)
     daily = np.zeros((C, feed.quit_window_days), np.int64)
     post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
@@ -281,7 +281,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     top_m = max(4 * feed.n_interest_candidates, 64)
     bufs = _RowBuffers(bcfg.share_max_recipients)
     max_rec = bcfg.share_max_recipients
-    stamp_base = 0
+    stamp_base = 0  # first request id of the tick in the int32 scratch stamps (restarts, see below)
+    req_base = 0  # first request id of the tick in the event log (never restarts)
     total_imps = 0
     t_kernels = 0.0
 
@@ -362,13 +363,18 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             np.cumsum(counts[users].astype(np.int64) * slate, out=row_off[1:])
             n_rows = int(row_off[-1])
             out_i, out_f, out_u, out_rec = bufs.rows(n_rows)
+            if stamp_base + n_rows // slate >= STAMP_LIMIT:
+                # request ids must stay int32 and unlike any stale stamp: start over, cleared
+                stamps.fill(-1)
+                cmarks.fill(-1)
+                stamp_base = 0
             ctx = (np.int64(seed), np.int64(day), np.int64(tick), np.int64(slate), np.int64(n_quota),
                    w_aff, w_rr, np.int64(feed.n_follow_candidates),
                    np.int64(feed.n_interest_candidates), np.int64(feed.n_fresh_candidates), np.int64(top_m),
                    np.int64(stamp_base), bp, float(bcfg.rr_rate), float(bcfg.rr_on), float(bcfg.rr_off),
                    aff_strength)
             state = (fs.ptr, fs.n, fs.cre, fs.eng, fs.rr, seen, seen_pos, inbox_view, ut_imps, ut_plays, aff,
-                     base, boost, is_new, stamps, counts, cand_pos, cmarks)
+                     base, boost, is_new, stamps, counts, cmarks)
             pools = (tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)
             t0 = time.perf_counter()
             K.serve_tick(ctx, world_t, state, pools, users, row_off, out_i, out_f, out_u, out_rec)
@@ -376,13 +382,14 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                          np.int64(feed.breakout_days), vc, ccounts, (inbox, inbox_pos), user_day)
             t_kernels += time.perf_counter() - t0
             stamp_base += n_rows // slate
+            req_base += n_rows // slate
             videos = out_i[:, K.I_VIDEO]
             served = int(np.count_nonzero(videos >= 0))
             total_imps += served
             metrics.add_tick(day, t_days, videos, out_u, out_f[:, K.F_VALUE], K.U_PLAY, K.U_COMPLETE,
                              K.U_FOLLOWER, K.U_REGULAR)
             if writer is not None and n_rows:
-                _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, stamp_base - n_rows // slate,
+                _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
                           feed.new_creator_days)
         # end of day: engagement decay, authoritative follower counts, satisfaction, quitting
         fs.decay(bcfg.rr_decay, bcfg.rr_off)

@@ -142,12 +142,10 @@ def make_case(sh: Shape):
     row_off = np.zeros(users.size + 1, np.int64)
     np.cumsum(req_counts[users].astype(np.int64) * sh.slate, out=row_off[1:])
     stamp_base = 1000
-    stamps = np.full((numba.config.NUMBA_NUM_THREADS, V), -1, np.int64)
-    cand_pos = np.zeros((numba.config.NUMBA_NUM_THREADS, V), np.int32)
-    cmarks = np.full((numba.config.NUMBA_NUM_THREADS, C), -1, np.int64)
+    stamps = np.full((numba.config.NUMBA_NUM_THREADS, V), -1, np.int32)
+    cmarks = np.full((numba.config.NUMBA_NUM_THREADS, C), -1, np.int32)
     if sh.stale_stamps:  # scratch left over from earlier ticks must not matter
         stamps[:] = r.integers(0, stamp_base, stamps.shape)
-        cand_pos[:] = r.integers(0, 50, cand_pos.shape)
         cmarks[:] = r.integers(0, stamp_base, cmarks.shape)
 
     ctx = (np.int64(sh.seed + 7), np.int64(3), np.int64(1), np.int64(sh.slate), np.int64(sh.n_quota),
@@ -161,13 +159,13 @@ def make_case(sh: Shape):
         pools=(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid),
         state=dict(f_ptr=f_ptr, f_n=f_n, f_cre=f_cre, f_eng=f_eng, f_rr=f_rr, seen=seen, seen_pos=seen_pos,
                    inbox=inbox, ut_imps=ut_imps, ut_plays=ut_plays, aff=aff, base=base, boost=boost,
-                   is_new=is_new, stamps=stamps, req_counts=req_counts, cand_pos=cand_pos, cmarks=cmarks),
+                   is_new=is_new, stamps=stamps, req_counts=req_counts, cmarks=cmarks),
         inbox_pos=inbox_pos, video_post_day=video_post_day, n_inbox=sh.n_inbox,
     )
 
 
 STATE_ORDER = ("f_ptr", "f_n", "f_cre", "f_eng", "f_rr", "seen", "seen_pos", "inbox", "ut_imps", "ut_plays",
-               "aff", "base", "boost", "is_new", "stamps", "req_counts", "cand_pos", "cmarks")
+               "aff", "base", "boost", "is_new", "stamps", "req_counts", "cmarks")
 
 
 def state_tuple(st, n_inbox):

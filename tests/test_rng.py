@@ -46,3 +46,12 @@ def test_poisson_large_lambda_does_not_underflow():
         x = np.array([rng.poisson(np.uint64(rng.key(4, 1, i, 0, 0)), 0, lam) for i in range(4000)])
         assert abs(x.mean() - lam) < 4 * np.sqrt(lam / 4000) + 0.5
         assert abs(x.std() - np.sqrt(lam)) < 0.1 * np.sqrt(lam)
+
+
+@pytest.mark.parametrize("seed, stream, a, b", [(0, 0, 0, 0), (7, 3, 999_999, 29), (2**62 + 5, 10, 2**40, 2**31)])
+def test_key_from_prefix_equals_key(seed, stream, a, b):
+    prefix = np.uint64(rng.key_prefix(seed, stream, a, b))
+    for c in (0, 1, 63, 64 * 7 + 5, 2**40 + 3):
+        assert rng.key_from(prefix, c) == rng.key(seed, stream, a, b, c) == ref.key(seed, stream, a, b, c)
+    # the prefix is not the key of any of its slots (the last round mixes c in)
+    assert rng.key_from(prefix, 0) != rng.key_from(prefix, 1)
