@@ -108,6 +108,20 @@ def follow_insert(f_ptr, f_n, f_cre, f_eng, f_rr, u, c, eng, rr_on):
     return evicted, evicted_rr, is_rr
 
 
+@njit(**JIT)
+def follow_counts(f_ptr, f_n, f_cre, f_rr, n_creators):
+    """Followers and regular readers per creator, counted over every user's used follow slots."""
+    followers = np.zeros(n_creators, np.int64)
+    regular = np.zeros(n_creators, np.int64)
+    for u in range(f_n.shape[0]):
+        lo = f_ptr[u]
+        for j in range(lo, lo + f_n[u]):
+            c = f_cre[j]
+            followers[c] += 1
+            regular[c] += f_rr[j]
+    return followers, regular
+
+
 @njit(**PJIT)
 def draw_arrivals(seed, day, tick, ticks_per_day, activity, returned, out):
     """Requests of each user in this tick: Poisson(activity / ticks) if returned today, capped."""

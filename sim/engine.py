@@ -90,17 +90,9 @@ class _FollowState:
         self.eng[dst] = np.minimum(1.0, 0.25 * aff)
         self.rr[dst] = self.eng[dst] >= cfg.behavior.rr_on
 
-    def valid(self):
-        total = self.ptr[-1]
-        used_end = np.repeat(self.ptr[:-1] + self.n, np.diff(self.ptr))
-        return np.arange(total) < used_end
-
     def counts(self, n_creators):
         """(followers, regular readers) per creator."""
-        ok = self.valid()
-        c = self.cre[ok]
-        return (np.bincount(c, minlength=n_creators).astype(np.int64),
-                np.bincount(c[self.rr[ok]], minlength=n_creators).astype(np.int64))
+        return K.follow_counts(self.ptr, self.n, self.cre, self.rr, n_creators)
 
     def decay(self, rate, rr_off):
         self.eng *= np.float32(1.0 - rate)
@@ -376,6 +368,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             state = (fs.ptr, fs.n, fs.cre, fs.eng, fs.rr, seen, seen_pos, inbox_view, ut_imps, ut_plays, aff,
                      base, boost, is_new, stamps, counts, cmarks)
             pools = (tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)
+            imps_before = ccounts[:, 2].copy()
             t0 = time.perf_counter()
             K.serve_tick(ctx, world_t, state, pools, users, row_off, out_i, out_f, out_u, out_rec)
             K.apply_tick(out_i, out_f, out_u, out_rec, w.video_creator, w.video_post_day, np.int64(day),
@@ -387,7 +380,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             served = int(np.count_nonzero(videos >= 0))
             total_imps += served
             metrics.add_tick(day, t_days, videos, out_u, out_f[:, K.F_VALUE], K.U_PLAY, K.U_COMPLETE,
-                             K.U_FOLLOWER, K.U_REGULAR)
+                             K.U_FOLLOWER, K.U_REGULAR, ccounts[:, 2] - imps_before)
             if writer is not None and n_rows:
                 _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
                           feed.new_creator_days)

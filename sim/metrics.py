@@ -68,36 +68,24 @@ def _m(value, unit, description):
 
 
 @njit(**JIT)
-def _tick_kernel(videos, out_u, values, video_creator, creator_join_day, t_days, new_days,
-                 play_col, comp_col, fol_col, rr_col, cohort_imps, creator_imps):
-    """One tick's served rows (``videos >= 0``) summed in row order.
+def _tick_kernel(videos, out_u, values, play_col, comp_col, fol_col, rr_col):
+    """One tick's served rows (``videos >= 0``) summed in row order, one sequential pass.
 
-    Adds each row's impression to ``cohort_imps[join day]`` (join days past the
-    end of the run are not counted) and ``creator_imps[creator]``; returns
-    ``(impressions, new-creator impressions, 3 s plays, completions, follower
-    impressions, regular-reader impressions, latent value summed in float64)``.
-    A creator is new when ``join > 0`` and ``t_days - join < new_days``.
+    Returns ``(impressions, 3 s plays, completions, follower impressions,
+    regular-reader impressions, latent value summed in float64)``.
     """
-    n = n_new = plays = comps = fols = rrs = 0
+    n = plays = comps = fols = rrs = 0
     value = 0.0
-    n_days = cohort_imps.shape[0]
     for i in range(videos.shape[0]):
-        v = videos[i]
-        if v < 0:
+        if videos[i] < 0:
             continue
-        c = video_creator[v]
-        join = creator_join_day[c]
         n += 1
-        n_new += join > 0 and t_days - join < new_days
         plays += out_u[i, play_col] != 0
         comps += out_u[i, comp_col] != 0
         fols += out_u[i, fol_col] != 0
         rrs += out_u[i, rr_col] != 0
         value += np.float64(values[i])
-        if join < n_days:
-            cohort_imps[join] += 1
-        creator_imps[c] += 1
-    return n, n_new, plays, comps, fols, rrs, value
+    return n, plays, comps, fols, rrs, value
 
 
 class OnlineMetrics:
@@ -117,20 +105,25 @@ class OnlineMetrics:
         self.creator_imps = np.zeros(world.n_creators, np.int64)
         self.first_target_day = np.full(world.n_creators, -1, np.int32)
 
-    def add_tick(self, day, t_days, videos, out_u, values, play_col, comp_col, fol_col, rr_col):
-        """Accumulate one tick's served rows (``videos >= 0`` only): one serial pass, :func:`_tick_kernel`."""
+    def add_tick(self, day, t_days, videos, out_u, values, play_col, comp_col, fol_col, rr_col, creator_imps):
+        """Accumulate one tick: its served rows (``videos >= 0``) and ``creator_imps``, the
+        impressions each creator received in it (int64, per creator; the engine's counters
+        already hold them, so no row is looked up again here)."""
         w = self.w
-        sums = _tick_kernel(videos, out_u, values, w.video_creator, w.creator_join_day, float(t_days),
-                            float(self.feed.new_creator_days), play_col, comp_col, fol_col, rr_col,
-                            self.imps_by_cohort_day[day], self.creator_imps)
-        n, n_new, plays, comps, fols, rrs, value = sums
+        n, plays, comps, fols, rrs, value = _tick_kernel(videos, out_u, values, play_col, comp_col, fol_col, rr_col)
+        join = w.creator_join_day
+        is_new = (join > 0) & (t_days - join < self.feed.new_creator_days)
+        in_run = join < self.days
         self.day_imps[day] += n
-        self.day_new_imps[day] += n_new
+        self.day_new_imps[day] += int(creator_imps[is_new].sum())
         self.day_plays[day] += plays
         self.day_completions[day] += comps
         self.day_value[day] += value
         self.day_follower_imps[day] += fols
         self.day_rr_imps[day] += rrs
+        self.imps_by_cohort_day[day] += np.bincount(join[in_run], weights=creator_imps[in_run],
+                                                    minlength=self.days).astype(np.int64)
+        self.creator_imps += creator_imps
 
     def end_day(self, day, returned, active, alive):
         """Record the day's returning and served users, and survivors."""

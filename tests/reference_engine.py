@@ -73,6 +73,16 @@ def follows_of(f_ptr, f_n, f_cre, f_eng, f_rr):
     return users
 
 
+def follow_counts(f_ptr, f_n, f_cre, f_rr, n_creators):
+    """Twin of ``follow_counts``: (followers, regular readers) per creator, as int64 arrays."""
+    followers, regular = [0] * n_creators, [0] * n_creators
+    for _, entries in follows_of(f_ptr, f_n, f_cre, np.zeros(len(f_cre)), f_rr):
+        for c, _, rr in entries:
+            followers[c] += 1
+            regular[c] += rr
+    return np.array(followers, np.int64), np.array(regular, np.int64)
+
+
 def follows_to_arrays(users, f_ptr, f_cre, f_eng, f_rr):
     """Per-user follow lists -> fresh copies of ``(f_n, f_cre, f_eng, f_rr)``.
 
@@ -480,30 +490,17 @@ def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_
             np.array(days, np.float64).reshape(user_day.shape))
 
 
-def tick_sums(videos, out_u, values, video_creator, creator_join_day, t_days, new_days,
-              play_col, comp_col, fol_col, rr_col, n_days, n_creators):
-    """Twin of ``sim.metrics._tick_kernel``, one served row at a time.
-
-    Returns ``(sums, cohort_imps, creator_imps)``: the kernel's seven sums and
-    the two count arrays it adds into (here fresh, starting at zero).
-    """
-    cohort = [0] * n_days
-    per_creator = [0] * n_creators
-    n = n_new = plays = comps = fols = rrs = 0
+def tick_sums(videos, out_u, values, play_col, comp_col, fol_col, rr_col):
+    """Twin of ``sim.metrics._tick_kernel``, one served row at a time."""
+    n = plays = comps = fols = rrs = 0
     value = 0.0
     for i, v in enumerate(int(x) for x in videos):
         if v < 0:
             continue
-        c = int(video_creator[v])
-        join = int(creator_join_day[c])
         n += 1
-        n_new += join > 0 and t_days - join < new_days
         plays += int(out_u[i, play_col]) != 0
         comps += int(out_u[i, comp_col]) != 0
         fols += int(out_u[i, fol_col]) != 0
         rrs += int(out_u[i, rr_col]) != 0
         value += float(values[i])
-        if join < n_days:
-            cohort[join] += 1
-        per_creator[c] += 1
-    return (n, n_new, plays, comps, fols, rrs, value), cohort, per_creator
+    return n, plays, comps, fols, rrs, value
