@@ -9,9 +9,11 @@ One tick runs in two phases:
    that belongs to the user being served (their seen ring, their follows and
    regular-reader engagement, their logged topic counters). No two iterations
    touch the same memory, so the result cannot depend on the thread count.
-2. ``apply_tick`` (serial, in row order): everything that crosses users:
-   video counters, creator follower and regular-reader counts, shared cards
-   landing in recipients' inboxes, per-user daily value sums.
+2. ``apply_tick`` (in row order): everything that crosses users: video
+   counters, creator follower and regular-reader counts, shared cards landing
+   in recipients' inboxes, per-user daily value sums. It runs as a fixed
+   number of parts in parallel, each owning a disjoint share of the targets
+   and applying their updates in row order.
 
 Every draw comes from ``ranker.rng`` keyed by (seed, stream, user, day, slot),
 so two policies replay the same arrivals and the same behaviour draws.
@@ -48,6 +50,7 @@ MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slo
 # pick (i < 1000), DRAW_FRESH0+i fresh pool. Behaviour key (per slot): the behaviour model uses
 # 0..15 and 16+j (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
 DRAW_FRESH0 = 4000
+APPLY_PARTS = 2  # apply_tick's parallel parts (fixed, so results never depend on the thread count)
 NEW_FLAG = 1 << 20  # packed in serve_tick's per-video record above the topic (n_topics <= 512)
 DRAW_RECIPIENT_START = 100
 
@@ -383,52 +386,63 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 out_u[row, U_SOURCE] = src[ci]
 
 
-@njit(**JIT)
+@njit(**PJIT)
 def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_day, early_days,
                vc, creator_counts, inbox_state, user_day):
-    """Apply a tick's cross-user effects in row order (phase 2, serial).
+    """Apply a tick's cross-user effects in row order (phase 2).
 
     ``creator_counts`` is int64 (n_creators, 3): followers, regular readers,
     impressions today. ``inbox_state`` is ``(inbox, inbox_pos)``. ``user_day`` is
     float64 (n_users, 2): impressions and summed latent value today.
+
+    Every target is owned by one of :data:`APPLY_PARTS` parts (a video, creator,
+    recipient or user ``x`` by ``x % APPLY_PARTS``); the parts run in parallel,
+    each scanning all rows in order and applying only the effects on what it
+    owns. So each target sees its updates in row order, as a serial pass would
+    give them, and the result does not depend on the thread count.
     """
     inbox, inbox_pos = inbox_state
     n_inbox = inbox.shape[1]
-    for row in range(out_i.shape[0]):
-        v = out_i[row, I_VIDEO]
-        if v < 0:
-            continue
-        u = out_i[row, I_USER]
-        c = video_creator[v]
-        play3 = out_u[row, U_PLAY]
-        vc[v, VC_IMPRESSIONS] += 1.0
-        vc[v, VC_PLAYS_3S] += play3
-        vc[v, VC_COMPLETIONS] += out_u[row, U_COMPLETE]
-        vc[v, VC_WATCH_S] += out_f[row, F_WATCH]
-        vc[v, VC_LIKES] += out_u[row, U_LIKE]
-        vc[v, VC_COMMENTS] += out_u[row, U_COMMENT]
-        vc[v, VC_SHARES] += out_u[row, U_SHARE]
-        vc[v, VC_SHARE_RECIPIENTS] += out_u[row, U_NREC]
-        vc[v, VC_SHARE_OPENS] += out_u[row, U_NOPEN]
-        vc[v, VC_FOLLOWS] += out_u[row, U_FOLLOWED]
-        vc[v, VC_VALUE] += out_f[row, F_VALUE]
-        if out_u[row, U_REGULAR]:
-            vc[v, VC_RR_IMPRESSIONS] += 1.0
-            vc[v, VC_RR_PLAYS_3S] += play3
-        if now_day - video_post_day[v] < early_days:
-            vc[v, VC_EARLY_IMPRESSIONS] += 1.0
-        creator_counts[c, 0] += out_u[row, U_FOLLOWED]
-        creator_counts[c, 1] += np.int64(out_u[row, U_RR_DELTA]) - 1
-        creator_counts[c, 2] += 1
-        ev = out_i[row, I_EVICTED]
-        if ev >= 0:
-            creator_counts[ev, 0] -= 1
-            if out_u[row, U_EVICTED_RR]:
-                creator_counts[ev, 1] -= 1
-        for i in range(out_u[row, U_NOPEN]):
-            f = out_rec[row, i]
-            p = inbox_pos[f]
-            inbox[f, p % n_inbox] = v
-            inbox_pos[f] = p + 1
-        user_day[u, 0] += 1.0
-        user_day[u, 1] += out_f[row, F_VALUE]
+    for part in prange(APPLY_PARTS):
+        for row in range(out_i.shape[0]):
+            v = out_i[row, I_VIDEO]
+            if v < 0:
+                continue
+            if v % APPLY_PARTS == part:
+                play3 = out_u[row, U_PLAY]
+                vc[v, VC_IMPRESSIONS] += 1.0
+                vc[v, VC_PLAYS_3S] += play3
+                vc[v, VC_COMPLETIONS] += out_u[row, U_COMPLETE]
+                vc[v, VC_WATCH_S] += out_f[row, F_WATCH]
+                vc[v, VC_LIKES] += out_u[row, U_LIKE]
+                vc[v, VC_COMMENTS] += out_u[row, U_COMMENT]
+                vc[v, VC_SHARES] += out_u[row, U_SHARE]
+                vc[v, VC_SHARE_RECIPIENTS] += out_u[row, U_NREC]
+                vc[v, VC_SHARE_OPENS] += out_u[row, U_NOPEN]
+                vc[v, VC_FOLLOWS] += out_u[row, U_FOLLOWED]
+                vc[v, VC_VALUE] += out_f[row, F_VALUE]
+                if out_u[row, U_REGULAR]:
+                    vc[v, VC_RR_IMPRESSIONS] += 1.0
+                    vc[v, VC_RR_PLAYS_3S] += play3
+                if now_day - video_post_day[v] < early_days:
+                    vc[v, VC_EARLY_IMPRESSIONS] += 1.0
+            c = video_creator[v]
+            if c % APPLY_PARTS == part:
+                creator_counts[c, 0] += out_u[row, U_FOLLOWED]
+                creator_counts[c, 1] += np.int64(out_u[row, U_RR_DELTA]) - 1
+                creator_counts[c, 2] += 1
+            ev = out_i[row, I_EVICTED]
+            if ev >= 0 and ev % APPLY_PARTS == part:
+                creator_counts[ev, 0] -= 1
+                if out_u[row, U_EVICTED_RR]:
+                    creator_counts[ev, 1] -= 1
+            for i in range(out_u[row, U_NOPEN]):
+                f = out_rec[row, i]
+                if f % APPLY_PARTS == part:
+                    p = inbox_pos[f]
+                    inbox[f, p % n_inbox] = v
+                    inbox_pos[f] = p + 1
+            u = out_i[row, I_USER]
+            if u % APPLY_PARTS == part:
+                user_day[u, 0] += 1.0
+                user_day[u, 1] += out_f[row, F_VALUE]
