@@ -51,7 +51,7 @@ MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slo
 # 0..15 and 16+j (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
 DRAW_FRESH0 = 4000
 APPLY_PARTS = 2  # apply_tick's parallel parts (fixed, so results never depend on the thread count)
-NEW_FLAG = 1 << 20  # packed in serve_tick's per-video record above the topic (n_topics <= 512)
+MAX_TOPICS = 512  # serve_tick packs a video's topic below its creator (WorldConfig.n_topics <= 512)
 DRAW_RECIPIENT_START = 100
 
 
@@ -167,6 +167,8 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
         indexed by thread id) whose contents never affect results, as long as no entry
         equals a request id of this tick: ``stamp_base`` + the tick's requests must stay
         below 2**31 (the engine starts over from 0 with cleared scratch before it would not).
+        A video is masked (never a candidate) where ``base`` is ``-inf``; ``boost`` must
+        be finite (the engine checks what a policy returns).
     pools : tuple
         ``(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)``: per-topic retrieval lists (best
         first), the fresh pool, and each creator's candidate posts (newest first).
@@ -189,15 +191,13 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
     n_cand_max = n_follow + n_inbox + n_interest + n_fresh
     n_fresh_pool = fresh_vid.shape[0]
     n_videos = base.shape[0]
-    # what gathering and scoring read of a video, packed in one 32-byte record (one cache
-    # line instead of five arrays' lines for a random video): base, boost, creator, and
-    # topic + new-creator flag * 2**20 (integers held exactly in float64)
-    vrec = np.empty((n_videos, 4), np.float64)
+    # what gathering and scoring read of a video, packed in one 16-byte record (one cache
+    # line instead of five arrays' lines for a random video): base + boost, and
+    # (creator * 512 + topic) * 2 + new-creator flag, an integer held exactly in float64
+    vrec = np.empty((n_videos, 2), np.float64)
     for v in prange(n_videos):
-        vrec[v, 0] = base[v]
-        vrec[v, 1] = boost[v]
-        vrec[v, 2] = video_creator[v]
-        vrec[v, 3] = video_topic[v] + NEW_FLAG * is_new[v]
+        vrec[v, 0] = base[v] + boost[v]
+        vrec[v, 1] = (np.int64(video_creator[v]) * MAX_TOPICS + video_topic[v]) * 2 + is_new[v]
 
     for ui in prange(users.shape[0]):
         u = users[ui]
@@ -294,10 +294,10 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
             # score
             for i in range(n):
                 v = cand[i]
-                tf = np.int64(vrec[v, 3])
-                rr = 1.0 if cmark[np.int64(vrec[v, 2])] == req_id else 0.0
-                scores[i] = vrec[v, 0] + vrec[v, 1] + w_aff * np.float64(aff_u[tf & (NEW_FLAG - 1)]) + w_rr * rr
-                newflag[i] = tf >= NEW_FLAG
+                packed = np.int64(vrec[v, 1])
+                rr = 1.0 if cmark[packed // (2 * MAX_TOPICS)] == req_id else 0.0
+                scores[i] = vrec[v, 0] + w_aff * np.float64(aff_u[(packed >> 1) & (MAX_TOPICS - 1)]) + w_rr * rr
+                newflag[i] = (packed & 1) != 0
             chosen, m = topk_quota_pos(scores, cand, newflag, n, slate, n_quota, sel_f, sel_u)
             # serve
             row0 = row_off[ui] + r * slate
@@ -367,7 +367,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 out_i[row, I_VIDEO] = v
                 out_i[row, I_EVICTED] = evicted
                 out_f[row, F_SCORE] = scores[ci]
-                out_f[row, F_BOOST] = vrec[v, 1]
+                out_f[row, F_BOOST] = boost[v]
                 out_f[row, F_WATCH] = watch_s
                 out_f[row, F_VALUE] = value
                 out_f[row, F_AFF] = aff_u[t]

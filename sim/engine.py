@@ -323,6 +323,11 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 new_creator_days=feed.new_creator_days, video_id=idx.astype(np.int64),
                 creator_kind=w.creator_kind[cr])
             act = policy.act(pctx)
+            if not np.all(np.isfinite(act.boost)):
+                bad = int(np.flatnonzero(~np.isfinite(act.boost))[0])
+                raise ValueError(f"Policy {cfg.policy.name!r} returned a boost of {float(act.boost[bad])!r} for video "
+                                 f"{int(idx[bad])} on day {day}, tick {tick}; boosts must be finite "
+                                 "(mask a post with PolicyAction.eligible instead).")
             base = np.full(V, -np.inf)
             boost = np.zeros(V)
             is_new = np.zeros(V, np.bool_)

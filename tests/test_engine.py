@@ -232,3 +232,18 @@ def test_oracle_ranker_serves_more_value_than_hand():
     hand = simulate(tiny(days=3), progress=False).scalars()
     oracle = simulate(tiny(days=3).with_overrides(ranker="oracle"), progress=False).scalars()
     assert oracle["value_per_impression"] > hand["value_per_impression"]
+
+
+def test_a_policy_returning_a_non_finite_boost_is_named(monkeypatch):
+    from ranker.policies import REGISTRY, PolicyAction
+
+    cls = REGISTRY["none"]
+
+    def bad_act(self, ctx):
+        boost = np.zeros(ctx.n_videos)
+        boost[min(3, ctx.n_videos - 1)] = -np.inf
+        return PolicyAction(boost=boost)
+
+    monkeypatch.setattr(cls, "act", bad_act)
+    with pytest.raises(ValueError, match=r"Policy 'none' returned a boost of -inf for video \d+ on day 0, tick 0"):
+        simulate(tiny(days=1), progress=False)
