@@ -1027,10 +1027,7 @@ WEIGHTS_FILE = "weights.json"
 
 
 def _plot(report: dict, out_dir: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ranker import _figures as plt  # no pyplot: the caller's backend is left alone
 
     names = report["feature_names"]
     gain = np.array([report["gain_share"][n] for n in names])

@@ -257,12 +257,9 @@ def _series(d: ReportData, arm: str, name: str, which: str = "mean"):
 
 class _Figures:
     def __init__(self, d: ReportData):
-        import matplotlib
+        from ranker import _figures
 
-        matplotlib.use("Agg", force=True)
-        import matplotlib.pyplot as plt
-
-        self.plt = plt
+        self.plt = _figures  # pyplot's subplots and close, without touching the caller's backend
         self.d = d
         self.dir = d.out_dir / "figures"
         self.dir.mkdir(parents=True, exist_ok=True)

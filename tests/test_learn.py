@@ -251,6 +251,22 @@ def trained(sim_log, tmp_path_factory):
     return ts, cfg, res, out
 
 
+def test_save_model_leaves_the_callers_matplotlib_backend_alone(trained, tmp_path):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    _, _, res, _ = trained
+    before = matplotlib.get_backend()
+    plt.switch_backend("svg")  # as a notebook's own backend would be
+    try:
+        out = save_model(res, tmp_path / "m")
+        assert (out / "weights.png").read_bytes().startswith(b"\x89PNG")
+        assert matplotlib.get_backend().lower() == "svg"
+        assert plt.get_fignums() == []
+    finally:
+        plt.switch_backend(before)
+
+
 def test_model_dir_contents_and_reload(trained):
     ts, cfg, res, out = trained
     assert {p.name for p in out.iterdir()} == {"model.txt", "weights.json", "weights.png", "weights.svg"}

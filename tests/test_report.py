@@ -323,3 +323,20 @@ def test_report_in_headless_chromium(tmp_path):
     dom = subprocess.run([CHROMIUM, *_FLAGS, f"--user-data-dir={tmp_path / 'profile3'}", "--virtual-time-budget=5000",
                           "--dump-dom", probe.as_uri()], check=True, capture_output=True, text=True, timeout=120).stdout
     assert re.search(r'data-broken="1"', dom)
+
+
+def test_report_leaves_the_callers_matplotlib_backend_alone(tmp_path):
+    """A notebook's inline backend must survive a report (it used to be forced to Agg)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    plt.switch_backend("svg")  # any backend other than Agg: the one a notebook would have chosen
+    try:
+        C.compare(tiny_cfg(), policies="none,fixed_tilt", seeds=1, out_dir=tmp_path / "rep", jobs=1,
+                  progress=False, run_fn=fake_run)
+        assert (tmp_path / "rep" / "figures" / "lorenz.png").stat().st_size > 0
+        assert matplotlib.get_backend().lower() == "svg"
+        assert plt.get_fignums() == []  # no figure left open in pyplot either
+    finally:
+        plt.switch_backend(before)
