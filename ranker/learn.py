@@ -613,6 +613,19 @@ def _grades(name: str, y: np.ndarray, fit_rows: np.ndarray):
     return np.searchsorted(np.asarray(edges), y, side="right").astype(np.int32), edges
 
 
+def _tqdm(progress: bool):
+    """The tqdm class for a bar: ``tqdm.auto``'s only when one is shown.
+
+    Importing ``tqdm.auto`` in a notebook without ipywidgets warns ("IProgress
+    not found") even for a bar that is then disabled; the plain class does not.
+    """
+    if progress:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
 def build_training_set(log: EventLog, label: str | None = None, *, warmup_days: int = 1,
                        holdout_days: int = 2, weights=None, progress: bool = False) -> TrainingSet:
     """Features of every impression as they stood before it, plus its grade.
@@ -640,10 +653,10 @@ def build_training_set(log: EventLog, label: str | None = None, *, warmup_days: 
     TrainingSet
         Rows of days ``>= warmup_days``, in the log's order.
     """
-    from tqdm.auto import tqdm
-
     from ranker.score import ScoreWeights
     from ranker.signals import Counters, compute_signals, fit_prior
+
+    tqdm = _tqdm(progress)
 
     if not isinstance(log, EventLog):
         raise TypeError(f"build_training_set expects an EventLog. Got {type(log).__name__} instead.")
@@ -910,8 +923,8 @@ def train(ts: TrainingSet, cfg: LearnConfig | None = None, *, features=None, pro
         linear distillation (see :func:`save_model` for the layout).
     """
     import lightgbm as lgb
-    from tqdm.auto import tqdm
 
+    tqdm = _tqdm(progress)
     cfg = LearnConfig() if cfg is None else cfg
     if not isinstance(ts, TrainingSet):
         raise TypeError(f"train expects a TrainingSet. Got {type(ts).__name__} instead.")

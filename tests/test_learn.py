@@ -1,6 +1,7 @@
 """ranker.learn: running counters, no leakage, NDCG, training, the model directory, the CLI."""
 
 import json
+import sys
 
 import lightgbm as lgb
 import numpy as np
@@ -265,6 +266,14 @@ def test_save_model_leaves_the_callers_matplotlib_backend_alone(trained, tmp_pat
         assert plt.get_fignums() == []
     finally:
         plt.switch_backend(before)
+
+
+def test_without_a_bar_learning_never_imports_tqdm_auto(sim_log, monkeypatch):
+    # in a notebook without ipywidgets, importing tqdm.auto warns even for a disabled bar
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # any import of it now raises ImportError
+    ts = build_training_set(read_event_log(sim_log), warmup_days=1, holdout_days=1, progress=False)
+    res = train(ts, LearnConfig(holdout_days=1, n_trees=3, min_data_in_leaf=10, shap_rows=50), progress=False)
+    assert res.report["ndcg"]["learned"]["ndcg@10"] > 0
 
 
 def test_model_dir_contents_and_reload(trained):
