@@ -55,11 +55,52 @@ from ranker.rng import STREAM_BEHAVIOR, key, uniform
 
 @dataclass(frozen=True)
 class BehaviorConfig(Section):
-    """Coefficients of the behaviour model (the ``[behavior]`` section).
+    r"""Coefficients of the behaviour model (the ``[behavior]`` section).
 
     Logits: ``b*`` intercepts, ``*_q`` quality, ``*_a`` log-affinity,
     ``*_h`` hook, ``*_s`` shareability, ``*_r`` regular reader, ``*_c``
     completion. See :func:`sim.behavior.impression` for the formulas.
+
+    Regular readers (``rr_*``, applied by the feed loop). Each follow of a
+    user :math:`u` to a creator :math:`c` carries an engagement average
+    :math:`E`. An impression of one of :math:`c`'s posts to :math:`u` engages
+    :math:`e = \tfrac12\,\mathrm{play}_3 + \tfrac12\,\mathrm{completed}` (0,
+    0.5 or 1) and moves the average:
+
+    .. math::
+
+        E \leftarrow (1 - \mathrm{rr\_rate})\,E + \mathrm{rr\_rate}\,e
+
+    A follower becomes a regular reader when :math:`E \ge \mathrm{rr\_on}` and
+    stops being one when :math:`E < \mathrm{rr\_off}` (``rr_off <= rr_on``: a
+    band in which the status does not flicker). A follow made after an
+    impression starts at that impression's :math:`e`; a day-0 follow starts at
+    :math:`\min(1, n_\mathrm{topics}\,\mathrm{interest}_{u,\mathrm{topic}(c)} / 4)`;
+    either is a regular reader from the start if it reaches ``rr_on``. When a user's follow slots are full, a new follow replaces the least
+    engaged one. At the end of every day, every follow decays,
+
+    .. math::
+
+        E \leftarrow (1 - \mathrm{rr\_decay})\,E,
+
+    and regular readers now below ``rr_off`` stop being regular readers: a
+    follower who stopped watching drifts out, although the follow stays.
+
+    Retention (``return_*``, ``satisfaction_rate``). User :math:`u` opens the
+    app on day :math:`d` (and only then makes requests) with probability
+
+    .. math::
+
+        P(\mathrm{return}_{u,d}) = \sigma(\mathrm{return\_b} + \mathrm{return\_v}\,S_u),
+
+    drawn from the user's own counter-based stream for that day, so it is the
+    same draw under every policy. The satisfaction :math:`S_u` starts at 0 and,
+    after each day on which the user saw :math:`n > 0` impressions of total
+    latent value :math:`V`, becomes
+
+    .. math::
+
+        S_u \leftarrow (1 - \mathrm{satisfaction\_rate})\,S_u + \mathrm{satisfaction\_rate}\,V / n .
     """
 
     play_b: float = param(-0.2, "float", -20.0, 20.0, doc="3-second play: intercept (logit)")
