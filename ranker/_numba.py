@@ -28,11 +28,16 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
+#: :func:`_source_hash` as this process imported ranksim: the code it runs, even after
+#: the files on disk change (what the cluster check compares between client and workers).
+SOURCE_HASH = _source_hash()
+
+
 def _set_cache_dir() -> None:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return  # the user chose one; respect it
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ranksim" / "numba"
-    d = base / _source_hash()
+    d = base / SOURCE_HASH
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -221,9 +221,10 @@ def _environment() -> dict:
     import numba
     import numpy
 
-    from ranker._numba import _source_hash
+    from ranker._numba import SOURCE_HASH
 
-    return {"ranksim_source": _source_hash(), "python": platform.python_version(),
+    # the code this process loaded, not the files on disk now (a long-lived worker may predate an edit)
+    return {"ranksim_source": SOURCE_HASH, "python": platform.python_version(),
             "numpy": numpy.__version__, "numba": numba.__version__}
 
 

@@ -332,3 +332,13 @@ def test_summary_refuses_a_run_twice(tmp_path):
     with pytest.raises(ValueError, match=r"runs none__seed0 appear more than once"):
         C.write_summary(tmp_path, arms, [specs[0], specs[0]], [m, m])
     assert not (tmp_path / "summary.csv").exists()
+
+
+def test_worker_probe_reports_the_code_it_loaded_not_the_files_now(tmp_path, monkeypatch):
+    """A worker started before an edit runs the old code: its probe must say so."""
+    import ranker._numba as N
+
+    loaded = K.worker_probe(str(tmp_path / "probe"))["ranksim_source"]
+    assert loaded == N.SOURCE_HASH
+    monkeypatch.setattr(N, "_source_hash", lambda: "ffffffffffffffff")  # the files changed on disk since
+    assert K.worker_probe(str(tmp_path / "probe"))["ranksim_source"] == loaded
