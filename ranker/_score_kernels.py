@@ -342,7 +342,7 @@ def _group_value(x, total, ids, j, add):
     """``x[j]``; with ``add``, first ``x[j] += total[ids[j] + 1]`` (the batch kernel's gather)."""
     v = x[j]
     if add:
-        v += total[np.uint32(ids[j] + 1)]
+        v += total[np.uint64(np.int64(ids[j]) + 1)]
         x[j] = v
     return v
 
@@ -532,7 +532,7 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
                 bound = _groups_bound8(sb, total, ids, n, True)
             else:
                 for j in range(n):
-                    sb[j] += total[np.uint32(ids[j] + 1)]
+                    sb[j] += total[np.uint64(np.int64(ids[j]) + 1)]
                 bound = -np.inf
             m = _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound)
             if n_quota > 0 and m == k:
