@@ -170,6 +170,20 @@ class PolicyContext:
                 )
 
 
+class NonFiniteBoost(ValueError):
+    """A :class:`PolicyAction` was given a boost that is not finite.
+
+    ``position`` is the first such entry (in the order of the context's
+    videos) and ``value`` its boost, so a caller can name the video.
+    """
+
+    def __init__(self, position: int, value: float):
+        self.position = position
+        self.value = value
+        super().__init__(f"The 'boost' field of PolicyAction must hold finite numbers. Got {value!r} at position "
+                         f"{position} instead (mask a post with the 'eligible' field).")
+
+
 @dataclass(frozen=True)
 class PolicyAction:
     """What a policy asks of the ranker for one tick.
@@ -193,6 +207,10 @@ class PolicyAction:
     def __post_init__(self):
         if not 0.0 <= self.quota <= 1.0:
             raise ValueError(f"The 'quota' field of PolicyAction must be a float in the range [0, 1]. Got {self.quota!r} instead.")
+        finite = np.isfinite(self.boost)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise NonFiniteBoost(bad, float(np.asarray(self.boost)[bad]))
 
 
 # --- base class -----------------------------------------------------------------

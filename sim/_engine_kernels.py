@@ -168,7 +168,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
         equals a request id of this tick: ``stamp_base`` + the tick's requests must stay
         below 2**31 (the engine starts over from 0 with cleared scratch before it would not).
         A video is masked (never a candidate) where ``base`` is ``-inf``; ``boost`` must
-        be finite (the engine checks what a policy returns).
+        be finite (PolicyAction refuses a boost that is not).
     pools : tuple
         ``(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)``: per-topic retrieval lists (best
         first), the fresh pool, and each creator's candidate posts (newest first).

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from ranker._numba import JIT, PJIT, njit, prange
-from ranker.policies import PolicyContext
+from ranker.policies import NonFiniteBoost, PolicyContext
 from ranker.rng import STREAM_LOG, key, uniform
 from ranker.score import ScoreWeights, base_scores
 from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
@@ -322,12 +322,12 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 active=np.ones(idx.size, np.bool_), base_score=b_sub, signals=sig,
                 new_creator_days=feed.new_creator_days, video_id=idx.astype(np.int64),
                 creator_kind=w.creator_kind[cr])
-            act = policy.act(pctx)
-            if not np.all(np.isfinite(act.boost)):
-                bad = int(np.flatnonzero(~np.isfinite(act.boost))[0])
-                raise ValueError(f"Policy {cfg.policy.name!r} returned a boost of {float(act.boost[bad])!r} for video "
-                                 f"{int(idx[bad])} on day {day}, tick {tick}; boosts must be finite "
-                                 "(mask a post with PolicyAction.eligible instead).")
+            try:
+                act = policy.act(pctx)
+            except NonFiniteBoost as e:  # PolicyAction checks; here the video, day and tick are known
+                raise ValueError(f"Policy {cfg.policy.name!r} returned a boost of {e.value!r} for video "
+                                 f"{int(idx[e.position])} on day {day}, tick {tick}; boosts must be finite "
+                                 "(mask a post with PolicyAction.eligible instead).") from None
             base = np.full(V, -np.inf)
             boost = np.zeros(V)
             is_new = np.zeros(V, np.bool_)

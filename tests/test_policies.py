@@ -523,3 +523,16 @@ def test_every_policy_runs_on_real_signals():
     # UCB's bonus falls with impressions at the real posteriors too
     ucb = P.make_policy("ucb").act(ctx).boost
     assert np.corrcoef(np.log1p(impr), ucb)[0, 1] < -0.5
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_policy_action_refuses_a_non_finite_boost_naming_where(bad):
+    from ranker.policies import NonFiniteBoost, PolicyAction
+
+    boost = np.zeros(5)
+    boost[2] = bad
+    with pytest.raises(NonFiniteBoost, match=r"The 'boost' field of PolicyAction must hold finite numbers\. "
+                                             rf"Got {bad!r} at position 2 instead") as info:
+        PolicyAction(boost=boost)
+    assert (info.value.position, repr(info.value.value)) == (2, repr(bad))
+    assert PolicyAction(boost=np.full(5, 1e300)).boost[0] == 1e300  # large but finite is fine
