@@ -76,8 +76,9 @@ class BehaviorConfig(Section):
     band in which the status does not flicker). A follow made after an
     impression starts at that impression's :math:`e`; a day-0 follow starts at
     :math:`\min(1, n_\mathrm{topics}\,\mathrm{interest}_{u,\mathrm{topic}(c)} / 4)`;
-    either is a regular reader from the start if it reaches ``rr_on``. When a user's follow slots are full, a new follow replaces the least
-    engaged one. At the end of every day, every follow decays,
+    either is a regular reader from the start if it reaches ``rr_on``. When a
+    user's follow slots are full, a new follow replaces the least engaged one.
+    At the end of every day, every follow decays,
 
     .. math::
 
