@@ -47,6 +47,11 @@ Both select the top k without a sort (:func:`_rank_select`):
    best first and only a better one is shifted into place);
 5. survivors are written at their rank (those past ``k`` into a spare slot).
 
+The rare paths (bounded insertion, the quota's fix-up) are inlined into the
+batch kernel: a call would need the request's slice of ids as a counted
+reference, and Numba then pays an atomic increment and decrement of the
+array's reference count for every request, not only the rare ones.
+
 With a slot quota (``n_quota > 0``), both :func:`topk_quota_into` and the
 batch kernel take the plain top-k first and then, only when it holds too few
 new entries, swap its worst non-new entries for the best new ones ranked after
@@ -131,7 +136,6 @@ def _insert(scores, ids, j, pos, lo, cnt, cap):
     return cnt
 
 
-@njit(**JIT)
 def _topk_pos(scores, ids, n, k, pos):
     """Positions of the best ``min(k, #unmasked)`` of the first ``n`` entries, in order.
 
@@ -156,7 +160,10 @@ def _topk_pos(scores, ids, n, k, pos):
     return m
 
 
-@njit(**JIT)
+_topk_pos_inline = njit(inline="always", **JIT)(_topk_pos)
+_topk_pos = njit(**JIT)(_topk_pos)
+
+
 def _quota_fixup(scores, ids, is_new, n, k, n_quota, pos, m):
     r"""Turn the plain top-k in ``pos[:m]`` into the quota's choice, in place; returns ``m``.
 
@@ -203,6 +210,10 @@ def _quota_fixup(scores, ids, is_new, n, k, n_quota, pos, m):
         if is_new[j] and scores[j] >= LOWEST and _before(scores, ids, last, j):
             cnt = _insert(scores, ids, j, pos, k - d, cnt, d)
     return m
+
+
+_quota_fixup_inline = njit(inline="always", **JIT)(_quota_fixup)
+_quota_fixup = njit(**JIT)(_quota_fixup)
 
 
 @njit(inline="always", **JIT)
@@ -430,7 +441,7 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
             for i in range(c):
                 cs[i] = sb[cp[i]]
     if c > RANK_MAX:
-        return _topk_pos(sb, ids, n, k, pos)
+        return _topk_pos_inline(sb, ids, n, k, pos)
     # pad to a multiple of 16 (one pass of the vectorized loop) with -inf: never larger
     c16 = (c + 15) & ~15
     for i in range(c, c16):
@@ -539,7 +550,7 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
                 for j in range(n):
                     v = ids[j]
                     nb[j] = v >= 0 and is_new[v]
-                m = _quota_fixup(sb, ids, nb, n, k, n_quota, pos, m)
+                m = _quota_fixup_inline(sb, ids, nb, n, k, n_quota, pos, m)
             for i in range(m):
                 out_ids[r, i] = ids[pos[i]]
                 out_scores[r, i] = sb[pos[i]]
