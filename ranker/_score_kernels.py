@@ -39,9 +39,13 @@ Both select the top k without a sort (:func:`_rank_select`):
    unordered scores): for ``n <= 64`` a 64-bit mask built without branches,
    then its set bits one ``tzcnt`` each; for longer sets a branch-free
    store-and-advance loop;
-4. each survivor's rank is the number of survivors with a larger score, a
-   short branch-free loop; equal ranks (exact score ties) are detected with a
-   bitmask and only then re-ranked with the full order above (more than
+4. each survivor's rank is the number of survivors with a larger score. Up
+   to 16 survivors (nearly every request) are ranked all at once in vector
+   registers (:func:`_rank16`: each survivor is compared with 16 slots, the
+   slots past the survivors holding :math:`-\infty`), and exact score ties are
+   detected from the ranks' total; more survivors take a short branch-free
+   loop per survivor, ties detected with a bitmask. Only when there are ties
+   are the survivors re-ranked with the full order above (more than
    :data:`RANK_MAX` survivors, e.g. all scores equal, take the bounded
    insertion of :func:`_topk_pos`: an entry is compared with the current k-th
    best first and only a better one is shifted into place);
@@ -61,6 +65,7 @@ it (:func:`_quota_fixup`).
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ranker._numba import JIT, PJIT, njit, prange
@@ -218,13 +223,13 @@ _quota_fixup = njit(**JIT)(_quota_fixup)
 
 @njit(inline="always", **JIT)
 def _select_pos_in(scores, ids, n, k, f, u):
-    """Run :func:`_rank_select` on scratch ``f`` (float64, ``>= 2n + 16``) and ``u``
+    """Run :func:`_rank_select` on scratch ``f`` (float64, ``>= 2n + 32``) and ``u``
     (uint32, ``>= n + k + 1``); returns ``(pos, m)``, ``pos`` a view of ``u``."""
     pos = u[n:n + k + 1]
     bound = -np.inf
     if k <= 8 and n >= 16:
         bound = _bound8(scores, n)
-    m = _rank_select(scores, ids, n, k, u[:n], f[:n + 16], f[n + 16:2 * n + 16].view(np.int64), pos, bound)
+    m = _rank_select(scores, ids, n, k, u[:n], f[:n + 16], f[n + 16:2 * n + 32].view(np.int64), pos, bound)
     return pos, m
 
 
@@ -235,7 +240,7 @@ def _select_pos(scores, ids, n, k):
     Two allocations per call (about 20 ns each): the rank path is about five
     times faster than bounded insertion at ``n`` ~ 70, ``k`` = 8.
     """
-    return _select_pos_in(scores, ids, n, k, np.empty(2 * n + 16, np.float64), np.empty(n + k + 1, np.uint32))
+    return _select_pos_in(scores, ids, n, k, np.empty(2 * n + 32, np.float64), np.empty(n + k + 1, np.uint32))
 
 
 @njit(**JIT)
@@ -308,7 +313,7 @@ def topk_quota_pos(scores, ids, is_new, n, k, n_quota, f, u):
     """:func:`topk_quota_into`'s choice as positions, on caller-owned scratch.
 
     For kernels that call it once per request: ``f`` float64 of length
-    ``>= 2n + 16`` and ``u`` uint32 of length ``>= n + k + 1`` are reused, and
+    ``>= 2n + 32`` and ``u`` uint32 of length ``>= n + k + 1`` are reused, and
     the positions save a lookup from id back to entry. Returns ``(pos, m)``:
     the chosen entries are ``pos[:m]`` (a view of ``u``), best first.
     """
@@ -409,17 +414,64 @@ def _bound8(x, n):
     return _groups_bound8(x, x, np.empty(0, np.int32), n, False)
 
 
+@intrinsic
+def _rank16(typingctx, cs, c, rk):
+    """``rk[i]`` = the number of ``j < c`` with ``cs[j] > cs[i]``, for every ``i < 16``.
+
+    ``cs`` (float64, length ``>= max(c, 16)``) and ``rk`` (int64, length ``>= 16``)
+    are contiguous. Written as vector IR: ``cs[:16]`` sits in two 8-lane registers
+    and each survivor ``j`` adds its comparison with all 16 at once (two vector
+    compares and two adds; Numba runs no SLP vectorizer, and its loop vectorizer
+    would vectorize over ``j`` instead, leaving 16 horizontal sums).
+    """
+    ok = (isinstance(cs, types.Array) and cs.dtype == types.float64 and cs.ndim == 1 and cs.layout == "C"
+          and isinstance(rk, types.Array) and rk.dtype == types.int64 and rk.ndim == 1 and rk.layout == "C"
+          and isinstance(c, types.Integer))
+    if not ok:
+        return None
+
+    def codegen(context, builder, sig, args):
+        cs_v, c_v, rk_v = args
+        src = context.make_array(sig.args[0])(context, builder, cs_v).data
+        dst = context.make_array(sig.args[2])(context, builder, rk_v).data
+        i64 = ir.IntType(64)
+        vf = ir.VectorType(ir.DoubleType(), 8)
+        vi = ir.VectorType(i64, 8)
+
+        def vec_ptr(base, i, ty):
+            return builder.bitcast(builder.gep(base, [ir.Constant(i64, i)]), ty.as_pointer())
+
+        x = [builder.load(vec_ptr(src, i, vf), align=8) for i in (0, 8)]
+        acc = [cgutils.alloca_once_value(builder, ir.Constant(vi, None)) for _ in x]
+        n = context.cast(builder, c_v, sig.args[1], types.int64)
+        with cgutils.for_range(builder, n) as loop:
+            s = builder.load(builder.gep(src, [loop.index]))
+            one = builder.insert_element(ir.Constant(vf, ir.Undefined), s, ir.Constant(ir.IntType(32), 0))
+            sv = builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), 8), None))
+            for xi, ai in zip(x, acc):
+                gt = builder.zext(builder.fcmp_ordered(">", sv, xi), vi)
+                builder.store(builder.add(builder.load(ai), gt), ai)
+        for i, ai in zip((0, 8), acc):
+            builder.store(builder.load(ai), vec_ptr(dst, i, vi), align=8)
+        return context.get_dummy_value()
+
+    return types.void(cs, c, rk), codegen
+
+
 @njit(inline="always", **JIT)
 def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
     """Positions of the top ``min(k, #unmasked)`` of ``sb[:n]``, in order, into ``pos``.
 
     The threshold / compaction / rank-counting path (see the module notes).
     ``bound`` is a lower bound of the k-th best score (``-inf`` when none is
-    known). ``cp``, ``cs``, ``rk`` are scratch of length ``>= n + 16``, ``pos``
+    known). ``cs`` and ``rk`` are scratch of length ``>= n + 16``, ``cp`` of ``>= n``, ``pos``
     of length ``k + 1`` (slot ``k`` takes the survivors past the top k).
     Returns ``m``.
     """
     thr = max(LOWEST, bound)
+    # -inf in the 16 slots the rank counting reads past the survivors (a fixed-length fill)
+    for i in range(16):
+        cs[i] = -np.inf
     # compaction of the survivors' positions into cp
     c = 0
     if n <= 64:
@@ -442,22 +494,34 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
                 cs[i] = sb[cp[i]]
     if c > RANK_MAX:
         return _topk_pos_inline(sb, ids, n, k, pos)
-    # pad to a multiple of 16 (one pass of the vectorized loop) with -inf: never larger
-    c16 = (c + 15) & ~15
-    for i in range(c, c16):
-        cs[i] = -np.inf
-    seen = np.uint64(0)
-    dup = np.uint64(0)
-    for i in range(c):
-        si = cs[i]
-        gt = 0
-        for j in range(c16):
-            gt += cs[j] > si
-        rk[i] = gt
-        bit = np.uint64(1) << np.uint64(gt)
-        dup |= seen & bit
-        seen |= bit
-    if dup != 0:
+    if c <= 16:
+        # all 16 ranks at once: survivor j adds 1 to the rank of every slot it beats
+        # (one vector compare per survivor, no horizontal sums); padding is -inf
+        _rank16(cs, c, rk)
+        # each pair of distinct survivor scores is counted once and each padding
+        # slot c times: this total is reached exactly when no two survivors tie
+        tot = 0
+        for i in range(16):
+            tot += rk[i]
+        tie = tot != c * (c - 1) // 2 + (16 - c) * c
+    else:
+        # pad to a multiple of 16 (one pass of the vectorized loop) with -inf: never larger
+        c16 = (c + 15) & ~15
+        for i in range(c, c16):
+            cs[i] = -np.inf
+        seen = np.uint64(0)
+        dup = np.uint64(0)
+        for i in range(c):
+            si = cs[i]
+            gt = 0
+            for j in range(c16):
+                gt += cs[j] > si
+            rk[i] = gt
+            bit = np.uint64(1) << np.uint64(gt)
+            dup |= seen & bit
+            seen |= bit
+        tie = dup != 0
+    if tie:
         # exact score ties: rank again with the full order
         for i in range(c):
             gt = 0
@@ -525,7 +589,7 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
         sb = np.empty(width, np.float64)
         cs = np.empty(width + 16, np.float64)
         cp = np.empty(width, np.uint32)
-        rk = np.empty(width, np.int64)
+        rk = np.empty(width + 16, np.int64)
         nb = np.empty(width, np.bool_)
         pos = np.empty(k + 1, np.uint32)
         for r in range(r0, r1):

@@ -208,7 +208,7 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
         src = np.empty(n_cand_max, np.uint8)
         scores = np.empty(n_cand_max, np.float64)
         newflag = np.empty(n_cand_max, np.bool_)
-        sel_f = np.empty(2 * n_cand_max + 16, np.float64)  # top-k scratch
+        sel_f = np.empty(2 * n_cand_max + 32, np.float64)  # top-k scratch
         sel_u = np.empty(n_cand_max + slate + 1, np.uint32)
         topic_cdf = np.empty(n_topics, np.float64)
         aff_u = np.empty(n_topics, np.float32)

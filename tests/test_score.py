@@ -451,3 +451,24 @@ def test_score_requests_invalid(change, err, msg):
 def test_score_requests_good_inputs_pass():
     top, sc = score_requests(**_good())
     np.testing.assert_array_equal(top, [[0, 1], [2, -1]])
+
+
+def test_rank16_counts_larger_scores():
+    # the vector-IR helper of the rank path: rk[i] = #{j < c: cs[j] > cs[i]} for all 16 slots
+    from numba import njit
+
+    @njit
+    def run(cs, c, rk):
+        K._rank16(cs, c, rk)
+
+    rng = np.random.default_rng(3)
+    for c in range(17):
+        for kind in ("normal", "ties"):
+            cs = np.full(20, -np.inf)
+            cs[:c] = _scores(rng, c, kind)
+            cs[16:] = rng.standard_normal(4)  # past the 16 slots: never read as a slot
+            rk = np.full(19, -7, np.int64)
+            run(cs, c, rk)
+            want = [int((cs[:c] > cs[i]).sum()) for i in range(16)]
+            assert list(rk[:16]) == want, (c, kind)
+            assert np.all(rk[16:] == -7)  # nothing written past slot 15
