@@ -36,8 +36,9 @@ Both select the top k without a sort (:func:`_rank_select`):
    found with two 19-comparator sorting networks and one bitonic half-clean
    (in the batch kernel, in the same pass as the gather);
 3. compaction of the positions with score :math:`\ge t` (about 10 of 64 for
-   unordered scores): for ``n <= 64`` a 64-bit mask built without branches,
-   then its set bits one ``tzcnt`` each; for longer sets a branch-free
+   unordered scores): for ``n <= 64`` a 64-bit mask built without branches
+   (one 8-lane vector compare per block of 8, :func:`_mask_ge8`), then its
+   set bits one ``tzcnt`` each; for longer sets a branch-free
    store-and-advance loop;
 4. each survivor's rank is the number of survivors with a larger score. Up
    to 16 survivors (nearly every request) are ranked all at once in vector
@@ -458,6 +459,39 @@ def _rank16(typingctx, cs, c, rk):
     return types.void(cs, c, rk), codegen
 
 
+@intrinsic
+def _mask_ge8(typingctx, x, n, thr):
+    """Bit ``j`` set when ``x[j] >= thr``, for ``j < n // 8 * 8`` (``n <= 64``; a uint64).
+
+    Written as vector IR: one 8-lane compare per block of 8, its 8-bit mask
+    shifted into place (Numba's loop vectorizer widens each comparison to a
+    64-bit lane, shifts it by a vector of shifts and reduces the lanes).
+    """
+    ok = (isinstance(x, types.Array) and x.dtype == types.float64 and x.ndim == 1 and x.layout == "C"
+          and isinstance(n, types.Integer) and isinstance(thr, types.Float))
+    if not ok:
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        nn = context.cast(builder, args[1], sig.args[1], types.int64)
+        t = context.cast(builder, args[2], sig.args[2], types.float64)
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vf = ir.VectorType(ir.DoubleType(), 8)
+        one = builder.insert_element(ir.Constant(vf, ir.Undefined), t, ir.Constant(i32, 0))
+        tv = builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(i32, 8), None))
+        acc = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
+        with cgutils.for_range(builder, builder.ashr(nn, ir.Constant(i64, 3))) as loop:
+            j = builder.shl(loop.index, ir.Constant(i64, 3))
+            ptr = builder.bitcast(builder.gep(data, [j]), vf.as_pointer())
+            ge = builder.fcmp_ordered(">=", builder.load(ptr, align=8), tv)
+            bits = builder.zext(builder.bitcast(ge, ir.IntType(8)), i64)
+            builder.store(builder.or_(builder.load(acc), builder.shl(bits, j)), acc)
+        return builder.load(acc)
+
+    return types.uint64(x, n, thr), codegen
+
+
 @njit(inline="always", **JIT)
 def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
     """Positions of the top ``min(k, #unmasked)`` of ``sb[:n]``, in order, into ``pos``.
@@ -476,8 +510,8 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
     c = 0
     if n <= 64:
         # a survivor mask built without branches, then its set bits
-        mask = np.uint64(0)
-        for j in range(n):
+        mask = _mask_ge8(sb, n, thr)
+        for j in range(n // 8 * 8, n):
             mask |= np.uint64(sb[j] >= thr) << np.uint64(j)
         while mask != 0:
             p = _lowest_bit(mask)

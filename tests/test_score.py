@@ -472,3 +472,20 @@ def test_rank16_counts_larger_scores():
             want = [int((cs[:c] > cs[i]).sum()) for i in range(16)]
             assert list(rk[:16]) == want, (c, kind)
             assert np.all(rk[16:] == -7)  # nothing written past slot 15
+
+
+def test_mask_ge8_sets_the_bits_of_full_blocks():
+    # the vector-IR helper of the compaction: bit j for x[j] >= thr, over the full blocks of 8
+    from numba import njit
+
+    @njit
+    def run(x, n, thr):
+        return K._mask_ge8(x, n, thr)
+
+    rng = np.random.default_rng(4)
+    for n in range(65):
+        for kind in ("normal", "ties", "masked"):
+            x = np.concatenate([_scores(rng, n, kind), [np.inf] * 8])  # past n: never read as a block
+            thr = 0.5 if kind == "ties" else 0.0
+            want = sum(1 << j for j in range(n // 8 * 8) if x[j] >= thr)  # NaN >= thr is False
+            assert int(run(x, n, thr)) == want, (n, kind)
