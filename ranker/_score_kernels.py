@@ -37,9 +37,9 @@ Both select the top k without a sort (:func:`_rank_select`):
    (in the batch kernel, in the same pass as the gather);
 3. compaction of the positions with score :math:`\ge t` (about 10 of 64 for
    unordered scores): for ``n <= 64`` a 64-bit mask built without branches
-   (one 8-lane vector compare per block of 8, :func:`_mask_ge8`), then its
-   set bits one ``tzcnt`` each; for longer sets a branch-free
-   store-and-advance loop;
+   (for a contiguous float64 array, one 8-lane vector compare per block of 8:
+   :func:`_mask_ge8`), then its set bits one ``tzcnt`` each; for longer sets
+   a branch-free store-and-advance loop;
 4. each survivor's rank is the number of survivors with a larger score. Up
    to 16 survivors (nearly every request) are ranked all at once in vector
    registers (:func:`_rank16`: each survivor is compared with 16 slots, the
@@ -492,6 +492,31 @@ def _mask_ge8(typingctx, x, n, thr):
     return types.uint64(x, n, thr), codegen
 
 
+def _survivor_mask(x, n, thr):
+    """Bit ``j`` set when ``x[j] >= thr``, for ``j < n <= 64`` (a uint64; NaN never sets one)."""
+    mask = 0
+    for j in range(n):
+        mask |= int(x[j] >= thr) << j
+    return np.uint64(mask)
+
+
+@overload(_survivor_mask)
+def _survivor_mask_jit(x, n, thr):
+    if isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C" and x.dtype == types.float64:
+        def impl(x, n, thr):  # full blocks of 8 as vector compares, then the tail
+            mask = _mask_ge8(x, n, thr)
+            for j in range(n // 8 * 8, n):
+                mask |= np.uint64(x[j] >= thr) << np.uint64(j)
+            return mask
+    else:
+        def impl(x, n, thr):  # any other array (strided, float32): one compare each
+            mask = np.uint64(0)
+            for j in range(n):
+                mask |= np.uint64(x[j] >= thr) << np.uint64(j)
+            return mask
+    return impl
+
+
 @njit(inline="always", **JIT)
 def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
     """Positions of the top ``min(k, #unmasked)`` of ``sb[:n]``, in order, into ``pos``.
@@ -510,9 +535,7 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
     c = 0
     if n <= 64:
         # a survivor mask built without branches, then its set bits
-        mask = _mask_ge8(sb, n, thr)
-        for j in range(n // 8 * 8, n):
-            mask |= np.uint64(sb[j] >= thr) << np.uint64(j)
+        mask = _survivor_mask(sb, n, thr)
         while mask != 0:
             p = _lowest_bit(mask)
             cp[c] = p

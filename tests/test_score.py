@@ -489,3 +489,16 @@ def test_mask_ge8_sets_the_bits_of_full_blocks():
             thr = 0.5 if kind == "ties" else 0.0
             want = sum(1 << j for j in range(n // 8 * 8) if x[j] >= thr)  # NaN >= thr is False
             assert int(run(x, n, thr)) == want, (n, kind)
+
+
+def test_topk_into_takes_strided_and_float32_scores():
+    # the vector mask needs a contiguous float64 array; other arrays take the plain loop
+    rng = np.random.default_rng(9)
+    for n in (5, 16, 40, 64):
+        for kind in ("normal", "ties", "masked"):
+            s2 = _scores(rng, 2 * n, kind)
+            ids = rng.permutation(10 * n)[:n].astype(np.int32)
+            for s in (s2[::2], s2[:n].astype(np.float32)):
+                out = np.full(8, -7, np.int32)
+                m = K.topk_into(s, ids, n, 8, out)
+                assert list(out[:m]) == ref.topk(np.asarray(s, np.float64), ids, 8), (n, kind, s.dtype)
