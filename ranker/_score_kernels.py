@@ -52,10 +52,10 @@ Both select the top k without a sort (:func:`_rank_select`):
    best first and only a better one is shifted into place);
 5. survivors are written at their rank (those past ``k`` into a spare slot).
 
-The rare paths (bounded insertion, the quota's fix-up) are inlined into the
-batch kernel: a call would need the request's slice of ids as a counted
-reference, and Numba then pays an atomic increment and decrement of the
-array's reference count for every request, not only the rare ones.
+The rare paths (bounded insertion, the quota's fix-up) are always inlined: a
+call would need the request's slice of ids as a counted reference, and Numba
+then pays an atomic increment and decrement of the array's reference count
+for every request, not only the rare ones.
 
 With a slot quota (``n_quota > 0``), both :func:`topk_quota_into` and the
 batch kernel take the plain top-k first and then, only when it holds too few
@@ -142,6 +142,7 @@ def _insert(scores, ids, j, pos, lo, cnt, cap):
     return cnt
 
 
+@njit(inline="always", **JIT)
 def _topk_pos(scores, ids, n, k, pos):
     """Positions of the best ``min(k, #unmasked)`` of the first ``n`` entries, in order.
 
@@ -166,10 +167,7 @@ def _topk_pos(scores, ids, n, k, pos):
     return m
 
 
-_topk_pos_inline = njit(inline="always", **JIT)(_topk_pos)
-_topk_pos = njit(**JIT)(_topk_pos)
-
-
+@njit(inline="always", **JIT)
 def _quota_fixup(scores, ids, is_new, n, k, n_quota, pos, m):
     r"""Turn the plain top-k in ``pos[:m]`` into the quota's choice, in place; returns ``m``.
 
@@ -216,10 +214,6 @@ def _quota_fixup(scores, ids, is_new, n, k, n_quota, pos, m):
         if is_new[j] and scores[j] >= LOWEST and _before(scores, ids, last, j):
             cnt = _insert(scores, ids, j, pos, k - d, cnt, d)
     return m
-
-
-_quota_fixup_inline = njit(inline="always", **JIT)(_quota_fixup)
-_quota_fixup = njit(**JIT)(_quota_fixup)
 
 
 @njit(inline="always", **JIT)
@@ -550,7 +544,7 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
             for i in range(c):
                 cs[i] = sb[cp[i]]
     if c > RANK_MAX:
-        return _topk_pos_inline(sb, ids, n, k, pos)
+        return _topk_pos(sb, ids, n, k, pos)
     if c <= 16:
         # all 16 ranks at once: survivor j adds 1 to the rank of every slot it beats
         # (one vector compare per survivor, no horizontal sums); padding is -inf
@@ -671,7 +665,7 @@ def _score_requests(indptr, cand_video, cand_aff, cand_rr, base, boost, w_aff, w
                 for j in range(n):
                     v = ids[j]
                     nb[j] = v >= 0 and is_new[v]
-                m = _quota_fixup_inline(sb, ids, nb, n, k, n_quota, pos, m)
+                m = _quota_fixup(sb, ids, nb, n, k, n_quota, pos, m)
             for i in range(m):
                 out_ids[r, i] = ids[pos[i]]
                 out_scores[r, i] = sb[pos[i]]
