@@ -409,6 +409,18 @@ def _bound8(x, n):
     return _groups_bound8(x, x, np.empty(0, np.int32), n, False)
 
 
+def _vec_ptr(builder, base, i, ty):
+    """LLVM IR: ``&base[i]`` (``i`` an i64 value) as a pointer to the vector type ``ty``."""
+    return builder.bitcast(builder.gep(base, [i]), ty.as_pointer())
+
+
+def _splat(builder, value, ty):
+    """LLVM IR: the scalar ``value`` in every lane of the vector type ``ty``."""
+    i32 = ir.IntType(32)
+    one = builder.insert_element(ir.Constant(ty, ir.Undefined), value, ir.Constant(i32, 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(i32, ty.count), None))
+
+
 @intrinsic
 def _rank16(typingctx, cs, c, rk):
     """``rk[i]`` = the number of ``j < c`` with ``cs[j] > cs[i]``, for every ``i < 16``.
@@ -432,22 +444,16 @@ def _rank16(typingctx, cs, c, rk):
         i64 = ir.IntType(64)
         vf = ir.VectorType(ir.DoubleType(), 8)
         vi = ir.VectorType(i64, 8)
-
-        def vec_ptr(base, i, ty):
-            return builder.bitcast(builder.gep(base, [ir.Constant(i64, i)]), ty.as_pointer())
-
-        x = [builder.load(vec_ptr(src, i, vf), align=8) for i in (0, 8)]
+        x = [builder.load(_vec_ptr(builder, src, ir.Constant(i64, i), vf), align=8) for i in (0, 8)]
         acc = [cgutils.alloca_once_value(builder, ir.Constant(vi, None)) for _ in x]
         n = context.cast(builder, c_v, sig.args[1], types.int64)
         with cgutils.for_range(builder, n) as loop:
-            s = builder.load(builder.gep(src, [loop.index]))
-            one = builder.insert_element(ir.Constant(vf, ir.Undefined), s, ir.Constant(ir.IntType(32), 0))
-            sv = builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), 8), None))
+            sv = _splat(builder, builder.load(builder.gep(src, [loop.index])), vf)
             for xi, ai in zip(x, acc):
                 gt = builder.zext(builder.fcmp_ordered(">", sv, xi), vi)
                 builder.store(builder.add(builder.load(ai), gt), ai)
         for i, ai in zip((0, 8), acc):
-            builder.store(builder.load(ai), vec_ptr(dst, i, vi), align=8)
+            builder.store(builder.load(ai), _vec_ptr(builder, dst, ir.Constant(i64, i), vi), align=8)
         return context.get_dummy_value()
 
     return types.void(cs, c, rk), codegen
@@ -470,15 +476,13 @@ def _mask_ge8(typingctx, x, n, thr):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
         nn = context.cast(builder, args[1], sig.args[1], types.int64)
         t = context.cast(builder, args[2], sig.args[2], types.float64)
-        i32, i64 = ir.IntType(32), ir.IntType(64)
+        i64 = ir.IntType(64)
         vf = ir.VectorType(ir.DoubleType(), 8)
-        one = builder.insert_element(ir.Constant(vf, ir.Undefined), t, ir.Constant(i32, 0))
-        tv = builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(i32, 8), None))
+        tv = _splat(builder, t, vf)
         acc = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
         with cgutils.for_range(builder, builder.ashr(nn, ir.Constant(i64, 3))) as loop:
             j = builder.shl(loop.index, ir.Constant(i64, 3))
-            ptr = builder.bitcast(builder.gep(data, [j]), vf.as_pointer())
-            ge = builder.fcmp_ordered(">=", builder.load(ptr, align=8), tv)
+            ge = builder.fcmp_ordered(">=", builder.load(_vec_ptr(builder, data, j, vf), align=8), tv)
             bits = builder.zext(builder.bitcast(ge, ir.IntType(8)), i64)
             builder.store(builder.or_(builder.load(acc), builder.shl(bits, j)), acc)
         return builder.load(acc)
