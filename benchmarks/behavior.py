@@ -40,6 +40,7 @@ import numba  # noqa: E402
 from ranker._numba import JIT, njit, set_threads  # noqa: E402
 from ranker.rng import STREAM_BEHAVIOR, key  # noqa: E402
 from sim import behavior  # noqa: E402
+from sim import behavior_batch  # noqa: E402
 from tests import reference_behavior as ref  # noqa: E402
 
 
@@ -78,14 +79,14 @@ def run_size(n: int, repeats: int, cfg: behavior.BehaviorConfig) -> dict:
     p = cfg.to_dict()
     args = (bp, x["quality"], x["hook"], x["shareability"], x["duration_s"], x["affinity"], x["follower"],
             x["regular"], 7, x["users"], 3, x["slots"])
-    out = behavior.empty_outcomes(n)
+    out = behavior_batch.empty_outcomes(n)
     gen = np.random.default_rng(1)
 
     def numba_kernel():
-        behavior.simulate_impressions(*args, out=out)
+        behavior_batch.simulate_impressions(*args, out=out)
 
     def numba_face():
-        behavior.simulate_impressions(*args)
+        behavior_batch.simulate_impressions(*args)
 
     def one_by_one():
         _one_by_one(*args, out["play3"], out["watch_s"])
@@ -120,10 +121,10 @@ _COMPILE_SNIPPET = """
 import time
 t0 = time.perf_counter()
 import numpy as np
-from sim import behavior
+from sim import behavior, behavior_batch
 t1 = time.perf_counter()
 x = np.ones(4)
-behavior.simulate_impressions(behavior.BehaviorConfig(), x, x, x, 30 * x, x, x > 2, x > 2, 0,
+behavior_batch.simulate_impressions(behavior.BehaviorConfig(), x, x, x, 30 * x, x, x > 2, x > 2, 0,
                               np.arange(4), 0, np.arange(4))
 t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
@@ -158,10 +159,10 @@ def main(argv=None) -> None:
     print(f"compile from scratch: first call {first:.2f} s (import {imp:.2f} s), in a fresh process")
     x = make_inputs(10)
     t0 = time.perf_counter()
-    behavior.simulate_impressions(cfg, x["quality"], x["hook"], x["shareability"], x["duration_s"],
+    behavior_batch.simulate_impressions(cfg, x["quality"], x["hook"], x["shareability"], x["duration_s"],
                                   x["affinity"], x["follower"], x["regular"], 0, x["users"], 0, x["slots"])
     first = time.perf_counter() - t0
-    how = "loaded from Numba's cache" if behavior._simulate_into.stats.cache_hits else "compiled"
+    how = "loaded from Numba's cache" if behavior_batch._simulate_into.stats.cache_hits else "compiled"
     print(f"first call here: {first:.2f} s ({how})")
 
     for n in a.sizes:

@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def _tiny_specs(n: int):
     """``n`` one-run specs of a tiny world, distinct seeds: a worker's first run loads every kernel."""
-    from sim import compare as C
+    from sim.arms import build_arms, build_specs
     from sim.config import Config
 
     cfg = Config().with_overrides(users=300, days=2, seed=900_000)
-    return C.build_specs(cfg, C.build_arms("none"), n)
+    return build_specs(cfg, build_arms("none"), n)
 
 
 def _cpu_seconds() -> float:
@@ -66,23 +66,23 @@ def _cpu_seconds() -> float:
 
 
 def _warm_dask(client, tmp: Path) -> float:
-    from sim import compare as C
+    from sim.runner import run_one
 
     addrs = sorted(client.nthreads())
     specs = _tiny_specs(len(addrs))
     t0 = time.perf_counter()
-    futs = [client.submit(C.run_one, s, str(tmp / f"warm-{i}"), 1, workers=[a], pure=False)
+    futs = [client.submit(run_one, s, str(tmp / f"warm-{i}"), 1, workers=[a], pure=False)
             for i, (a, s) in enumerate(zip(addrs, specs))]
     client.gather(futs)
     return time.perf_counter() - t0
 
 
 def _warm_pool(pool, jobs: int, tmp: Path) -> float:
-    from sim import compare as C
+    from sim.runner import run_one
 
     # A cold worker spends seconds in its first run, so each of the jobs tasks lands on its own worker.
     t0 = time.perf_counter()
-    futs = [pool.submit(C.run_one, s, str(tmp / f"warm-{i}"), 1) for i, s in enumerate(_tiny_specs(jobs))]
+    futs = [pool.submit(run_one, s, str(tmp / f"warm-{i}"), 1) for i, s in enumerate(_tiny_specs(jobs))]
     for f in futs:
         f.result()
     return time.perf_counter() - t0
@@ -102,12 +102,14 @@ def main(argv=None) -> None:
 
     from sim import cluster as K
     from sim import compare as C
+    from sim import runner as R
+    from sim.arms import build_arms
     from sim.config import Config
 
     print(f"distributed {distributed.__version__}, numba {numba.__version__}, load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews the figures)")
     base = Config().with_overrides(users=a.users, days=a.days)
-    n_runs = len(C.build_arms(a.policies)) * a.seeds
+    n_runs = len(build_arms(a.policies)) * a.seeds
     print(f"sweep: {n_runs} runs ({a.policies} x {a.seeds} seeds), {a.users:,} users, {a.days} days")
 
     tmp = Path(tempfile.mkdtemp(prefix="ranksim-sweep-bench-"))
@@ -116,7 +118,7 @@ def main(argv=None) -> None:
         # this process's first run: Numba's cache loaded, or everything compiled
         spec = _tiny_specs(1)[0]
         t0 = time.perf_counter()
-        C.run_one(spec, str(tmp / "first"), None)
+        R.run_one(spec, str(tmp / "first"), None)
         print(f"first run in this process: {time.perf_counter() - t0:.2f} s (compile or cache load, kept apart)")
 
         executors = {}
@@ -132,12 +134,12 @@ def main(argv=None) -> None:
             executors[f"dask, {n} worker{'s' if n > 1 else ''}"] = K.DaskExecutor(c)
             print(f"dask, {n} worker(s): cluster up in {up:.2f} s, first run on each worker {warm:.2f} s")
         t0 = time.perf_counter()
-        pool = C.process_executor(2)
+        pool = R.process_executor(2)
         warm = _warm_pool(pool, 2, tmp / "pool")
         executors["process pool, 2 workers"] = pool
         print(f"process pool, 2 workers: up and first run on each worker {time.perf_counter() - t0:.2f} s "
               f"(of which runs {warm:.2f} s)")
-        executors["in-process"] = C.SerialExecutor()
+        executors["in-process"] = R.SerialExecutor()
 
         times = {name: [] for name in executors}
         cpu = {name: [] for name in executors}

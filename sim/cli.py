@@ -9,8 +9,99 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from sim.compare import _int_arg  # ints are range-checked by the config, naming the field
+from ranker.commands import add_learn_parser, add_policies_parser, add_signals_parser
+from sim.arms import DEFAULT_SEEDS
+from sim.cluster import ClusterError
+from sim.compare import DEFAULT_OUT, compare
+from sim.config import RankerConfig, load_config, tomllib
+from sim.engine import simulate
+from sim.report import verdict_lines
+from sim.runner import RunFailed
+
+
+def _int_arg(lo=None):
+    """argparse type: an int (``>= lo`` when given; config fields are checked by the config)."""
+
+    def conv(s):
+        what = "an int" if lo is None else f"an int >= {lo}"
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {s!r}") from None
+        if lo is not None and v < lo:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {s!r}")
+        return v
+
+    conv.__name__ = "int"
+    return conv
+
+
+def add_compare_parser(subparsers) -> None:
+    """Add ``ranksim compare`` to the CLI's subparsers."""
+    p = subparsers.add_parser(
+        "compare", help="run policies on the same seeds (paired) and write an HTML report",
+        description="Run every policy on the same seeds (common random numbers), in parallel processes, and "
+                    "write DIR/report.html, DIR/summary.csv, DIR/summary.json and DIR/runs/. Complete runs "
+                    "already in DIR with an identical config are reused.")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: the built-in default world)")
+    p.add_argument("--policies", metavar="A,B,...", help="policies to compare (default: every registered one; "
+                                                         "'none' is always included as the baseline)")
+    p.add_argument("--seeds", type=_int_arg(1), default=DEFAULT_SEEDS, metavar="N",
+                   help=f"seeds per policy, from the config's [run] seed on (default {DEFAULT_SEEDS})")
+    p.add_argument("--days", type=_int_arg(), metavar="N", help="override [run] days")
+    p.add_argument("--users", type=_int_arg(), metavar="N", help="override [world] n_users")
+    p.add_argument("--sweep", action="append", default=[], metavar="POLICY.PARAM=V1,V2,...",
+                   help="one more arm per value (repeatable), e.g. fixed_tilt.strength=0.25,0.5,1")
+    p.add_argument("--jobs", type=_int_arg(1), metavar="N",
+                   help="worker processes, local or of --scheduler local (default: the cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS|local",
+                   help="run on Dask: the address (tcp://host:8786) or scheduler file of an existing cluster, "
+                        "whose workers must see --out at the same path; or 'local' for an embedded "
+                        "LocalCluster of --jobs workers (default: local processes, no Dask)")
+    p.add_argument("--rankers", metavar="A,B,...",
+                   help="rankers to cross every policy with: hand, oracle, learned:MODEL_DIR, distilled:MODEL_DIR "
+                        "(the first is the baseline's ranker; default: the config's)")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default ./{DEFAULT_OUT})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_compare_cmd)
+
+
+def _parse_rankers(text):
+    """``hand,learned:DIR,oracle`` -> validated list (``None`` when not given)."""
+    if text is None:
+        return None
+    specs = [t.strip() for t in text.split(",") if t.strip()]
+    if not specs:
+        raise ValueError("--rankers needs at least one ranker: hand, oracle, learned:MODEL_DIR, distilled:MODEL_DIR.")
+    for spec in specs:
+        rk = RankerConfig.parse(spec)
+        if rk.model_dir and not Path(rk.model_dir).is_dir():
+            raise ValueError(f"--rankers: model directory {rk.model_dir!r} does not exist (write one with "
+                             "`ranksim learn --out DIR`).")
+    return specs
+
+
+def _compare_cmd(args) -> int:
+    cfg = load_config(args.config).with_overrides(days=args.days, users=args.users, log_sample=0.0)
+    try:
+        res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
+                      jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler,
+                      rankers=_parse_rankers(args.rankers))
+    except RunFailed as e:
+        print(f"ranksim compare: error: {e} (finished runs are kept; run the same command again to resume)",
+              file=sys.stderr)
+        return 1
+    except ClusterError as e:
+        print(f"ranksim compare: error: {e}", file=sys.stderr)
+        return 1
+    ran = res.n_runs - res.n_reused
+    reused = f" ({res.n_reused} reused)" if res.n_reused else ""
+    print(f"ranksim compare: {ran} runs{reused} in {res.seconds:.1f} s -> {res.report or res.out_dir}")
+    for line in verdict_lines(res.summary):
+        print(f"  {line}")
+    return 0
 
 
 def _fraction(s):
@@ -22,8 +113,6 @@ def _fraction(s):
 
 def _parse_params(items):
     """``k=v`` pairs into a dict, values parsed as TOML scalars."""
-    from sim.config import tomllib
-
     out = {}
     for item in items or []:
         if "=" not in item:
@@ -45,9 +134,6 @@ def add_run_options(p, *, days_default=None):
 
 
 def _simulate(args) -> int:
-    from sim.config import load_config
-    from sim.engine import simulate
-
     cfg = load_config(args.config).with_overrides(
         policy=args.policy, policy_params=_parse_params(args.param) if args.param else None,
         seed=args.seed, days=args.days, users=args.users, log_sample=args.log_sample, ranker=args.ranker)
@@ -77,23 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_simulate)
 
-    try:
-        from sim.compare import add_compare_parser
-    except ImportError:  # pragma: no cover - compare not installed yet
-        add_compare_parser = None
-    if add_compare_parser is not None:
-        add_compare_parser(sub)
-
-    from ranker.commands import add_policies_parser, add_signals_parser
-
+    add_compare_parser(sub)
     add_policies_parser(sub)
     add_signals_parser(sub)
-    try:
-        from ranker.learn import add_learn_parser
-    except ImportError:  # pragma: no cover
-        add_learn_parser = None
-    if add_learn_parser is not None:
-        add_learn_parser(sub)
+    add_learn_parser(sub)
     return p
 
 

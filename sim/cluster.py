@@ -1,6 +1,6 @@
 r"""Policy sweeps on a Dask cluster: the executor behind ``ranksim compare --scheduler``.
 
-:func:`sim.compare.run_specs` runs a comparison through any object with
+:func:`sim.runner.run_specs` runs a comparison through any object with
 ``submit(fn, spec, run_dir, threads)``. This module gives it one backed by
 Dask distributed: :class:`DaskExecutor` wraps a ``distributed.Client``, and
 :func:`dask_executor` connects to an existing scheduler (``ADDRESS``, or a
@@ -28,7 +28,7 @@ are idempotent.
   (up to ``distributed.scheduler.allowed-failures`` deaths per task; an
   embedded cluster allows :data:`ALLOWED_FAILURES`), and ``retries`` re-runs
   a task that raised (e.g. a rename that lost a race on shared storage).
-- The client counts each run once (:func:`sim.compare.run_specs` keys
+- The client counts each run once (:func:`sim.runner.run_specs` keys
   results by run directory and asserts none is repeated).
 """
 
@@ -42,6 +42,8 @@ import uuid
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator
+
+from sim.runner import clear_world_cache, default_jobs, is_complete
 
 #: Times a run that raised is re-submitted (``Client.submit(retries=...)``).
 RETRIES = 2
@@ -71,9 +73,9 @@ def run_task(fn: Callable, spec, run_dir: str, threads: int | None = 1) -> dict:
     Parameters
     ----------
     fn : callable
-        ``fn(spec, run_dir, threads)``, e.g. :func:`sim.compare.run_one`;
+        ``fn(spec, run_dir, threads)``, e.g. :func:`sim.runner.run_one`;
         must leave a complete run in ``run_dir``.
-    spec : sim.compare.RunSpec
+    spec : sim.arms.RunSpec
         The run.
     run_dir : str
         Absolute path of the run's directory, as the worker sees it.
@@ -86,8 +88,6 @@ def run_task(fn: Callable, spec, run_dir: str, threads: int | None = 1) -> dict:
         ``fn``'s status, or ``{"run_id", "reused": True}`` when the run was
         already complete.
     """
-    from sim.compare import is_complete
-
     if is_complete(run_dir, spec.config):
         return {"run_id": spec.run_id, "reused": True}
     return fn(spec, run_dir, threads)
@@ -97,7 +97,7 @@ def run_task(fn: Callable, spec, run_dir: str, threads: int | None = 1) -> dict:
 
 
 class DaskExecutor:
-    """The executor interface of :func:`sim.compare.run_specs` over a Dask ``Client``.
+    """The executor interface of :func:`sim.runner.run_specs` over a Dask ``Client``.
 
     Parameters
     ----------
@@ -130,8 +130,6 @@ class DaskExecutor:
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         """Drop the worlds the workers cached for this comparison (the client stays open)."""
-        from sim.compare import clear_world_cache
-
         with contextlib.suppress(Exception):
             self.client.run(clear_world_cache, on_error="ignore")
 
@@ -191,8 +189,6 @@ def connect(scheduler: str, jobs: int | None = None):
     """
     scheduler = parse_scheduler(scheduler)
     if scheduler == LOCAL:
-        from sim.compare import default_jobs
-
         n = default_jobs(10**9) if jobs is None else jobs
         distributed = _distributed()
         cluster = start_local_cluster(n)

@@ -8,7 +8,7 @@ opens offline: no scripts, no remote resources.
 
 Every number in the report's tables is computed from ``summary.csv``'s
 values: means over seeds, and differences against the baseline ``none``
-paired by seed with 95 % t intervals (:func:`sim.compare.paired_difference`).
+paired by seed with 95 % t intervals (:func:`sim.stats.paired_difference`).
 Each such number is an element ``<span class="num" data-arm data-metric
 data-stat data-value>`` carrying the exact value it displays, so a reader
 (or a test) can trace it to the CSV.
@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.compare import BASELINE, atomic_write, read_summary_csv, summarize_rows
+from sim.arms import BASELINE
+from sim.stats import summarize_rows
+from sim.summary import atomic_write, read_summary_csv
 
 #: Key scalars, in the order the "numbers" table shows them.
 KEY_METRICS = (
@@ -214,7 +216,7 @@ def verdict_lines(source) -> list[str]:
     """Plain-text verdicts, one line per arm, for the terminal.
 
     ``source``: a comparison directory, or the summary dict that
-    :func:`sim.compare.write_summary` returned.
+    :func:`sim.summary.write_summary` returned.
     """
     if isinstance(source, dict):
         s = source

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ranker import rng
 from ranker._numba import set_threads
 from sim import behavior as bh
+from sim import behavior_batch as bb
 from sim.behavior import BehaviorConfig
 from tests import reference as ref_rng
 from tests import reference_behavior as ref
@@ -51,7 +52,7 @@ def random_rows(n, seed, *, edge=True):
 
 
 def run(x, seed=11, day=4, cfg=BP, **kw):
-    return bh.simulate_impressions(cfg, x["quality"], x["hook"], x["shareability"], x["duration_s"], x["affinity"],
+    return bb.simulate_impressions(cfg, x["quality"], x["hook"], x["shareability"], x["duration_s"], x["affinity"],
                                    x["follower"], x["regular"], seed, x["users"], day, x["slots"], **kw)
 
 
@@ -100,7 +101,7 @@ def test_kernel_matches_reference(n, seed):
     x = random_rows(n, seed)
     got, want = run(x, seed=seed, day=seed % 5), run_ref(x, seed=seed, day=seed % 5)
     assert all(got[k].shape == (n,) for k in bh.OUTCOME_NAMES)
-    assert {k: v.dtype for k, v in got.items()} == {k: np.dtype(t) for k, t in bh.OUTCOME_DTYPES.items()}
+    assert {k: v.dtype for k, v in got.items()} == {k: np.dtype(t) for k, t in bb.OUTCOME_DTYPES.items()}
     assert_same_outcomes(got, want)
 
 
@@ -167,15 +168,15 @@ def test_fast_exp_and_log_match_libm():
     xs = np.concatenate([r.uniform(-708, 708, 3000), r.normal(0, 5, 3000),
                          [0.0, -0.0, 1e-300, -1e-300, 0.5 * math.log(2)]])
     for x in xs:
-        assert bh._exp(x) == pytest.approx(math.exp(x), rel=4e-15, abs=0.0), x
+        assert bb._exp(x) == pytest.approx(math.exp(x), rel=4e-15, abs=0.0), x
     ys = np.concatenate([np.exp(r.uniform(-700, 700, 3000)), r.uniform(0.5, 2.0, 3000), r.random(1000),
                          [1.0, 2.0, 0.5, 2**-53, 1 - 2**-53, 5e-324, 2.2250738585072014e-308, 1e308, 1e-310]])
     for y in ys:
-        assert bh._log(y) == pytest.approx(math.log(y), rel=4e-15, abs=1e-300), y
-    assert bh._exp(-800.0) == 0.0 and math.isnan(bh._exp(math.nan))
-    assert bh._exp(800.0) == pytest.approx(math.exp(708.0))  # saturates; the kernel never gets there
-    assert bh._log(0.0) == -math.inf and bh._log(math.inf) == math.inf
-    assert math.isnan(bh._log(-1.0)) and math.isnan(bh._log(math.nan))
+        assert bb._log(y) == pytest.approx(math.log(y), rel=4e-15, abs=1e-300), y
+    assert bb._exp(-800.0) == 0.0 and math.isnan(bb._exp(math.nan))
+    assert bb._exp(800.0) == pytest.approx(math.exp(708.0))  # saturates; the kernel never gets there
+    assert bb._log(0.0) == -math.inf and bb._log(math.inf) == math.inf
+    assert math.isnan(bb._log(-1.0)) and math.isnan(bb._log(math.nan))
 
 
 # --- what the model promises ----------------------------------------------------------
@@ -341,7 +342,7 @@ def test_rows_are_independent_and_seeds_matter():
 
 def test_out_buffers_are_written_and_returned():
     x = random_rows(500, 23)
-    out = bh.empty_outcomes(500)
+    out = bb.empty_outcomes(500)
     got = run(x, out=out)
     assert got is out
     fresh = run(x)
@@ -382,7 +383,7 @@ def _bad(**changes):
 def test_invalid_inputs_are_named(changes, err, match):
     x, kw = _bad(**changes)
     with pytest.raises(err, match=match):
-        bh.simulate_impressions(kw["bp_or_cfg"], x["quality"], x["hook"], x["shareability"], x["duration_s"],
+        bb.simulate_impressions(kw["bp_or_cfg"], x["quality"], x["hook"], x["shareability"], x["duration_s"],
                                 x["affinity"], x["follower"], x["regular"], kw["seed"], x["users"], kw["day"],
                                 x["slots"])
 
@@ -391,12 +392,12 @@ def test_invalid_out_is_named():
     x = random_rows(10, 0)
     with pytest.raises(TypeError, match="'out' parameter .* dict with keys"):
         run(x, out={"play3": np.zeros(10, bool)})
-    out = bh.empty_outcomes(10)
+    out = bb.empty_outcomes(10)
     out["watch_s"] = np.zeros(10, np.float32)
     with pytest.raises(ValueError, match="under 'watch_s', a writeable contiguous float64 array of shape \\(10,\\)"):
         run(x, out=out)
     with pytest.raises(ValueError, match="'n' parameter of empty_outcomes"):
-        bh.empty_outcomes(-1)
+        bb.empty_outcomes(-1)
 
 
 def test_inputs_of_other_dtypes_give_the_same_outcomes():

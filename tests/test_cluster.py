@@ -24,7 +24,10 @@ import pytest
 pytest.importorskip("distributed")
 
 from sim import cluster as K  # noqa: E402
+from sim import arms as A  # noqa: E402
 from sim import compare as C  # noqa: E402
+from sim import runner as R  # noqa: E402
+from sim import summary as Y  # noqa: E402
 from tests.test_compare import fake_run, tiny_cfg  # noqa: E402
 
 POLICIES = "none,fixed_tilt"
@@ -110,7 +113,7 @@ def killing_run(log_dir, spec, run_dir, threads):
                 os.kill(os.getpid(), signal.SIGKILL)
 
         E.OnlineMetrics = Dying  # this process dies with its patch
-    res = C.run_one(spec, run_dir, threads)
+    res = R.run_one(spec, run_dir, threads)
     _log(log_dir, f"done {spec.run_id} {pid}")
     return res
 
@@ -175,7 +178,7 @@ def test_worker_killed_mid_run_is_rerun_and_counted_once(client, reference, tmp_
     partial = [p for p in (out / "runs").iterdir() if p.name.startswith(f".{killed_id}.partial-")]
     assert len(partial) == 1 and (partial[0] / "INCOMPLETE").is_file()
     assert not (partial[0] / "metrics.json").exists()
-    assert all(C.is_complete(out / "runs" / s.run_id, s.config) for s in C.plan(real_cfg(), POLICIES, SEEDS)[1])
+    assert all(R.is_complete(out / "runs" / s.run_id, s.config) for s in A.plan(real_cfg(), POLICIES, SEEDS)[1])
     # the nanny replaced the dead worker
     client.wait_for_workers(2, timeout=60)
     assert killed_pid not in set(client.run(os.getpid).values())
@@ -197,13 +200,13 @@ def test_scheduler_local_starts_and_stops_its_cluster(tmp_path):
 
 
 def test_run_that_raised_is_retried(client, tmp_path):
-    specs = C.build_specs(tiny_cfg(), C.build_arms(POLICIES), SEEDS)
+    specs = A.build_specs(tiny_cfg(), A.build_arms(POLICIES), SEEDS)
     for d in ("logs0", "logs1"):  # one per sweep: runs of the failed sweep may still finish later
         (tmp_path / d).mkdir()
-    with pytest.raises(C.RunFailed, match=r"Run fixed_tilt__seed0 failed: OSError: transient"):
-        C.run_specs(specs, tmp_path / "no-retry", K.DaskExecutor(client, retries=0), progress=False,
+    with pytest.raises(R.RunFailed, match=r"Run fixed_tilt__seed0 failed: OSError: transient"):
+        R.run_specs(specs, tmp_path / "no-retry", K.DaskExecutor(client, retries=0), progress=False,
                     run_fn=functools.partial(flaky_run, str(tmp_path / "logs0")))
-    C.run_specs(specs, tmp_path / "retry", K.DaskExecutor(client, retries=1), progress=False,
+    R.run_specs(specs, tmp_path / "retry", K.DaskExecutor(client, retries=1), progress=False,
                 run_fn=functools.partial(flaky_run, str(tmp_path / "logs1")))
     att = _attempts(tmp_path / "logs1")
     assert [rid for w, rid, _ in att if w == "start"].count("fixed_tilt__seed0") == 2
@@ -211,7 +214,7 @@ def test_run_that_raised_is_retried(client, tmp_path):
 
 
 def test_run_task_skips_a_complete_run_and_redoes_a_partial_one(tmp_path):
-    spec = C.build_specs(tiny_cfg(), C.build_arms("none"), 1)[0]
+    spec = A.build_specs(tiny_cfg(), A.build_arms("none"), 1)[0]
     d = tmp_path / spec.run_id
     calls = []
 
@@ -224,8 +227,8 @@ def test_run_task_skips_a_complete_run_and_redoes_a_partial_one(tmp_path):
     (d / "INCOMPLETE").write_text("")  # an attempt cut short
     K.run_task(counting, spec, str(d), 1)
     assert len(calls) == 2
-    other = C.build_specs(tiny_cfg().with_overrides(seed=9), C.build_arms("none"), 1)[0]
-    K.run_task(counting, C.RunSpec(spec.run_id, spec.arm, 9, other.config), str(d), 1)  # another config: re-run
+    other = A.build_specs(tiny_cfg().with_overrides(seed=9), A.build_arms("none"), 1)[0]
+    K.run_task(counting, A.RunSpec(spec.run_id, spec.arm, 9, other.config), str(d), 1)  # another config: re-run
     assert len(calls) == 3
 
 
@@ -236,7 +239,7 @@ def test_submit_sends_an_absolute_run_dir_and_a_readable_key(tmp_path, monkeypat
         def submit(self, fn, *args, **kw):
             seen.update(fn=fn, args=args, kw=kw)
 
-    spec = C.build_specs(tiny_cfg(), C.build_arms("none"), 1)[0]
+    spec = A.build_specs(tiny_cfg(), A.build_arms("none"), 1)[0]
     monkeypatch.chdir(tmp_path)
     K.DaskExecutor(FakeClient(), retries=3).submit(fake_run, spec, "rep/runs/x", 1)
     assert seen["fn"] is K.run_task
@@ -302,7 +305,7 @@ def test_bad_scheduler_arguments_fail_before_any_work(tmp_path, capsys, monkeypa
     assert "--scheduler must be 'local' or a Dask scheduler address" in capsys.readouterr().err
     assert not out.exists()
     with pytest.raises(ValueError, match="an executor or a scheduler, not both"):
-        C.compare(tiny_cfg(), out_dir=out, executor=C.SerialExecutor(), scheduler="local", run_fn=fake_run)
+        C.compare(tiny_cfg(), out_dir=out, executor=R.SerialExecutor(), scheduler="local", run_fn=fake_run)
     with pytest.raises(ValueError, match=r"'jobs' parameter of compare must be an int >= 1\. Got 0"):
         K.start_local_cluster(0)
     monkeypatch.setitem(sys.modules, "distributed", None)  # Dask not installed
@@ -325,12 +328,12 @@ def test_unreachable_scheduler_is_one_line_exit_1(tmp_path, capsys):
 
 
 def test_summary_refuses_a_run_twice(tmp_path):
-    arms = C.build_arms("none")
-    specs = C.build_specs(tiny_cfg(), arms, 2)
-    C.run_specs(specs, tmp_path, C.SerialExecutor(), progress=False, run_fn=fake_run)
+    arms = A.build_arms("none")
+    specs = A.build_specs(tiny_cfg(), arms, 2)
+    R.run_specs(specs, tmp_path, R.SerialExecutor(), progress=False, run_fn=fake_run)
     m = json.loads((tmp_path / "runs" / specs[0].run_id / "metrics.json").read_text())
     with pytest.raises(ValueError, match=r"runs none__seed0 appear more than once"):
-        C.write_summary(tmp_path, arms, [specs[0], specs[0]], [m, m])
+        Y.write_summary(tmp_path, arms, [specs[0], specs[0]], [m, m])
     assert not (tmp_path / "summary.csv").exists()
 
 

@@ -21,7 +21,11 @@ import pytest
 from scipy import stats
 
 from ranker.policies import REGISTRY
+from sim import cli
+from sim import arms as A
 from sim import compare as C
+from sim import runner as R
+from sim import stats as S
 from sim.config import Config, load_config, write_config
 
 TINY = dict(users=300, days=4)
@@ -99,19 +103,19 @@ def tiny_cfg():
 
 
 def test_default_arms_every_policy_none_first():
-    arms = C.build_arms()
+    arms = A.build_arms()
     assert [a.label for a in arms][0] == "none"
     assert sorted(a.label for a in arms) == sorted(REGISTRY)
     assert all(a.params == {} and a.sweep is None for a in arms)
 
 
 def test_none_always_added_and_duplicates_dropped():
-    arms = C.build_arms("fixed_tilt,ucb,fixed_tilt")
+    arms = A.build_arms("fixed_tilt,ucb,fixed_tilt")
     assert [a.label for a in arms] == ["none", "fixed_tilt", "ucb"]
 
 
 def test_sweep_arms_labels_and_resolved_values():
-    arms = C.build_arms("none", ["fixed_tilt.strength=0.25,1,1.0", "traffic_pools.pool_sizes=[10,100],[20,200]"])
+    arms = A.build_arms("none", ["fixed_tilt.strength=0.25,1,1.0", "traffic_pools.pool_sizes=[10,100],[20,200]"])
     labels = [a.label for a in arms]
     assert labels == ["none", "fixed_tilt__strength=0.25", "fixed_tilt__strength=1.0",
                       "traffic_pools__pool_sizes=10.0-100.0", "traffic_pools__pool_sizes=20.0-200.0"]
@@ -138,7 +142,7 @@ def test_sweep_arms_labels_and_resolved_values():
 ])
 def test_bad_arms_fail_naming_value_and_allowed(policies, sweeps, err, match):
     with pytest.raises(err, match=match):
-        C.build_arms(policies, sweeps)
+        A.build_arms(policies, sweeps)
 
 
 def test_bad_input_fails_before_any_work(tmp_path):
@@ -153,9 +157,9 @@ def test_bad_input_fails_before_any_work(tmp_path):
 
 
 def test_specs_common_seeds_and_resolved_configs():
-    arms = C.build_arms("none,fixed_tilt", ["fixed_tilt.strength=2"])
+    arms = A.build_arms("none,fixed_tilt", ["fixed_tilt.strength=2"])
     cfg = tiny_cfg().with_overrides(seed=5, log_sample=1.0)
-    specs = C.build_specs(cfg, arms, 3)
+    specs = A.build_specs(cfg, arms, 3)
     assert [s.run_id for s in specs[:3]] == ["none__seed5", "none__seed6", "none__seed7"]
     assert specs[-1].run_id == "fixed_tilt__strength=2.0__seed7"
     for s in specs:
@@ -179,7 +183,7 @@ def test_paired_difference_matches_scipy(seed):
     n = int(rng.integers(2, 12))
     b = rng.normal(size=n)
     a = b + 0.3 + 0.1 * rng.normal(size=n)
-    p = C.paired_difference(a, b)
+    p = S.paired_difference(a, b)
     d = a - b
     lo, hi = stats.t.interval(0.95, n - 1, loc=d.mean(), scale=stats.sem(d))
     assert p["n"] == n
@@ -196,37 +200,37 @@ def test_paired_is_tighter_than_unpaired_under_common_noise():
     rng = np.random.default_rng(0)
     common = rng.normal(size=8)
     a, b = common + 0.1 + 0.01 * rng.normal(size=8), common + 0.01 * rng.normal(size=8)
-    p = C.paired_difference(a, b)
+    p = S.paired_difference(a, b)
     assert p["detectable"] and p["lo"] > 0
-    ua, ub = C.mean_ci(a), C.mean_ci(b)
+    ua, ub = S.mean_ci(a), S.mean_ci(b)
     assert ua["lo"] < ub["hi"]  # the unpaired intervals overlap: only pairing detects it
 
 
 def test_paired_difference_edge_cases():
-    p = C.paired_difference([1.0], [0.5])
+    p = S.paired_difference([1.0], [0.5])
     assert p["n"] == 1 and p["diff"] == 0.5 and math.isnan(p["lo"]) and not p["detectable"]
-    p = C.paired_difference([None, 2.0, 3.0, float("nan")], [1.0, 1.0, 1.5, 2.0])
+    p = S.paired_difference([None, 2.0, 3.0, float("nan")], [1.0, 1.0, 1.5, 2.0])
     assert p["n"] == 2 and p["diff"] == pytest.approx(1.25)
-    p = C.paired_difference([1.0, 1.0], [1.0, 1.0])
+    p = S.paired_difference([1.0, 1.0], [1.0, 1.0])
     assert p["diff"] == 0 and p["lo"] == 0 and not p["detectable"]
-    p = C.paired_difference([2.0, 2.0], [1.0, 1.0])  # identical differences: a zero-width interval off 0
+    p = S.paired_difference([2.0, 2.0], [1.0, 1.0])  # identical differences: a zero-width interval off 0
     assert p["lo"] == p["hi"] == 1.0 and p["detectable"]
-    p = C.paired_difference([1.0, 2.0], [0.0, 0.0])
+    p = S.paired_difference([1.0, 2.0], [0.0, 0.0])
     assert math.isnan(p["rel"]) and p["diff"] == 1.5
-    p = C.paired_difference([], [])
+    p = S.paired_difference([], [])
     assert p["n"] == 0 and math.isnan(p["diff"])
     with pytest.raises(ValueError, match="aligned by seed"):
-        C.paired_difference([1.0, 2.0], [1.0])
+        S.paired_difference([1.0, 2.0], [1.0])
 
 
 def test_mean_ci():
     x = [1.0, 2.0, 4.0, None]
-    m = C.mean_ci(x)
+    m = S.mean_ci(x)
     lo, hi = stats.t.interval(0.95, 2, loc=7 / 3, scale=stats.sem([1, 2, 4]))
     assert m["n"] == 3 and m["mean"] == pytest.approx(7 / 3) and m["min"] == 1 and m["max"] == 4
     assert (m["lo"], m["hi"]) == pytest.approx((lo, hi))
-    assert math.isnan(C.mean_ci([3.0])["lo"]) and C.mean_ci([3.0])["mean"] == 3.0
-    assert C.mean_ci([None])["n"] == 0
+    assert math.isnan(S.mean_ci([3.0])["lo"]) and S.mean_ci([3.0])["mean"] == 3.0
+    assert S.mean_ci([None])["n"] == 0
 
 
 # --- running, summary, resumption -----------------------------------------------------------
@@ -285,7 +289,7 @@ def test_jobs_1_and_2_give_identical_summaries(tmp_path):
 
 
 def test_process_pool_runs_in_workers_with_one_thread(tmp_path):
-    specs = C.build_specs(tiny_cfg(), C.build_arms("none,fixed_tilt"), 2)
+    specs = A.build_specs(tiny_cfg(), A.build_arms("none,fixed_tilt"), 2)
     seen = []
 
     def spy(spec, run_dir, threads):
@@ -293,10 +297,10 @@ def test_process_pool_runs_in_workers_with_one_thread(tmp_path):
         return fake_run(spec, run_dir, threads)
 
     # in-process: the caller's threads (None: all of them)
-    C.run_specs(specs[:1], tmp_path, jobs=1, progress=False, run_fn=spy)
+    R.run_specs(specs[:1], tmp_path, jobs=1, progress=False, run_fn=spy)
     assert seen == [None]
     # through a process pool: one thread per worker, in other processes
-    with C.process_executor(2) as ex:
+    with R.process_executor(2) as ex:
         futs = [ex.submit(fake_run, s, str(tmp_path / "runs" / s.run_id), 1) for s in specs[1:]]
         pids = {f.result()["pid"] for f in futs}
     assert os.getpid() not in pids
@@ -307,7 +311,7 @@ class _CountingExecutor:
 
     def __init__(self):
         self.calls = []
-        self.inner = C.SerialExecutor()
+        self.inner = R.SerialExecutor()
 
     def submit(self, fn, *args):
         self.calls.append(args[0].run_id)
@@ -316,22 +320,22 @@ class _CountingExecutor:
 
 def test_any_executor_with_submit_and_resume_skips_complete_runs(tmp_path):
     out = tmp_path / "rep"
-    arms = C.build_arms("none,fixed_tilt")
-    specs = C.build_specs(tiny_cfg(), arms, 2)
+    arms = A.build_arms("none,fixed_tilt")
+    specs = A.build_specs(tiny_cfg(), arms, 2)
     ex = _CountingExecutor()
-    first = C.run_specs(specs, out, ex, progress=False, run_fn=fake_run)
+    first = R.run_specs(specs, out, ex, progress=False, run_fn=fake_run)
     # submitted seed-major, so that a worker's consecutive runs share a world
     assert ex.calls == ["none__seed0", "fixed_tilt__seed0", "none__seed1", "fixed_tilt__seed1"]
     # a complete run with an identical config is reused; a broken or different one is re-run
     (out / "runs" / "none__seed1" / "metrics.json").unlink()
     write_config(specs[2].config.with_overrides(days=5), out / "runs" / specs[2].run_id / "config.toml")
     ex2 = _CountingExecutor()
-    again = C.run_specs(specs, out, ex2, progress=False, run_fn=fake_run)
+    again = R.run_specs(specs, out, ex2, progress=False, run_fn=fake_run)
     assert ex2.calls == [specs[2].run_id, "none__seed1"]
     assert again == first
     # everything complete: nothing submitted
     ex3 = _CountingExecutor()
-    C.run_specs(specs, out, ex3, progress=False, run_fn=fake_run)
+    R.run_specs(specs, out, ex3, progress=False, run_fn=fake_run)
     assert ex3.calls == []
     res = C.compare(tiny_cfg(), policies="none,fixed_tilt", seeds=2, out_dir=out, progress=False, report=False,
                     run_fn=failing_run)  # would fail if anything re-ran
@@ -340,7 +344,7 @@ def test_any_executor_with_submit_and_resume_skips_complete_runs(tmp_path):
 
 def test_failed_run_names_the_run_and_keeps_finished_ones(tmp_path):
     out = tmp_path / "rep"
-    with pytest.raises(C.RunFailed, match=r"Run fixed_tilt__seed0 failed: ValueError: boom"):
+    with pytest.raises(R.RunFailed, match=r"Run fixed_tilt__seed0 failed: ValueError: boom"):
         C.compare(tiny_cfg(), policies="none,fixed_tilt", seeds=2, out_dir=out, jobs=1, progress=False,
                   run_fn=failing_run)
     assert (out / "runs" / "none__seed0" / "metrics.json").is_file()
@@ -350,17 +354,17 @@ def test_failed_run_names_the_run_and_keeps_finished_ones(tmp_path):
 
 def test_is_complete(tmp_path):
     cfg = tiny_cfg().with_overrides(log_sample=0.0)
-    spec = C.RunSpec("x", "none", 0, cfg)
+    spec = A.RunSpec("x", "none", 0, cfg)
     d = tmp_path / "x"
-    assert not C.is_complete(d, cfg)
+    assert not R.is_complete(d, cfg)
     fake_run(spec, d)
-    assert C.is_complete(d, cfg)
-    assert not C.is_complete(d, cfg.with_overrides(seed=1))
+    assert R.is_complete(d, cfg)
+    assert not R.is_complete(d, cfg.with_overrides(seed=1))
     (d / "INCOMPLETE").write_text("")
-    assert not C.is_complete(d, cfg)
+    assert not R.is_complete(d, cfg)
     (d / "INCOMPLETE").unlink()
     (d / "metrics.json").write_text("{not json")
-    assert not C.is_complete(d, cfg)
+    assert not R.is_complete(d, cfg)
 
 
 # --- command line ---------------------------------------------------------------------
@@ -394,7 +398,7 @@ def test_cli_defaults(monkeypatch, tmp_path):
         seen.update(kw, cfg=cfg)
         raise ValueError("stop here")
 
-    monkeypatch.setattr(C, "compare", fake_compare)
+    monkeypatch.setattr(cli, "compare", fake_compare)
     from sim.cli import main
 
     assert main(["compare", "--days", "3", "--sweep", "ucb.c=1", "--sweep", "ucb.c=2"]) == 2
@@ -403,25 +407,25 @@ def test_cli_defaults(monkeypatch, tmp_path):
 
 
 def test_world_built_once_per_seed_and_process():
-    specs = C.build_specs(tiny_cfg(), C.build_arms("none,fixed_tilt"), 3)
-    C.clear_world_cache()
+    specs = A.build_specs(tiny_cfg(), A.build_arms("none,fixed_tilt"), 3)
+    R.clear_world_cache()
     try:
-        w = {s.run_id: C._world_for(s.config) for s in sorted(specs, key=lambda s: s.seed)}
+        w = {s.run_id: R._world_for(s.config) for s in sorted(specs, key=lambda s: s.seed)}
         assert w["none__seed0"] is w["fixed_tilt__seed0"]
         assert w["none__seed1"] is not w["none__seed0"]
-        assert len(C._WORLDS) == C._WORLDS_KEPT
+        assert len(R._WORLDS) == R._WORLDS_KEPT
         # a different world config is another world
         other = specs[0].config.with_overrides(users=301)
-        assert C._world_for(other).n_users == 301
+        assert R._world_for(other).n_users == 301
     finally:
-        C.clear_world_cache()
-    assert not C._WORLDS
+        R.clear_world_cache()
+    assert not R._WORLDS
 
 
 def test_cli_failed_run_is_one_line_exit_1(monkeypatch, tmp_path, capsys):
     from sim.cli import main
 
-    monkeypatch.setattr(C, "run_one", failing_run)
+    monkeypatch.setattr(R, "run_one", failing_run)
     out = tmp_path / "rep"
     assert main(["compare", "--users", "300", "--days", "2", "--policies", "none,fixed_tilt", "--seeds", "1",
                  "--jobs", "1", "--quiet", "--out", str(out)]) == 1
@@ -431,7 +435,8 @@ def test_cli_failed_run_is_one_line_exit_1(monkeypatch, tmp_path, capsys):
 
 
 def test_rankers_cross_arms_first_ranker_is_baseline(tmp_path):
-    from sim.compare import _parse_rankers, build_arms
+    from sim.arms import build_arms
+    from sim.cli import _parse_rankers
 
     arms = build_arms("none,fixed_tilt", (), ["hand", "oracle"])
     assert [a.label for a in arms] == ["none", "fixed_tilt", "none__ranker=oracle", "fixed_tilt__ranker=oracle"]

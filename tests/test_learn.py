@@ -11,8 +11,9 @@ import pytest
 
 from ranker import _tree_kernels as tk
 from ranker import learn
-from ranker.learn import (FEATURE_NAMES, LearnConfig, build_training_set, learn_main, load_model, ndcg,
-                          read_event_log, save_model, train)
+from ranker.commands import learn_main
+from ranker.learn import (FEATURE_NAMES, LearnConfig, build_training_set, load_model, ndcg, read_event_log,
+                          save_model, train)
 from tests import reference_trees as ref
 
 # --------------------------------------------------------------------------- running counters

@@ -1,0 +1,252 @@
+"""What a comparison compares: *arms* crossed with seeds, planned before any run.
+
+An arm is a policy with its parameters (every registered policy at its
+defaults, plus one arm per value of each ``--sweep POLICY.PARAM=v1,v2``),
+optionally crossed with rankers. Seed :math:`k` builds the same world and
+draws the same random numbers for every arm (common random numbers: every
+draw is a pure function of the seed, a stream and the user, day and slot,
+see :mod:`ranker.rng`), so the difference between two arms on one seed is
+the policy, not noise. Each (arm, seed) is one :class:`RunSpec`, which
+:mod:`sim.runner` runs into ``DIR/runs/<arm>__seed<k>/``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ranker.policies import REGISTRY, make_policy
+from sim.config import Config, tomllib
+
+#: The arm every difference is taken against.
+BASELINE = "none"
+DEFAULT_SEEDS = 3
+
+_SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
+
+
+def jsonable(x):
+    """A JSON-ready copy: numpy scalars as Python numbers, non-finite floats as None."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One thing compared across seeds: a policy with parameter overrides.
+
+    Attributes
+    ----------
+    label : str
+        Unique, directory-safe name: ``policy`` or ``policy__param=value``
+        (``__ranker=<spec>`` appended when the arm sets a ranker).
+    policy : str
+        Registered policy name.
+    params : dict
+        Parameter overrides (empty: the policy's defaults).
+    sweep : tuple or None
+        ``(param, value)`` when the arm comes from ``--sweep``.
+    ranker : str or None
+        ``None``: the base config's ``[ranker]``; else a ranker in the
+        command line's form (``hand``, ``oracle``, ``learned:MODEL_DIR``),
+        see :meth:`sim.config.RankerConfig.parse`.
+    """
+
+    label: str
+    policy: str
+    params: dict = field(default_factory=dict)
+    sweep: tuple | None = None
+    ranker: str | None = None
+
+    def config(self, base):
+        """``base`` (a :class:`sim.config.Config`) with this arm's policy and ranker."""
+        return base.with_overrides(policy=self.policy, policy_params=dict(self.params), ranker=self.ranker)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "policy": self.policy, "params": jsonable(self.params),
+                "sweep": None if self.sweep is None else [self.sweep[0], jsonable(self.sweep[1])],
+                "ranker": self.ranker}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: an arm on one seed, with its fully resolved config.
+
+    ``run_id`` is ``<arm label>__seed<seed>``, also the run's directory name
+    under ``DIR/runs/``. Specs are small and picklable, for any executor.
+    """
+
+    run_id: str
+    arm: str
+    seed: int
+    config: Any  # sim.config.Config
+
+
+def format_value(v) -> str:
+    """A parameter value as it appears in an arm label (directory-safe)."""
+    if isinstance(v, bool):
+        s = "true" if v else "false"
+    elif isinstance(v, float):
+        s = repr(v)
+    elif isinstance(v, (list, tuple)):
+        s = "-".join(format_value(x) for x in v)
+    else:
+        s = str(v)
+    return _SAFE.sub("_", s)
+
+
+def _split_values(text: str) -> list[str]:
+    """Split ``v1,v2,...`` on commas outside brackets (so ``[1,2],[3,4]`` is two lists)."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return [s.strip() for s in out]
+
+
+def _parse_scalar(s: str):
+    try:
+        return tomllib.loads(f"x = {s}")["x"]
+    except tomllib.TOMLDecodeError:
+        return s
+
+
+def parse_policies(text: str | Sequence[str] | None) -> list[str]:
+    """Policy names from ``a,b,...`` (``None``: every registered one, ``none`` first).
+
+    Raises ``ValueError`` naming an unknown policy and the registered ones.
+    """
+    allowed = sorted(REGISTRY)
+    if text is None:
+        return [BASELINE] + [p for p in allowed if p != BASELINE]
+    names = [s.strip() for s in text.split(",")] if isinstance(text, str) else [str(s).strip() for s in text]
+    names = [n for n in names if n]
+    if not names:
+        raise ValueError(f"--policies is empty; give one or more of: {', '.join(allowed)}.")
+    bad = [n for n in names if n not in REGISTRY]
+    if bad:
+        raise ValueError(f"Unknown polic{'y' if len(bad) == 1 else 'ies'} {', '.join(map(repr, bad))} in --policies. "
+                         f"Registered policies: {', '.join(allowed)}.")
+    return list(dict.fromkeys(names))
+
+
+def parse_sweep(text: str) -> list[Arm]:
+    """Arms from one ``POLICY.PARAM=v1,v2,...`` (values as TOML scalars or lists).
+
+    Each value is validated against the policy's parameter declaration before
+    any run starts; errors name the bad part and what is allowed.
+    """
+    shape = "--sweep must look like POLICY.PARAM=v1,v2,... (e.g. fixed_tilt.strength=0.25,0.5,1)"
+    if not isinstance(text, str) or "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ValueError(f"{shape}; got {text!r}.")
+    lhs, rhs = text.split("=", 1)
+    policy, pname = (s.strip() for s in lhs.split(".", 1))
+    if policy not in REGISTRY:
+        raise ValueError(f"Unknown policy {policy!r} in --sweep {text!r}. Registered policies: {', '.join(sorted(REGISTRY))}.")
+    cls = REGISTRY[policy]
+    pnames = [row[0] for row in cls.Params.describe()]
+    if not pnames:
+        raise ValueError(f"Policy {policy!r} has no parameters to sweep (--sweep {text!r}).")
+    if pname not in pnames:
+        raise ValueError(f"Policy {policy!r} has no parameter {pname!r} (--sweep {text!r}). "
+                         f"Its parameters: {', '.join(pnames)}.")
+    raw = _split_values(rhs)
+    if not rhs.strip() or any(not r for r in raw):
+        raise ValueError(f"--sweep {text!r} has an empty value; {shape}.")
+    arms = []
+    for r in raw:
+        v = _parse_scalar(r)
+        try:
+            resolved = make_policy(policy, {pname: v}).params.to_dict()[pname]
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"--sweep {policy}.{pname}={r}: {e}") from None
+        label = f"{policy}__{pname}={format_value(resolved)}"
+        arms.append(Arm(label=label, policy=policy, params={pname: resolved}, sweep=(pname, resolved)))
+    return arms
+
+
+def build_arms(policies: Sequence[str] | str | None = None, sweeps: Iterable[str] = (),
+               rankers: Sequence[str] | None = None) -> list[Arm]:
+    """The arms of a comparison: the baseline first, then policies, then sweep values.
+
+    Parameters
+    ----------
+    policies : str or sequence of str, optional
+        ``a,b,...`` or a list; ``None``: every registered policy. The
+        baseline ``none`` is always included (first), since every difference
+        is taken against it.
+    sweeps : iterable of str
+        ``POLICY.PARAM=v1,v2,...`` each; one arm per value, after the
+        policies, in the order given; repeated labels are kept once.
+    rankers : sequence of str, optional
+        Rankers each arm is crossed with, in the command line's form
+        (``hand``, ``oracle``, ``learned:MODEL_DIR``, ``distilled:MODEL_DIR``);
+        ``None``: the base config's ranker. The first ranker's arms keep plain
+        labels (so its ``none`` is the baseline every difference is taken
+        against); the others' labels end in ``__ranker=<spec>``.
+    """
+    names = parse_policies(policies)
+    base = [Arm(label=n, policy=n) for n in [BASELINE] + [n for n in names if n != BASELINE]]
+    for s in sweeps or ():
+        base.extend(parse_sweep(s))
+    arms, seen = [], set()
+    rankers = [None] if not rankers else list(dict.fromkeys(rankers))
+    for i, r in enumerate(rankers):
+        for a in base:
+            label = a.label if i == 0 else f"{a.label}__ranker={format_value(r)}"
+            if label not in seen:
+                seen.add(label)
+                arms.append(Arm(label=label, policy=a.policy, params=dict(a.params), sweep=a.sweep, ranker=r))
+    return arms
+
+
+def build_specs(base_cfg, arms: Sequence[Arm], n_seeds: int) -> list[RunSpec]:
+    """One :class:`RunSpec` per (arm, seed), seeds ``base_cfg.run.seed + k``.
+
+    Event logging is switched off (``log_sample = 0``): a comparison needs
+    only each run's online metrics.
+    """
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int):
+        raise TypeError(f"The 'seeds' parameter of compare must be an int in the range [1, 1000]. Got {n_seeds!r} instead.")
+    if not 1 <= n_seeds <= 1000:
+        raise ValueError(f"The 'seeds' parameter of compare must be an int in the range [1, 1000]. Got {n_seeds!r} instead.")
+    seed0 = base_cfg.run.seed
+    specs = []
+    for arm in arms:
+        acfg = arm.config(base_cfg)
+        for k in range(n_seeds):
+            seed = seed0 + k
+            cfg = acfg.with_overrides(seed=seed, log_sample=0.0)
+            specs.append(RunSpec(run_id=f"{arm.label}__seed{seed}", arm=arm.label, seed=seed, config=cfg))
+    return specs
+
+
+def plan(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterable[str] = (),
+         rankers: Sequence[str] | None = None) -> tuple[list[Arm], list[RunSpec]]:
+    """Arms and run specs of a comparison, validated (no work is done)."""
+    cfg = Config() if cfg is None else cfg
+    arms = build_arms(policies, sweeps, rankers)
+    return arms, build_specs(cfg, arms, seeds)
