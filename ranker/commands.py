@@ -148,11 +148,29 @@ def policy_rows():
     return out
 
 
+POLICIES_PREAMBLE = (
+    "Boosts are added to the ranker's score (log-lift units: 0.5 weighs like a rate e^0.5 = 1.65 times the "
+    "average). Scope: whom a policy acts on (new = creators younger than [feed] new_creator_days; ugc = ordinary, "
+    "non-professional creators). Strength grid: the strengths `ranksim compare` runs each policy at, mild to "
+    "strong; at strength 0 a policy acts as none. A parameter that rounds to no effect (a slot_quota share below "
+    "one slot of the slate) is an error before any run."
+)
+
+
 def format_policies() -> str:
-    """The text ``ranksim policies`` prints."""
-    blocks = []
+    """The text ``ranksim policies`` prints: a preamble, then per policy its line, scope, strength grid, parameters."""
+    import textwrap
+
+    from ranker.policies import REGISTRY
+
+    blocks = [textwrap.fill(POLICIES_PREAMBLE, 100)]
     for name, doc, rows in policy_rows():
+        cls = REGISTRY[name]
         lines = [f"{name}: {doc}" if doc else name]
+        lines.append(f"    scope: {cls.scope_text()}")
+        if cls.strength_param is not None:
+            grid = ", ".join(repr(v) for v in cls.grid())
+            lines.append(f"    strength: {cls.strength_param}; registered grid: {grid}")
         if not rows:
             lines.append("    (no parameters)")
         else:

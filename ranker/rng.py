@@ -139,22 +139,82 @@ def poisson(k0, k, lam):
     return n
 
 
-@njit(**JIT)
-def beta_approx(k0, k, a, b):
-    """A draw from Beta(``a``, ``b``) by the normal approximation, clipped to [0, 1].
+_C5 = np.uint64(0x9FB21C651E98DF25)
 
-    Used for Thompson sampling on smoothed rates, where ``a + b`` is the
-    prior strength plus trials (large), so the approximation is close.
+
+@njit(**JIT)
+def subkey(k0, k):
+    """The key of the ``k``-th sub-stream of key ``k0``: for draws that use an open-ended run of uniforms.
+
+    A rejection sampler needs as many uniforms as it takes; drawing them from
+    ``uniform(subkey(k0, k), j)``, ``j = 0, 1, ...``, keeps draw ``k`` of
+    ``k0`` from ever reading the uniforms of another draw.
     """
-    n = a + b
-    m = a / n
-    sd = np.sqrt(m * (1.0 - m) / (n + 1.0))
-    x = m + sd * normal(k0, k)
-    if x < 0.0:
-        return 0.0
-    if x > 1.0:
-        return 1.0
-    return x
+    return mix64(np.uint64(k0) ^ mix64(np.uint64(k) + _C5))
+
+
+@njit(**JIT)
+def log_gamma(k1, a):
+    r"""The log of a Gamma(``a``, 1) draw (``a > 0``) from the uniforms of key ``k1``.
+
+    Marsaglia and Tsang (2000), "A simple method for generating gamma
+    variables": with :math:`d = a - 1/3`, :math:`c = 1/\sqrt{9d}`, draw a
+    standard normal :math:`x` (Box-Muller from uniforms ``j``, ``j + 1``)
+    and :math:`u` (uniform ``j + 2``); with :math:`v = (1 + c x)^3 > 0`
+    accept :math:`d v` when :math:`u < 1 - 0.0331 x^4` or
+    :math:`\log u < x^2/2 + d(1 - v + \log v)`, else try again with
+    ``j + 3``. For :math:`a < 1` the draw is :math:`G_{a+1} U^{1/a}`
+    (uniform 0 is :math:`U`, the attempts start at ``j = 1``). The result
+    is returned as a logarithm so that tiny shapes, whose draws underflow
+    to 0 as doubles, stay finite: :math:`\log G_{a+1} + \log(U)/a`.
+    After 1,000 rejected attempts (probability below :math:`10^{-1000}`)
+    it returns :math:`\log d`.
+    """
+    shift = 0.0
+    j = 0
+    if a < 1.0:
+        shift = np.log(1.0 - uniform(k1, 0)) / a  # 1 - u in (0, 1]: log finite
+        a = a + 1.0
+        j = 1
+    d = a - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    for _ in range(1000):
+        u1 = 1.0 - uniform(k1, j)
+        u2 = uniform(k1, j + 1)
+        x = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        u = uniform(k1, j + 2)
+        j += 3
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        if u < 1.0 - 0.0331 * (x * x) * (x * x):
+            return np.log(d * v) + shift
+        if np.log(u) < 0.5 * x * x + d * (1.0 - v + np.log(v)):
+            return np.log(d * v) + shift
+    return np.log(d) + shift
+
+
+@njit(**JIT)
+def log_beta(k0, k, a, b):
+    r"""The log of the ``k``-th Beta(``a``, ``b``) draw of key ``k0`` (``a, b > 0``), exactly distributed.
+
+    :math:`\theta = X / (X + Y)` with :math:`X \sim \mathrm{Gamma}(a)` from
+    ``subkey(k0, 2k)`` and :math:`Y \sim \mathrm{Gamma}(b)` from
+    ``subkey(k0, 2k + 1)`` (:func:`log_gamma`), computed as
+    :math:`\log X - \log(X + Y)` in log space, so it is finite (and
+    :math:`\le 0`) even where :math:`\theta` itself underflows.
+    """
+    lx = log_gamma(subkey(k0, 2 * k), a)
+    ly = log_gamma(subkey(k0, 2 * k + 1), b)
+    # log(X + Y) = max + log1p(exp(-|lx - ly|)): no overflow, no underflow to log(0)
+    return lx - (max(lx, ly) + np.log1p(np.exp(-abs(lx - ly))))
+
+
+@njit(**JIT)
+def beta(k0, k, a, b):
+    """The ``k``-th Beta(``a``, ``b``) draw of key ``k0``: ``exp(log_beta(k0, k, a, b))``, in [0, 1]."""
+    return np.exp(log_beta(k0, k, a, b))
 
 
 def uniforms(seed, stream, a, b, c, n):

@@ -35,10 +35,31 @@ def test_poisson_mean_and_normal_moments():
     assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
 
 
-def test_beta_approx_in_unit_interval_and_centered():
-    x = np.array([rng.beta_approx(np.uint64(rng.key(5, 5, i, 0, 0)), 0, 30.0, 70.0) for i in range(5000)])
+@pytest.mark.parametrize("a, b", [(30.0, 70.0), (0.3, 0.7), (0.02, 5.0), (4.0, 0.5), (1.0, 1.0), (2000.0, 100.0)])
+def test_beta_draws_follow_the_beta_law(a, b):
+    from scipy import stats
+
+    x = np.array([rng.beta(np.uint64(rng.key(5, 5, i, 0, 0)), 3, a, b) for i in range(4000)])
     assert x.min() >= 0 and x.max() <= 1
-    assert abs(x.mean() - 0.3) < 0.01
+    assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 0.01
+    # gamma draws too, through their logarithm (shapes below 1 take the boosted path)
+    g = np.exp([rng.log_gamma(np.uint64(rng.subkey(np.uint64(rng.key(6, 5, i, 0, 0)), 0)), a) for i in range(4000)])
+    assert stats.kstest(g, stats.gamma(a).cdf).pvalue > 0.01
+
+
+def test_beta_draws_match_reference_and_use_their_own_substreams():
+    from tests import reference_policies as refp
+
+    for i, (a, b) in enumerate([(30.0, 70.0), (0.3, 0.7), (1e-6, 3.0), (5.0, 1e-9), (1e6, 1e6)]):
+        k0 = rng.key(9, 5, i, 2, 1)
+        for k in range(3):
+            got = rng.log_beta(np.uint64(k0), k, a, b)
+            assert np.isfinite(got) and got <= 0
+            assert got == pytest.approx(refp.log_beta(k0, k, a, b), rel=1e-12, abs=1e-12)
+            assert rng.beta(np.uint64(k0), k, a, b) == pytest.approx(np.exp(got), rel=1e-15)
+    k0 = np.uint64(rng.key(1, 5, 0, 0, 0))
+    assert len({rng.subkey(k0, k) for k in range(100)} | {int(k0)}) == 101
+    assert rng.log_beta(k0, 0, 2.0, 3.0) != rng.log_beta(k0, 1, 2.0, 3.0)
 
 
 def test_poisson_large_lambda_does_not_underflow():
