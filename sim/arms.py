@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ranker.policies import REGISTRY, make_policy
+from ranker.policies import REGISTRY, check_sweep
 from sim.config import Config, tomllib
 
 #: The arm every difference is taken against.
@@ -164,27 +164,15 @@ def parse_sweep(text: str) -> list[Arm]:
         raise ValueError(f"{shape}; got {text!r}.")
     lhs, rhs = text.split("=", 1)
     policy, pname = (s.strip() for s in lhs.split(".", 1))
-    if policy not in REGISTRY:
-        raise ValueError(f"Unknown policy {policy!r} in --sweep {text!r}. Registered policies: {', '.join(sorted(REGISTRY))}.")
-    cls = REGISTRY[policy]
-    pnames = [row[0] for row in cls.Params.describe()]
-    if not pnames:
-        raise ValueError(f"Policy {policy!r} has no parameters to sweep (--sweep {text!r}).")
-    if pname not in pnames:
-        raise ValueError(f"Policy {policy!r} has no parameter {pname!r} (--sweep {text!r}). "
-                         f"Its parameters: {', '.join(pnames)}.")
     raw = _split_values(rhs)
-    if not rhs.strip() or any(not r for r in raw):
+    if policy in REGISTRY and (not rhs.strip() or any(not r for r in raw)):
         raise ValueError(f"--sweep {text!r} has an empty value; {shape}.")
+    # unknown policy or parameter, a bad value, a strength grid of one point: each named here, before any run
+    resolved = check_sweep(policy, pname, [_parse_scalar(r) for r in raw], texts=raw, where=text)
     arms = []
-    for r in raw:
-        v = _parse_scalar(r)
-        try:
-            resolved = make_policy(policy, {pname: v}).params.to_dict()[pname]
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"--sweep {policy}.{pname}={r}: {e}") from None
-        label = f"{policy}__{pname}={format_value(resolved)}"
-        arms.append(Arm(label=label, policy=policy, params={pname: resolved}, sweep=(pname, resolved)))
+    for v in resolved:
+        label = f"{policy}__{pname}={format_value(v)}"
+        arms.append(Arm(label=label, policy=policy, params={pname: v}, sweep=(pname, v)))
     return arms
 
 

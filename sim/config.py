@@ -158,6 +158,9 @@ class Config(Section):
                           ("run", RunConfig)):
             if not isinstance(getattr(self, name), typ):
                 raise TypeError(f"The {name!r} parameter of Config must be a {typ.__name__}. Got {getattr(self, name)!r} instead.")
+        # a policy parameter that rounds to no effect in this feed (a quota share below one slot) fails here,
+        # where the slate size is known, before any run
+        self.policy.policy().check_serving(self.feed.slate_size)
 
     def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None,
                        ranker=None):

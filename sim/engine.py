@@ -23,7 +23,7 @@ import numpy as np
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker.policies import NonFiniteBoost, PolicyContext
 from ranker.rng import STREAM_LOG, key, uniform
-from ranker.score import ScoreWeights, base_scores
+from ranker.score import ScoreWeights, base_scores, weight_vector
 from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
 from sim.behavior import behavior_params
@@ -242,6 +242,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         aff_strength = 0.0
         w_aff = bcfg.value_a / bcfg.value_q if bcfg.value_q != 0 else 1.0
         w_rr = 0.0
+    # ucb and thompson weigh each signal's uncertainty as the score weighs the signal
+    w_policy = weight_vector(wts)
 
     # state
     fs = _FollowState(w, cfg)
@@ -321,7 +323,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 impressions=vc[idx, K.VC_IMPRESSIONS].copy(), creator_id=cr.astype(np.int32),
                 active=np.ones(idx.size, np.bool_), base_score=b_sub, signals=sig,
                 new_creator_days=feed.new_creator_days, video_id=idx.astype(np.int64),
-                creator_kind=w.creator_kind[cr])
+                creator_kind=w.creator_kind[cr], score_weights=w_policy)
             try:
                 act = policy.act(pctx)
             except NonFiniteBoost as e:  # PolicyAction checks; here the video, day and tick are known

@@ -115,13 +115,13 @@ def test_none_always_added_and_duplicates_dropped():
 
 
 def test_sweep_arms_labels_and_resolved_values():
-    arms = A.build_arms("none", ["fixed_tilt.strength=0.25,1,1.0", "traffic_pools.pool_sizes=[10,100],[20,200]"])
+    arms = A.build_arms("none", ["fixed_tilt.strength=0.25,1,1.0", "traffic_pools.pool_multiples=[0.1,1],[0.2,2]"])
     labels = [a.label for a in arms]
     assert labels == ["none", "fixed_tilt__strength=0.25", "fixed_tilt__strength=1.0",
-                      "traffic_pools__pool_sizes=10.0-100.0", "traffic_pools__pool_sizes=20.0-200.0"]
+                      "traffic_pools__pool_multiples=0.1-1.0", "traffic_pools__pool_multiples=0.2-2.0"]
     a = arms[1]
     assert a.policy == "fixed_tilt" and a.params == {"strength": 0.25} and a.sweep == ("strength", 0.25)
-    assert arms[3].params == {"pool_sizes": [10.0, 100.0]}
+    assert arms[3].params == {"pool_multiples": [0.1, 1.0]}
 
 
 @pytest.mark.parametrize("policies, sweeps, err, match", [
@@ -131,14 +131,18 @@ def test_sweep_arms_labels_and_resolved_values():
     (None, ["fixed_tilt.strength"], ValueError, r"--sweep must look like POLICY\.PARAM=v1,v2,\.\.\..*got 'fixed_tilt\.strength'"),
     (None, ["strength=1,2"], ValueError, r"--sweep must look like"),
     (None, ["bogus.x=1"], ValueError, r"Unknown policy 'bogus' in --sweep 'bogus\.x=1'\. Registered policies: "),
-    (None, ["fixed_tilt.strenght=1"], ValueError, r"Policy 'fixed_tilt' has no parameter 'strenght' .*Its parameters: strength, days\.$"),
+    (None, ["fixed_tilt.strenght=1"], ValueError, r"Policy 'fixed_tilt' has no parameter 'strenght' .*Its parameters: strength, days, scope\.$"),
     (None, ["none.x=1"], ValueError, r"Policy 'none' has no parameters to sweep"),
     (None, ["fixed_tilt.strength=1,,2"], ValueError, r"has an empty value"),
     (None, ["fixed_tilt.strength="], ValueError, r"has an empty value"),
     (None, ["fixed_tilt.strength=0.5,-1"], ValueError,
      r"^--sweep fixed_tilt\.strength=-1: The 'strength' parameter of FixedTiltParams must be a finite float in the range \[0\.0, 100\.0\]\. Got -1\.0 instead\.$"),
     (None, ["fixed_tilt.strength=strong"], TypeError, r"^--sweep fixed_tilt\.strength=strong: The 'strength' parameter .* must be a float"),
-    (None, ["ucb.only_new=1"], TypeError, r"^--sweep ucb\.only_new=1: .*must be a bool"),
+    (None, ["traffic_pools.drop_failed=1"], TypeError, r"^--sweep traffic_pools\.drop_failed=1: .*must be a bool"),
+    (None, ["ucb.scope=everyone"], ValueError, r"^--sweep ucb\.scope=everyone: .*must be a str among"),
+    (None, ["fixed_tilt.strength=0.5"], ValueError,
+     r"^--sweep 'fixed_tilt\.strength=0\.5' is a strength grid of 1 point; a grid needs at least 2 distinct values"),
+    (None, ["ucb.c=0.5,0.5"], ValueError, r"^--sweep 'ucb\.c=0\.5,0\.5' is a strength grid of 1 point"),
 ])
 def test_bad_arms_fail_naming_value_and_allowed(policies, sweeps, err, match):
     with pytest.raises(err, match=match):
@@ -157,7 +161,7 @@ def test_bad_input_fails_before_any_work(tmp_path):
 
 
 def test_specs_common_seeds_and_resolved_configs():
-    arms = A.build_arms("none,fixed_tilt", ["fixed_tilt.strength=2"])
+    arms = A.build_arms("none,fixed_tilt", ["fixed_tilt.strength=1,2"])
     cfg = tiny_cfg().with_overrides(seed=5, log_sample=1.0)
     specs = A.build_specs(cfg, arms, 3)
     assert [s.run_id for s in specs[:3]] == ["none__seed5", "none__seed6", "none__seed7"]
