@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ranker import policies as P
 from ranker._numba import set_threads
+from ranker.params import Section, param
 from tests import reference_policies as ref
 
 PRIOR_MEAN = np.array([0.6, 0.3, 0.4, 0.05, 0.01, 0.3, 0.5])
@@ -306,8 +307,8 @@ def test_every_policy_declares_scope_and_a_grid_that_acts(name):
 
 def test_register_refuses_a_grid_of_fewer_than_three_strengths():
     @dataclass(frozen=True)
-    class TwoParams(P.Section):
-        strength: float = P.param(1.0, "float", 0.0, 10.0, doc="x")
+    class TwoParams(Section):
+        strength: float = param(1.0, "float", 0.0, 10.0, doc="x")
 
     class Two(P.Policy):
         name = "two_points"
