@@ -89,8 +89,9 @@ def test_one_and_two_threads_identical(tmp_path):
 
 def test_common_random_numbers_across_policies(tmp_path):
     a = read_events(simulate(tiny("none", days=2), tmp_path / "a", progress=False).out_dir)
-    # ucb boosts every post (not only new creators'), so it changes slates from day 0 on
-    b = read_events(simulate(tiny("ucb", days=2, params={"c": 3.0}), tmp_path / "b", progress=False).out_dir)
+    # ucb over every post (scope all, no decay with post age) changes slates from day 0 on
+    b = read_events(simulate(tiny("ucb", days=2, params={"c": 3.0, "scope": "all", "half_life_days": 3650.0}),
+                             tmp_path / "b", progress=False).out_dir)
     # Day 0: nobody's satisfaction differs yet, so arrivals (users, requests) are identical.
     a0, b0 = a[a.day == 0], b[b.day == 0]
     keys = ["tick", "user_id", "request_id", "position"]
