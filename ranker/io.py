@@ -75,7 +75,7 @@ KUAIRAND_EXTRA_FLAGS = ("is_click", "long_view", "is_profile_enter", "is_hate", 
 PLAY3_MS = 3000.0
 
 _INT_RE = r"^\s*[+-]?\d+\s*$"
-_NUM_RE = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$"
+_NUM_RE = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?\s*$"
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,13 @@ class IngestReport:
         Columns with missing or malformed values.
     notes : tuple of str
         What the log cannot tell, and substitutions made.
+    drop_reasons : tuple of (str, int)
+        Why rows were dropped, each dropped row counted once under its first
+        reason (``"wrong number of fields"``, ``"video_id malformed"``, ...);
+        the counts add up to ``rows_dropped``.
+    rows_repeated : int
+        Rows used that repeat an earlier row's (``user_id``, ``video_id``,
+        ``time_ms``) (when the log has those columns): kept, and reported.
     """
 
     path: str
@@ -124,6 +131,8 @@ class IngestReport:
     n_users: int
     issues: tuple = field(default_factory=tuple)
     notes: tuple = field(default_factory=tuple)
+    drop_reasons: tuple = field(default_factory=tuple)
+    rows_repeated: int = 0
 
     def issue(self, column: str) -> ColumnIssue | None:
         """The issue recorded for ``column``, or None when it had none."""
@@ -142,6 +151,8 @@ class IngestReport:
         ]
         if self.rows_bad_shape:
             lines.append(f"  {self.rows_bad_shape:,} rows with the wrong number of fields (dropped)")
+        if self.drop_reasons:
+            lines.append("  dropped: " + ", ".join(f"{k:,} {r}" for r, k in self.drop_reasons))
         if not self.issues:
             lines.append("  no missing or malformed values")
         for i in self.issues:
@@ -153,19 +164,117 @@ class IngestReport:
 
 # --------------------------------------------------------------------------- low-level reading
 
+#: Play or video length above this (one day, ms) is absurd for a short video: dropped or unknown, counted.
+MAX_PLAY_MS = 86_400_000.0
+#: Largest count a counters CSV may hold in one cell.
+MAX_COUNT = 1e12
+#: Largest video length in a counters CSV, seconds (one day).
+MAX_DURATION_S = 86_400.0
+#: Counters CSV columns that count events: whole numbers.
+COUNT_COLUMNS = ("impressions", "plays_3s", "completions", "likes", "comments", "shares", "share_recipients",
+                 "share_opens", "follows", "creator_followers", "creator_regular_readers", "rr_impressions",
+                 "rr_plays_3s")
+_INT_MAX_F = 9.2e18  # ids at or above this are refused (int64 ends at 9.22e18)
+
+
+class _Text:
+    """A delimited text file, scanned once: delimiter, header names and the data lines it holds.
+
+    Rules (the same for every reader of this module):
+
+    - UTF-8; a byte-order mark before the header is skipped.
+    - Delimiter: tab if the header line has one, else comma.
+    - Header names are stripped of spaces and of one pair of surrounding
+      double quotes; a name given twice is an error naming it.
+    - Data fields are never quoted: a double quote is an ordinary character
+      (so a stray quote cannot swallow the lines after it); a value that
+      holds one is not a number, so it counts as malformed where the column
+      is read.
+    - Empty lines are skipped; every other line is one row. After reading,
+      the rows parsed plus the rows of the wrong width must equal the lines
+      counted here, or the file is an error.
+    """
+
+    def __init__(self, path):
+        p = Path(path)
+        if p.is_dir():
+            raise IsADirectoryError(f"{path}: is a directory, not a file")
+        if not p.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        self.path = path
+        self.data = p.read_bytes()
+        data = self.data
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        nl = data.find(b"\n", bom)
+        cr = data.find(b"\r", bom)
+        ends = [i for i in (nl, cr) if i >= 0]
+        end = min(ends) if ends else len(data)
+        try:
+            text = data[bom:end].decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: the header line is not UTF-8 text (byte {e.start + bom})") from None
+        if not text.strip():
+            raise ValueError(f"{path}: empty file (no header line)")
+        self.delimiter = "\t" if "\t" in text else ","
+        names = []
+        for c in text.split(self.delimiter):
+            c = c.strip()
+            if len(c) >= 2 and c[0] == c[-1] == '"':
+                c = c[1:-1]
+            names.append(c)
+        dup = sorted({c for c in names if names.count(c) > 1})
+        if dup:
+            where = ", ".join(f"{c!r} (columns {', '.join(str(i + 1) for i, n in enumerate(names) if n == c)})"
+                              for c in dup)
+            raise ValueError(f"{path}: the header names {where} more than once; each column needs its own name")
+        self.names = names
+        self.n_lines = _count_lines(data, end)
+
+    def read(self, spec: dict[str, str], as_strings=False):
+        """pyarrow table of the ``spec`` columns and the line numbers of rows with the wrong width."""
+        bad_rows = []
+
+        def on_invalid(row):
+            bad_rows.append(row.number)
+            return "skip"
+
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False, invalid_row_handler=on_invalid)
+        read = pacsv.ReadOptions(block_size=1 << 24, column_names=self.names, skip_rows=1)
+        types = {c: (pa.string() if as_strings else pa.int64() if k == "int" else pa.float64())
+                 for c, k in spec.items()}
+        conv = pacsv.ConvertOptions(column_types=types, include_columns=list(spec), strings_can_be_null=True)
+        table = pacsv.read_csv(pa.BufferReader(self.data), read_options=read, parse_options=parse,
+                               convert_options=conv)
+        if table.num_rows + len(bad_rows) != self.n_lines:
+            raise ValueError(f"{self.path}: {self.n_lines:,} data lines but {table.num_rows + len(bad_rows):,} rows "
+                             "parsed; the rows cannot all be accounted for")
+        return table, len(bad_rows)
+
+
+def _count_lines(data: bytes, header_end: int) -> int:
+    """Non-empty lines after the header line (line ends: \\n, \\r\\n or \\r)."""
+    a = np.frombuffer(data, dtype=np.uint8)
+    n = a.shape[0]
+    is_nl = a == 10
+    is_cr = a == 13
+    cr_nl = np.zeros(n, bool)
+    cr_nl[:-1] = is_cr[:-1] & is_nl[1:]
+    term = np.flatnonzero(is_nl | (is_cr & ~cr_nl))  # one position per line end (the \n of a \r\n)
+    # content end of each line: the \r of a \r\n, else the terminator itself
+    content_end = term - np.r_[False, cr_nl[:-1]][term] if n else term
+    starts = np.r_[0, term[:-1] + 1] if term.size else np.zeros(0, np.int64)
+    lengths = content_end - starts
+    nonempty = int((lengths > 0).sum())
+    tail = n - (int(term[-1]) + 1 if term.size else 0)
+    nonempty += int(tail > 0)
+    # the header line is the first non-empty line at or before header_end
+    return nonempty - 1 if nonempty else 0
+
 
 def _header(path) -> tuple[str, list[str]]:
-    """Delimiter (tab if the header has one, else comma) and column names."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with open(p, "rb") as f:
-        line = f.readline()
-    text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-    if not text.strip():
-        raise ValueError(f"{path}: empty file (no header line)")
-    delim = "\t" if "\t" in text else ","
-    return delim, [c.strip().strip('"') for c in text.split(delim)]
+    """Delimiter (tab if the header has one, else comma) and column names (see :class:`_Text`)."""
+    t = _Text(path)
+    return t.delimiter, t.names
 
 
 class _Column:
@@ -181,31 +290,24 @@ class _Column:
         return ~(self.missing | self.malformed)
 
 
-def _read(path, delim: str, spec: dict[str, str]) -> tuple[dict[str, _Column], int]:
+def _read(path, delim, spec: dict[str, str], text: "_Text | None" = None) -> tuple[dict[str, _Column], int]:
     """Read the columns of ``spec`` (name -> "int" | "float"); count bad-shape rows.
 
     Typed read first (fast); if a value does not parse, the file is read
-    again as strings and every column is parsed with a mask of bad values.
+    again as strings and every column is parsed with a mask of bad values
+    (ints at or above 9.2e18 in magnitude are malformed, not a crash).
     """
-    bad_rows = []
-
-    def on_invalid(row):
-        bad_rows.append(row.number)
-        return "skip"
-
-    parse = pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_invalid)
-    read = pacsv.ReadOptions(block_size=1 << 24)
-    types = {c: (pa.int64() if k == "int" else pa.float64()) for c, k in spec.items()}
+    t = _Text(path) if text is None else text
     try:
-        table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=pacsv.ConvertOptions(
-            column_types=types, include_columns=list(spec)))
+        table, n_bad = t.read(spec)
         typed = True
     except pa.ArrowInvalid as e:
         if "conversion error" not in str(e).lower():
-            raise ValueError(f"{path}: {e}") from None
-        bad_rows.clear()
-        table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in spec}, include_columns=list(spec), strings_can_be_null=True))
+            raise ValueError(f"{path}: {' '.join(str(e).split())}") from None
+        try:
+            table, n_bad = t.read(spec, as_strings=True)
+        except pa.ArrowInvalid as e2:
+            raise ValueError(f"{path}: {' '.join(str(e2).split())}") from None
         typed = False
     out = {}
     for name, kind in spec.items():
@@ -217,9 +319,13 @@ def _read(path, delim: str, spec: dict[str, str]) -> tuple[dict[str, _Column], i
         else:
             trimmed = pc.utf8_trim_whitespace(col)
             good = pc.fill_null(pc.match_substring_regex(trimmed, _INT_RE if kind == "int" else _NUM_RE), False)
-            malformed = ~missing & ~good.to_numpy(zero_copy_only=False)
+            if kind == "int":
+                approx = pc.cast(pc.if_else(good, trimmed, pa.scalar("0")), pa.float64())
+                good = pc.and_(good, pc.less(pc.abs(approx), _INT_MAX_F))
+            good_np = good.to_numpy(zero_copy_only=False)
+            malformed = ~missing & ~good_np
             clean = pc.if_else(good, trimmed, pa.scalar("0"))
-            vals = pc.cast(clean, types[name]).to_numpy(zero_copy_only=False)
+            vals = pc.cast(clean, types_of(kind)).to_numpy(zero_copy_only=False)
         if kind == "float":
             vals = np.asarray(vals, dtype=np.float64)
             nonfinite = ~missing & ~np.isfinite(vals)
@@ -229,7 +335,11 @@ def _read(path, delim: str, spec: dict[str, str]) -> tuple[dict[str, _Column], i
             vals = np.asarray(vals, dtype=np.int64)
             vals = np.where(missing | malformed, 0, vals)
         out[name] = _Column(vals, missing, malformed)
-    return out, len(bad_rows)
+    return out, n_bad
+
+
+def types_of(kind):
+    return pa.int64() if kind == "int" else pa.float64()
 
 
 def _check_columns(path, names, required, what) -> None:
@@ -260,6 +370,8 @@ def _kuairand_columns(path, names, events: bool):
             like: "float", "is_comment": "float", "is_forward": "float", "is_follow": "float"}
     if "user_id" in names:
         spec["user_id"] = "int"
+    if not events and "time_ms" in names:
+        spec["time_ms"] = "int"  # only to report repeated rows
     if creator:
         spec[creator] = "int"
     if events:
@@ -283,22 +395,35 @@ class _Issues:
 
 
 def _parse_kuairand(path, events: bool):
-    delim, names = _header(path)
-    spec, like, creator = _kuairand_columns(path, names, events)
-    cols, n_bad_shape = _read(path, delim, spec)
+    text = _Text(path)
+    spec, like, creator = _kuairand_columns(path, text.names, events)
+    cols, n_bad_shape = _read(path, text.delimiter, spec, text)
     n = cols["video_id"].values.shape[0]
     issues = _Issues()
     drop = np.zeros(n, bool)
-    drop |= issues.add("video_id", cols["video_id"], cols["video_id"].values < 0, "row dropped")
+    reasons = {"wrong number of fields": n_bad_shape} if n_bad_shape else {}
+
+    def dropped(column, col, extra_bad, what):
+        nonlocal drop
+        bad = issues.add(column, col, extra_bad, f"row dropped{what}")
+        for reason, mask in ((f"{column} missing", col.missing), (f"{column} malformed", bad & ~col.missing)):
+            k = int((mask & ~drop).sum())
+            if k:
+                reasons[reason] = reasons.get(reason, 0) + k
+        drop |= bad
+
+    dropped("video_id", cols["video_id"], cols["video_id"].values < 0, "")
     play = cols["play_time_ms"]
-    drop |= issues.add("play_time_ms", play, play.values < 0, "row dropped")
+    dropped("play_time_ms", play, (play.values < 0) | (play.values > MAX_PLAY_MS),
+            f" (malformed: not a number, negative or above {MAX_PLAY_MS:,.0f} ms)")
     if events:
         for c in ("user_id", "time_ms", "date"):
-            drop |= issues.add(c, cols[c], cols[c].values < 0, "row dropped")
+            dropped(c, cols[c], cols[c].values < 0, "")
     elif "user_id" in cols:
         issues.add("user_id", cols["user_id"], cols["user_id"].values < 0, "kept (user not needed for counters)")
     dur = cols["duration_ms"]
-    bad = issues.add("duration_ms", dur, dur.values < 0, "duration unknown for the row")
+    bad = issues.add("duration_ms", dur, (dur.values < 0) | (dur.values > MAX_PLAY_MS),
+                     "duration unknown for the row")
     duration = np.where(bad, 0.0, dur.values)
     flags = {}
     flag_cols = [like, "is_comment", "is_forward", "is_follow"]
@@ -314,6 +439,11 @@ def _parse_kuairand(path, events: bool):
         bad = issues.add(creator, cc, cc.values < 0, "creator unknown (-1)")
         creator_ids = np.where(bad, -1, cc.values)
     keep = ~drop
+    n_used = int(keep.sum())
+    n_read = n + n_bad_shape
+    if n_used == 0:
+        why = "; ".join(f"{k:,} {r}" for r, k in reasons.items()) or "the file has no data rows"
+        raise ValueError(f"{path}: no usable rows ({n_read:,} read, all dropped: {why})")
     rows = dict(video_id=cols["video_id"].values[keep], play_time_ms=play.values[keep],
                 duration_ms=duration[keep], like=flags[like][keep], comment=flags["is_comment"][keep],
                 share=flags["is_forward"][keep], follow=flags["is_follow"][keep])
@@ -331,9 +461,18 @@ def _parse_kuairand(path, events: bool):
     if like == "label":
         notes.append("no is_like column: likes taken from 'label' (1 = like, 0 = hate), as in the explicit-"
                      "feedback subset, where every row is a like or a hate: not a representative impression log")
-    n_read = n + n_bad_shape
-    meta = dict(path=str(path), delimiter=delim, rows_read=n_read, rows_bad_shape=n_bad_shape,
-                rows_dropped=int(drop.sum()) + n_bad_shape, rows_used=int(keep.sum()))
+    repeated = 0
+    if "user_id" in rows and "time_ms" in cols:
+        t_ms = cols["time_ms"].values[keep]
+        key = np.stack([rows["user_id"], rows["video_id"], t_ms], axis=1)
+        repeated = n_used - int(np.unique(key, axis=0).shape[0])
+        if repeated:
+            notes.append(f"{repeated:,} rows repeat an earlier row's (user_id, video_id, time_ms): kept, each "
+                         "counts as an impression")
+    meta = dict(path=str(path), delimiter=text.delimiter, rows_read=n_read, rows_bad_shape=n_bad_shape,
+                rows_dropped=int(drop.sum()) + n_bad_shape, rows_used=n_used,
+                drop_reasons=tuple(reasons.items()), rows_repeated=repeated)
+    assert meta["rows_used"] + meta["rows_dropped"] == n_read == text.n_lines
     return rows, issues.items, notes, creator, meta
 
 
@@ -523,6 +662,8 @@ def read_counters_csv(path) -> Counters:
         other columns are ignored (so a file written by
         :func:`write_signals_csv` reads back). An empty ``creator_age_days``
         cell means unknown (NaN); every other cell must hold a number.
+        Text rules (delimiter, quotes, BOM, header) as for every reader of
+        this module; see :class:`_Text`.
 
     Returns
     -------
@@ -532,15 +673,23 @@ def read_counters_csv(path) -> Counters:
     ------
     FileNotFoundError
     ValueError
-        Naming the missing columns, or the column, row and value of the first
-        bad cell (rows count from 0 after the header).
+        Naming the missing or repeated columns, or the column, row and value
+        of the first bad cell (rows count from 0 after the header): a row of
+        the wrong width, a missing or malformed cell, a fractional count in
+        :data:`COUNT_COLUMNS`, a count above :data:`MAX_COUNT`, a watch time
+        above one day per impression or a length above one day, a video id
+        given twice, or no rows at all. A counters file is never partly
+        read.
     """
-    delim, names = _header(path)
-    _check_columns(path, names, COUNTER_COLUMNS, "a counters CSV")
+    text = _Text(path)
+    _check_columns(path, text.names, COUNTER_COLUMNS, "a counters CSV")
     spec = {c: ("int" if c in ("video_id", "creator_id") else "float") for c in COUNTER_COLUMNS}
-    cols, n_bad_shape = _read(path, delim, spec)
+    cols, n_bad_shape = _read(path, text.delimiter, spec, text)
     if n_bad_shape:
         raise ValueError(f"{path}: {n_bad_shape} row(s) with the wrong number of fields.")
+    n = cols["video_id"].values.shape[0]
+    if n == 0:
+        raise ValueError(f"{path}: no rows after the header; a counters CSV needs one row per video.")
     out = {}
     for name in COUNTER_COLUMNS:
         col = cols[name]
@@ -556,7 +705,30 @@ def read_counters_csv(path) -> Counters:
                 f"{path}: column {name!r} has {int(col.missing.sum())} missing value(s) "
                 f"(first at row {i}; rows count from 0 after the header)."
             )
-        out[name] = np.where(col.missing, np.nan, col.values) if name == "creator_age_days" else col.values
+        v = col.values
+        checks = []
+        if name in COUNT_COLUMNS:
+            checks = [(v != np.floor(v), "is not a whole number (a count)"),
+                      (v > MAX_COUNT, f"is above {MAX_COUNT:g} (not a plausible count)")]
+        elif name == "duration_s":
+            checks = [(v > MAX_DURATION_S, f"is above {MAX_DURATION_S:,.0f} s (one day)")]
+        elif name == "watch_s":
+            checks = [(v > MAX_DURATION_S * np.maximum(cols["impressions"].values, 1.0),
+                       "is above one day of watching per impression")]
+        for bad, what in checks:
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"{path}: column {name!r} value {v[i]!r} at row {i} {what} "
+                                 f"({int(bad.sum())} row(s); rows count from 0 after the header).")
+        out[name] = np.where(col.missing, np.nan, v) if name == "creator_age_days" else v
+    vid = out["video_id"]
+    uniq, first, counts = np.unique(vid, return_index=True, return_counts=True)
+    if uniq.shape[0] != n:
+        j = int(np.flatnonzero(counts > 1)[0])
+        rows = np.flatnonzero(vid == uniq[j])[:2]
+        raise ValueError(f"{path}: video_id {int(uniq[j])} appears at rows {int(rows[0])} and {int(rows[1])} "
+                         f"({int((counts > 1).sum())} id(s) repeated); each video needs exactly one row "
+                         "(rows count from 0 after the header).")
     try:
         return Counters.from_columns(out)
     except ValueError as e:

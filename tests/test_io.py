@@ -192,12 +192,12 @@ def test_read_kuairand_missing_file_and_empty_file(tmp_path):
         read_kuairand(tmp_path / "empty.tsv")
 
 
-def test_read_kuairand_header_only(tmp_path):
+def test_read_kuairand_header_only_is_an_error(tmp_path):
+    # zero usable rows is an error for every reader (issue 18), never an empty result
     p = tmp_path / "log.tsv"
     write_log(p, [])
-    c, report = read_kuairand(p)
-    assert c.n_videos == 0 and report.rows_read == 0
-    assert compute_signals(c).matrix.shape == (0, 7)
+    with pytest.raises(ValueError, match="no usable rows .0 read, all dropped: the file has no data rows"):
+        read_kuairand(p)
 
 
 # --------------------------------------------------------------------------- events
