@@ -169,31 +169,70 @@ def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None,
     world : World, optional
         A prebuilt world for ``(cfg.world, cfg.run.days, cfg.run.seed)``.
     overwrite : bool
-        Replace an existing run directory at ``out_dir``.
+        Replace an existing ranksim run at ``out_dir``; a non-empty directory
+        that is not a run is never replaced (:func:`sim.preflight.prepare_run_dir`).
+
+    Before the world is built: ``out_dir`` is checked (not the current
+    directory, not a file, writable), the memory estimate is checked
+    against the machine's memory and a model directory is checked whole.
+    A run holds a lock on ``out_dir`` while it writes, and removes partial
+    output that earlier runs left beside it when their process is gone.
     """
     from ranker._numba import set_threads
 
     set_threads(threads)
+    _preflight(cfg, world)
     if out_dir is None:
         return _run(cfg, None, progress, world)
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"Output directory {str(out)!r} exists and is not empty; "
-                                  "choose another --out or pass --overwrite.")
+    from sim.preflight import OutputBusy, OutputLock, clean_stale_partials, lock_path, prepare_run_dir
+
+    out = prepare_run_dir(out_dir, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    clean_stale_partials(out.parent, report=lambda m: print(m, file=sys.stderr, flush=True))
+    lock = OutputLock(lock_path(out), f"run directory {str(out)!r}")
+    deadline = time.monotonic() + 2.0
+    while True:  # another run's cleaner may hold our name's lock for a moment
+        try:
+            lock.acquire()
+            break
+        except OutputBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     try:
-        (tmp / "INCOMPLETE").write_text("This run did not finish; its files are partial.\n")
+        return _simulate_into(cfg, out, progress, world)
+    finally:
+        lock.release()
+
+
+def _preflight(cfg: Config, world) -> None:
+    """Inputs checked before the world is built: the memory estimate and the model directory."""
+    if world is None:
+        from sim.preflight import check_memory
+
+        check_memory(cfg)
+    if cfg.ranker.kind in ("learned", "distilled"):
+        from ranker.learn import FEATURE_NAMES
+        from ranker.model_check import check_model_dir
+
+        check_model_dir(cfg.ranker.model_dir, FEATURE_NAMES)
+
+
+def _simulate_into(cfg: Config, out: Path, progress: bool, world) -> RunResult:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
+    try:
+        (tmp / "INCOMPLETE").write_text(f"This run did not finish; its files are partial (pid {os.getpid()}).\n")
         write_config(cfg, tmp / "config.toml")
         res = _run(cfg, tmp, progress, world)
         data = json.dumps(res.metrics, indent=1, sort_keys=True, allow_nan=False)
         (tmp / "metrics.json").write_text(data + "\n")
         (tmp / "INCOMPLETE").unlink()
     except BaseException as e:
-        what = "interrupted" if isinstance(e, KeyboardInterrupt) else f"failed ({type(e).__name__})"
-        print(f"ranksim: run {what}; partial output left in {tmp} (marked INCOMPLETE, not a complete run)",
-              file=sys.stderr, flush=True)
+        if isinstance(e, KeyboardInterrupt):
+            print(f"ranksim: run interrupted; partial output left in {tmp} (marked INCOMPLETE, not a complete "
+                  "run; the next run in this directory removes it)", file=sys.stderr, flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from sim.config import Config
+from sim.config import Config, load_config
 from sim.engine import EVENT_COLUMNS, simulate
 from sim.world import WorldConfig
 
@@ -189,8 +189,16 @@ def test_refuses_to_overwrite_without_flag(tmp_path):
     (out / "something").write_text("x")
     with pytest.raises(FileExistsError, match="--overwrite"):
         simulate(tiny(days=1), out, progress=False)
-    simulate(tiny(days=1), out, progress=False, overwrite=True)
-    assert (out / "metrics.json").is_file() and not (out / "something").exists()
+    # --overwrite never deletes a directory that is not a ranksim run
+    with pytest.raises(FileExistsError, match="is not a ranksim run.*nothing was deleted"):
+        simulate(tiny(days=1), out, progress=False, overwrite=True)
+    assert (out / "something").read_text() == "x"
+    (out / "something").unlink()
+    simulate(tiny(days=1), out, progress=False)  # empty: fine
+    (out / "notes.txt").write_text("mine")  # a file added to a run does not make it less a run
+    simulate(tiny(days=1, seed=3), out, progress=False, overwrite=True)
+    assert (out / "metrics.json").is_file() and not (out / "notes.txt").exists()
+    assert load_config(out / "config.toml").run.seed == 3
 
 
 def test_regular_readers_and_quitting_are_live():
