@@ -190,6 +190,8 @@ class _Text:
       (so a stray quote cannot swallow the lines after it); a value that
       holds one is not a number, so it counts as malformed where the column
       is read.
+    - Empty cells, and the cells pyarrow reads as null (``nan``, ``NA``,
+      ``null``, ``N/A`` ...), are missing values.
     - Empty lines are skipped; every other line is one row. After reading,
       the rows parsed plus the rows of the wrong width must equal the lines
       counted here, or the file is an error.
@@ -242,6 +244,8 @@ class _Text:
         read = pacsv.ReadOptions(block_size=1 << 24, column_names=self.names, skip_rows=1)
         types = {c: (pa.string() if as_strings else pa.int64() if k == "int" else pa.float64())
                  for c, k in spec.items()}
+        if self.n_lines == 0:  # a header alone (pyarrow cannot skip a header without a line end)
+            return pa.table({c: pa.array([], type=t) for c, t in types.items()}), 0
         conv = pacsv.ConvertOptions(column_types=types, include_columns=list(spec), strings_can_be_null=True)
         table = pacsv.read_csv(pa.BufferReader(self.data), read_options=read, parse_options=parse,
                                convert_options=conv)
@@ -718,7 +722,7 @@ def read_counters_csv(path) -> Counters:
         for bad, what in checks:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"{path}: column {name!r} value {v[i]!r} at row {i} {what} "
+                raise ValueError(f"{path}: column {name!r} value {float(v[i]):g} at row {i} {what} "
                                  f"({int(bad.sum())} row(s); rows count from 0 after the header).")
         out[name] = np.where(col.missing, np.nan, v) if name == "creator_age_days" else v
     vid = out["video_id"]

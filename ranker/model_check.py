@@ -21,7 +21,8 @@ accepts only a model this package could have written:
   once from the root); leaf values finite with
   :math:`|v| \le` :data:`MAX_ABS_VALUE`; numbers in plain decimal
   (``nan``, ``inf``, ``1_0`` and hexadecimal are refused);
-- ``end of trees`` after the last tree;
+- ``end of trees`` after the last tree; what follows it (importances,
+  training parameters) is not read, and not handed to LightGBM;
 - ``weights.json`` (required: without it the learned ranker's per-candidate
   terms would silently be 0): a JSON object whose ``distillation.weights``
   maps every name of :data:`DISTILL_NAMES` to a finite number with
@@ -88,6 +89,9 @@ _TREE_FIELDS = {
     "shrinkage": ("float", "1", False),
 }
 _MISSING_TYPES = {0: "None", 1: "Zero", 2: "NaN"}
+#: Objectives of single-output models LightGBM writes (the replay reads raw scores only).
+_OBJECTIVES = ("regression", "regression_l1", "huber", "fair", "poisson", "quantile", "mape", "gamma", "tweedie",
+               "binary", "cross_entropy", "cross_entropy_lambda", "lambdarank", "rank_xendcg")
 
 
 class ModelCheckError(ValueError):
@@ -118,7 +122,10 @@ class CheckedModel:
     weights : dict
         The content of ``weights.json``.
     text : str
-        ``model.txt`` as read (hand it to LightGBM only after the check).
+        ``model.txt`` up to and including its ``end of trees`` line: the
+        header and trees checked here. What follows in the file (feature
+        importances, training parameters) is never handed to LightGBM, whose
+        parser aborts the process on a damaged parameter line.
     """
 
     feature_names: tuple
@@ -193,6 +200,8 @@ def _key_values(where, lines, start, stop, what):
         key, sep, val = line.partition("=")
         if not sep or not _NAME.fullmatch(key):
             _fail(where, f"line {i + 1} of the {what} is {line[:60]!r}, not key=value")
+        if "=" in val:
+            _fail(where, f"line {i + 1} of the {what} ({key}=...) holds more than one '='")
         if key in kv:
             _fail(where, f"field {key!r} appears twice in the {what} (line {i + 1})")
         kv[key] = val
@@ -256,9 +265,20 @@ def parse_model_text(text: str, known_features, where: str = MODEL_FILE) -> tupl
     dup = sorted({nm for nm in names if names.count(nm) > 1})
     if dup:
         _fail(where, f"header field 'feature_names' repeats {', '.join(dup)}")
-    n_infos = len(h["feature_infos"].split(" ")) if h["feature_infos"] else 0
-    if n_infos != n_feat:
-        _fail(where, f"header field 'feature_infos' has {n_infos} entries, not {n_feat}")
+    infos = h["feature_infos"].split(" ") if h["feature_infos"] else []
+    if len(infos) != n_feat:
+        _fail(where, f"header field 'feature_infos' has {len(infos)} entries, not {n_feat}")
+    for j, info in enumerate(infos):
+        lo_hi = info[1:-1].split(":") if info.startswith("[") and info.endswith("]") else None
+        if info != "none" and not (lo_hi and len(lo_hi) == 2 and all(_NUM.fullmatch(x) for x in lo_hi)):
+            _fail(where, f"header field 'feature_infos' entry {j} is {info[:40]!r}; expected [min:max] or none "
+                         "(numerical features only)")
+    obj = h.get("objective", "").split(" ")
+    if obj[0] not in _OBJECTIVES or not all(
+            len(kv) == 2 and re.fullmatch(r"[a-z_]+", kv[0]) and _NUM.fullmatch(kv[1])
+            for kv in (tok.split(":") for tok in obj[1:])):
+        _fail(where, f"header field 'objective' is {h.get('objective', '(missing)')[:40]!r}; expected one of "
+                     f"{', '.join(_OBJECTIVES)} with name:number options")
     if "average_output" in h:
         _fail(where, "header field 'average_output' is set: random-forest models cannot be replayed")
     if len(tree_starts) > MAX_TREES:
@@ -284,7 +304,12 @@ def parse_model_text(text: str, known_features, where: str = MODEL_FILE) -> tupl
 
 
 def _check_tree(where, lines, start, stop, n_feat) -> CheckedTree:
-    kv = _key_values(where, lines, start, stop, "tree")
+    # LightGBM reads a tree's key=value lines up to the first empty line: nothing may follow it
+    end = next((i for i in range(start, stop) if not lines[i]), stop)
+    for i in range(end, stop):
+        if lines[i]:
+            _fail(where, f"line {i + 1} ({lines[i][:40]!r}) follows an empty line inside the tree")
+    kv = _key_values(where, lines, start, end, "tree")
     for key in kv:
         if key not in _TREE_FIELDS:
             what = ("categorical splits" if key.startswith("cat_") else
@@ -447,5 +472,6 @@ def check_model_dir(model_dir, known_features) -> CheckedModel:
     except ValueError as e:
         _fail(str(wpath), f"not valid JSON: {e}")
     check_weights(data, names, str(wpath))
-    return CheckedModel(feature_names=names, trees=trees, weights=data, text=text)
+    safe = text[: text.index("\nend of trees") + len("\nend of trees")] + "\n"
+    return CheckedModel(feature_names=names, trees=trees, weights=data, text=safe)
 
