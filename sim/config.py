@@ -199,6 +199,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     empty file (nothing but whitespace and comments), and
     ``TypeError``/``ValueError`` naming the field for bad values.
     """
+    text = text[1:] if text.startswith("\ufeff") else text  # a UTF-8 byte-order mark is not TOML: skip it
     empty = ConfigError(f"{source} is empty; a config needs at least one section, e.g. [run] days = 7. "
                         "Leave out --config to use the built-in default world.")
     if not text.strip():
@@ -213,7 +214,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
-    """Load a TOML file (``None``: the built-in default world)."""
+    """Load a TOML file (``None``: the built-in default world); a UTF-8 byte-order mark is skipped."""
     if path is None:
         return Config()
     p = Path(path)
