@@ -191,6 +191,11 @@ def test_scheduler_local_starts_and_stops_its_cluster(tmp_path):
     psutil = pytest.importorskip("psutil")
     kw = dict(policies="none,fixed_tilt,ucb", seeds=2, progress=False, report=False, run_fn=fake_run)
     C.compare(tiny_cfg(), out_dir=tmp_path / "a", jobs=1, **kw)
+    # this process's own multiprocessing resource tracker (started once, lives as long as the process)
+    # is not the cluster's: start it before counting
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     C.compare(tiny_cfg(), out_dir=tmp_path / "b", jobs=2, scheduler="local", **kw)
     assert _summary_bytes(tmp_path / "a") == _summary_bytes(tmp_path / "b")
