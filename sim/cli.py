@@ -1,4 +1,4 @@
-"""The ``ranksim`` command line: simulate | compare | learn | policies | signals.
+"""The ``ranksim`` command line: simulate | compare | learn | calibrate | policies | signals.
 
 Errors in input (a bad config value, a missing file) print one line naming the
 problem and exit with status 2; nothing is written.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ranker.commands import add_learn_parser, add_policies_parser, add_signals_parser
 from sim.arms import DEFAULT_SEEDS
+from sim.calibrate import add_calibrate_parser
 from sim.cluster import ClusterError
 from sim.compare import DEFAULT_OUT, compare
 from sim.config import RankerConfig, load_config, tomllib
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_simulate)
 
     add_compare_parser(sub)
+    add_calibrate_parser(sub)
     add_policies_parser(sub)
     add_signals_parser(sub)
     add_learn_parser(sub)
