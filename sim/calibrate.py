@@ -91,11 +91,15 @@ FITTED_PARAMS = (
 
 @dataclass(frozen=True)
 class MomentSpec:
-    """Weight and tolerance of one moment: ``tau = max(rel * |target|, abs, 2 se(target))``."""
+    """Weight and tolerance of one moment: ``tau = max(rel * |target|, abs, 2 se(target))``.
+
+    A weight of 0 reports the moment beside its target without fitting it; ``note`` says why.
+    """
 
     weight: float
     rel: float
     abs: float
+    note: str = ""
 
 
 _RATE_SMALL = MomentSpec(1.0, 0.25, 5e-4)
@@ -103,7 +107,11 @@ _RATE_SMALL = MomentSpec(1.0, 0.25, 5e-4)
 MOMENT_SPECS = {
     "play3_rate": MomentSpec(1.0, 0.05, 0.02),
     **{m: MomentSpec(1.0, 0.15, 0.03) for m in COMPLETION_MOMENTS},
-    **{m: MomentSpec(0.5, 0.20, 0.03) for m in WATCH_MOMENTS},
+    # The lower watch quantiles are set by where non-plays and early exits stop within a video, a
+    # shape no parameter of the behaviour model controls: reported beside their targets, not fitted.
+    **{m: MomentSpec(0.0, 0.20, 0.03, "reported only: no parameter shapes where early exits stop")
+       for m in WATCH_MOMENTS[:3]},
+    **{m: MomentSpec(0.5, 0.20, 0.03) for m in WATCH_MOMENTS[3:]},
     "replay_share": MomentSpec(1.0, 0.15, 0.02),
     "like_rate": _RATE_SMALL,
     "comment_rate": _RATE_SMALL,
@@ -224,7 +232,7 @@ class FitResult:
             rel = (a - t.value) / abs(t.value) if (t.fitted and t.value != 0) else float("nan")
             within = t.fitted and abs(a - t.value) <= t.tolerance
             if not t.fitted:
-                status = f"not fitted: {t.reason}"
+                status = f"not fitted: {t.reason or MOMENT_SPECS[name].note}"
             elif within:
                 status = "within tolerance"
             else:
