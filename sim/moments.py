@@ -237,9 +237,8 @@ def log_from_kuairand(path) -> Log:
     the per-user-day moments are marked unavailable. Share opens are never
     in the log.
     """
-    from ranker.io import _header, _video_durations, read_kuairand_events
+    from ranker.io import _video_durations, read_kuairand_events
 
-    _, names = _header(path)
     ev, report = read_kuairand_events(path, with_report=True)
     vid = ev["video_id"]
     dur = ev["duration_ms"].astype(np.float64)
@@ -248,7 +247,7 @@ def log_from_kuairand(path) -> Log:
     vdur = _video_durations(codes, dur, videos.shape[0])
     eff = np.where(dur > 0, dur, vdur[codes])
     unavailable = {}
-    if "is_like" not in names:  # likes from 'label': the explicit-feedback subset
+    if "is_like" not in ev:  # likes from 'label': the explicit-feedback subset
         for name in ("like_rate", "follows_per_user_day", "imps_per_user_day_median", "imps_per_user_day_p90"):
             unavailable[name] = _SELECTION_REASON
     notes = [report.summary()]
