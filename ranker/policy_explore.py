@@ -203,7 +203,7 @@ class UCB(Policy):
     :math:`c = 1` (the earlier default), established creators' low-traffic
     posts took most of the bonus and an unseen post's bonus outranked the
     top decile of base scores; at :math:`c = 0.5` an unseen post's bonus is
-    about 0.35 log-lift units (prior strength about 7), below the gap
+    about 0.4 log-lift units (prior strength about 7), below the gap
     between the median and the top decile of base scores.
     """
 

@@ -224,7 +224,10 @@ def build_specs(base_cfg, arms: Sequence[Arm], n_seeds: int) -> list[RunSpec]:
     seed0 = base_cfg.run.seed
     specs = []
     for arm in arms:
-        acfg = arm.config(base_cfg)
+        try:
+            acfg = arm.config(base_cfg)
+        except (TypeError, ValueError) as e:  # e.g. a quota share below one slot of this config's slate
+            raise type(e)(f"Arm {arm.label!r}: {e}") from None
         for k in range(n_seeds):
             seed = seed0 + k
             cfg = acfg.with_overrides(seed=seed, log_sample=0.0)

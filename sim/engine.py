@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from ranker._numba import JIT, PJIT, njit, prange
-from ranker.policies import NonFiniteBoost, PolicyContext
+from ranker.policies import NonFiniteBoost, PolicyContext, quota_slots
 from ranker.rng import STREAM_LOG, key, uniform
 from ranker.score import ScoreWeights, base_scores, weight_vector
 from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
@@ -380,7 +380,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 ok = np.asarray(act.eligible, bool)
                 live = idx[ok]
                 base[idx[~ok]] = -np.inf
-            n_quota = int(round(act.quota * slate))
+            n_quota = quota_slots(act.quota, slate)
             # retrieval pools over the live posts
             total = base[live] + boost[live]
             topic = w.video_topic[live]

@@ -160,6 +160,15 @@ def test_bad_input_fails_before_any_work(tmp_path):
     assert not out.exists()
 
 
+def test_a_quota_share_below_one_slot_fails_before_any_run(tmp_path):
+    out = tmp_path / "rep"
+    with pytest.raises(ValueError, match=r"^Arm 'slot_quota__share=0\.05': The 'share' parameter of SlotQuotaParams must be "
+                                         r"0 or a float in the range \(0\.0625, 1\.0\] with slate_size = 8 .*Got 0\.05"):
+        C.compare(tiny_cfg(), policies="none", sweeps=["slot_quota.share=0.05,0.25"], out_dir=out, run_fn=fake_run,
+                  progress=False)
+    assert not out.exists()
+
+
 def test_specs_common_seeds_and_resolved_configs():
     arms = A.build_arms("none,fixed_tilt", ["fixed_tilt.strength=1,2"])
     cfg = tiny_cfg().with_overrides(seed=5, log_sample=1.0)
