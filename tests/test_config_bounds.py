@@ -1,0 +1,170 @@
+"""Config bounds against a table written out by hand, not read from the declarations they check.
+
+``tests/test_config.py`` generates its out-of-range probes from each field's
+declaration, so a loosened declaration loosens its own test. Here every
+numeric field's allowed range is spelled out; values just outside it must be
+refused with a message naming that range. Changing a bound is a deliberate
+edit of this table. A new numeric field fails until its range is added.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+
+import pytest
+
+from sim.config import parse_config
+from tests.test_config import SECTIONS
+
+#: (TOML table, field) -> "kind [lo, hi]" ("(" or ")" for an open end).
+BOUNDS = {
+    # [behavior]
+    ("behavior", "play_b"): "float [-20.0, 20.0]",
+    ("behavior", "play_h"): "float [-20.0, 20.0]",
+    ("behavior", "play_q"): "float [-20.0, 20.0]",
+    ("behavior", "play_a"): "float [-20.0, 20.0]",
+    ("behavior", "play_r"): "float [-20.0, 20.0]",
+    ("behavior", "complete_b"): "float [-20.0, 20.0]",
+    ("behavior", "complete_q"): "float [-20.0, 20.0]",
+    ("behavior", "complete_a"): "float [-20.0, 20.0]",
+    ("behavior", "complete_r"): "float [-20.0, 20.0]",
+    ("behavior", "complete_d"): "float [0.0, 20.0]",
+    ("behavior", "like_b"): "float [-20.0, 20.0]",
+    ("behavior", "like_q"): "float [-20.0, 20.0]",
+    ("behavior", "like_a"): "float [-20.0, 20.0]",
+    ("behavior", "like_c"): "float [-20.0, 20.0]",
+    ("behavior", "comment_b"): "float [-20.0, 20.0]",
+    ("behavior", "comment_q"): "float [-20.0, 20.0]",
+    ("behavior", "comment_a"): "float [-20.0, 20.0]",
+    ("behavior", "share_b"): "float [-20.0, 20.0]",
+    ("behavior", "share_s"): "float [-20.0, 20.0]",
+    ("behavior", "share_q"): "float [-20.0, 20.0]",
+    ("behavior", "share_max_recipients"): "int [1, 64]",
+    ("behavior", "open_b"): "float [-20.0, 20.0]",
+    ("behavior", "open_q"): "float [-20.0, 20.0]",
+    ("behavior", "open_a"): "float [-20.0, 20.0]",
+    ("behavior", "follow_b"): "float [-20.0, 20.0]",
+    ("behavior", "follow_q"): "float [-20.0, 20.0]",
+    ("behavior", "follow_a"): "float [-20.0, 20.0]",
+    ("behavior", "follow_c"): "float [-20.0, 20.0]",
+    ("behavior", "value_q"): "float [-20.0, 20.0]",
+    ("behavior", "value_a"): "float [-20.0, 20.0]",
+    ("behavior", "value_b"): "float [-20.0, 20.0]",
+    ("behavior", "affinity_floor"): "float (0.0, 1.0]",
+    ("behavior", "rr_rate"): "float (0.0, 1.0]",
+    ("behavior", "rr_on"): "float [0.0, 1.0]",
+    ("behavior", "rr_off"): "float [0.0, 1.0]",
+    ("behavior", "rr_decay"): "float [0.0, 1.0]",
+    ("behavior", "return_b"): "float [-20.0, 20.0]",
+    ("behavior", "return_v"): "float [-20.0, 20.0]",
+    ("behavior", "satisfaction_rate"): "float (0.0, 1.0]",
+    # [feed]
+    ("feed", "ticks_per_day"): "int [1, 96]",
+    ("feed", "slate_size"): "int [1, 100]",
+    ("feed", "n_follow_candidates"): "int [0, 1000]",
+    ("feed", "n_interest_candidates"): "int [0, 1000]",
+    ("feed", "n_share_candidates"): "int [0, 64]",
+    ("feed", "n_fresh_candidates"): "int [0, 1000]",
+    ("feed", "candidate_window_days"): "int [1, 365]",
+    ("feed", "fresh_window_days"): "int [1, 30]",
+    ("feed", "seen_memory"): "int [1, 4096]",
+    ("feed", "new_creator_days"): "int [1, 365]",
+    ("feed", "breakout_days"): "int [1, 60]",
+    ("feed", "breakout_percentile"): "float [50.0, 100.0)",
+    ("feed", "quit_window_days"): "int [1, 365]",
+    ("feed", "quit_min_impressions"): "int [0, 1000000000]",
+    ("feed", "first_impressions_target"): "int [1, 1000000000]",
+    # [run]
+    ("run", "seed"): "int [0, 9223372036854775807]",
+    ("run", "days"): "int [1, 3650]",
+    ("run", "log_sample"): "float [0.0, 1.0]",
+    # [weights]
+    ("weights", "play3"): "float [-100.0, 100.0]",
+    ("weights", "completion"): "float [-100.0, 100.0]",
+    ("weights", "avg_play"): "float [-100.0, 100.0]",
+    ("weights", "like"): "float [-100.0, 100.0]",
+    ("weights", "comment"): "float [-100.0, 100.0]",
+    ("weights", "share_ft"): "float [-100.0, 100.0]",
+    ("weights", "rr_reach"): "float [-100.0, 100.0]",
+    ("weights", "affinity"): "float [-100.0, 100.0]",
+    ("weights", "regular_reader"): "float [-100.0, 100.0]",
+    # [world]
+    ("world", "n_users"): "int [1, 50000000]",
+    ("world", "n_topics"): "int [2, 512]",
+    ("world", "interest_concentration"): "float (0.0, 100.0]",
+    ("world", "activity_mean"): "float (0.0, 500.0]",
+    ("world", "activity_sigma"): "float [0.0, 4.0]",
+    ("world", "friends_mean"): "float [0.0, 2000.0]",
+    ("world", "friends_sigma"): "float [0.0, 4.0]",
+    ("world", "friends_max"): "int [1, 1000000]",
+    ("world", "n_creators"): "int [1, 10000000]",
+    ("world", "new_creators_per_day"): "int [0, 1000000]",
+    ("world", "pro_share"): "float [0.0, 1.0]",
+    ("world", "pro_quality_shift"): "float [-5.0, 5.0]",
+    ("world", "ai_share"): "float [0.0, 1.0]",
+    ("world", "posts_per_day_mean"): "float (0.0, 50.0]",
+    ("world", "posts_per_day_sigma"): "float [0.0, 4.0]",
+    ("world", "quality_sd"): "float [0.0, 10.0]",
+    ("world", "video_quality_sd"): "float [0.0, 10.0]",
+    ("world", "hook_sd"): "float [0.0, 10.0]",
+    ("world", "shareability_sd"): "float [0.0, 10.0]",
+    ("world", "clickbait_share"): "float [0.0, 1.0]",
+    ("world", "sharebait_share"): "float [0.0, 1.0]",
+    ("world", "bait_strength"): "float [0.0, 10.0]",
+    ("world", "bait_quality_penalty"): "float [0.0, 10.0]",
+    ("world", "topic_loyalty"): "float [0.0, 1.0]",
+    ("world", "duration_median_s"): "float [3.0, 3600.0]",
+    ("world", "duration_sigma"): "float [0.0, 4.0]",
+    ("world", "follows_mean"): "float [0.0, 10000.0]",
+    ("world", "follow_capacity"): "int [1, 100000]",
+    ("world", "follow_quality_weight"): "float [0.0, 10.0]",
+    ("world", "follow_pro_boost"): "float [0.0, 10.0]",
+    ("world", "follow_luck_sigma"): "float [0.0, 4.0]",
+    ("world", "backlog_days"): "int [0, 365]",
+}
+
+_RANGE = re.compile(r"^(int|float) ([\[(])(\S+), (\S+)([\])])$")
+
+
+def _parse(spec):
+    kind, lb, lo, hi, rb = _RANGE.match(spec).groups()
+    num = int if kind == "int" else float
+    lo = None if lo == "-inf" else num(lo)
+    hi = None if hi == "inf" else num(hi)
+    return kind, lo, hi, lb == "(", rb == ")"
+
+
+def _outside(kind, lo, hi, lo_open, hi_open):
+    vals = []
+    if kind == "int":
+        vals += [lo - 1] if lo is not None else []
+        vals += [hi + 1] if hi is not None else []
+    else:
+        if lo is not None:
+            vals.append(lo if lo_open else lo - max(1e-6, abs(lo) * 1e-6))
+        if hi is not None:
+            vals.append(hi if hi_open else hi + max(1e-6, abs(hi) * 1e-6))
+    return vals
+
+
+def test_every_numeric_field_has_a_written_bound():
+    declared = {(t, f.name) for t, cls in SECTIONS.items() for f in fields(cls)
+                if f.metadata.get("kind") in ("int", "float")}
+    assert declared - set(BOUNDS) == set(), "add these fields' ranges to BOUNDS"
+    assert set(BOUNDS) - declared == set(), "these fields are gone: remove them from BOUNDS"
+
+
+@pytest.mark.parametrize("table, name", sorted(BOUNDS))
+def test_values_just_outside_the_written_bound_are_refused(table, name):
+    kind, lo, hi, lo_open, hi_open = _parse(BOUNDS[table, name])
+    shown = BOUNDS[table, name].split(" ", 1)[1]
+    article = "an int" if kind == "int" else "a finite float"
+    owner = SECTIONS[table].__name__
+    probes = _outside(kind, lo, hi, lo_open, hi_open)
+    assert probes or kind == "int", "a float field without any bound"
+    for v in probes:
+        with pytest.raises(ValueError) as info:
+            parse_config(f"[{table}]\n{name} = {v!r}")
+        assert str(info.value) == (f"The {name!r} parameter of {owner} must be {article} in the range {shown}. "
+                                   f"Got {v!r} instead.")

@@ -1,0 +1,202 @@
+"""End-to-end wiring of the feed loop: properties that fail when a connection breaks.
+
+Each test runs the real engine on a tiny world (a few seconds) and checks a
+property against an independent computation or a world tuned so the answer
+is known: the counters the ranker's signals are computed from equal the sums
+of the logged events; a world where nobody opens a share has no open in its
+signals; a world where every creator must quit shows quits; a slot quota puts
+its slots in the slates; log sampling draws afresh each day; the daily decay
+of regular readers keeps its hysteresis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.dataset as ds
+import pytest
+
+import sim.engine as E
+from ranker.signals import SIGNAL_NAMES
+from sim import _engine_kernels as K
+from sim.config import Config
+from sim.engine import simulate
+from sim.world import WorldConfig
+from tests import reference as ref
+
+TINY_WORLD = WorldConfig(n_users=400, n_creators=60, new_creators_per_day=4, friends_mean=6.0, follows_mean=4.0)
+
+
+def tiny(days=4, seed=1, policy="none", params=None, log_sample=1.0, behavior=None, feed=None):
+    cfg = Config().replace(world=TINY_WORLD)
+    if behavior:
+        cfg = cfg.replace(behavior=cfg.behavior.replace(**behavior))
+    if feed:
+        cfg = cfg.replace(feed=cfg.feed.replace(**feed))
+    return cfg.with_overrides(policy=policy, policy_params=params, days=days, seed=seed, log_sample=log_sample)
+
+
+def events(d):
+    return ds.dataset(Path(d) / "events", format="parquet").to_table().to_pandas()
+
+
+# --- counters -> signals ------------------------------------------------------------------
+
+COUNTER_FROM_EVENTS = {  # Counters field -> (event column, how a row counts)
+    "impressions": ("video_id", "count"), "plays_3s": ("play_3s", "sum"), "completions": ("completed", "sum"),
+    "watch_s": ("watch_s", "sum"), "likes": ("liked", "sum"), "comments": ("commented", "sum"),
+    "shares": ("shared", "sum"), "share_recipients": ("share_recipients", "sum"),
+    "share_opens": ("share_opens", "sum"), "follows": ("followed", "sum"),
+    "rr_impressions": ("regular_reader", "sum"),
+}
+
+
+@pytest.mark.parametrize("open_b", [-0.8, -20.0], ids=["shares-opened", "shares-never-opened"])
+def test_signals_read_counters_equal_to_the_logged_events(tmp_path, monkeypatch, open_b):
+    """The counters of the run's last tick, as compute_signals receives them, equal the sums of
+    every logged impression before that tick; where nobody opens a share (open intercept -20),
+    no open reaches the signals and the share follow-through posterior is ~0, while shares
+    are still made."""
+    seen = []
+    real = E.compute_signals
+
+    def spy(counters, *a, **k):
+        s = real(counters, *a, **k)
+        seen.append((counters, s))
+        return s
+
+    monkeypatch.setattr(E, "compute_signals", spy)
+    cfg = tiny(behavior=dict(open_b=open_b))
+    simulate(cfg, tmp_path / "r", progress=False)
+    ev = events(tmp_path / "r")
+    T = cfg.feed.ticks_per_day
+    assert len(seen) == cfg.run.days * T
+    counters, sig = seen[-1]
+    before = ev[ev.day * T + ev.tick < cfg.run.days * T - 1]
+    ev = before.assign(rr_play=before.regular_reader & before.play_3s)
+    g = ev.groupby("video_id")
+    for field, (col, how) in COUNTER_FROM_EVENTS.items():
+        want = getattr(g[col], how)().reindex(counters.video_id).fillna(0).to_numpy(float)
+        np.testing.assert_allclose(getattr(counters, field), want, rtol=1e-6, err_msg=field)
+    want = g["rr_play"].sum().reindex(counters.video_id).fillna(0).to_numpy(float)
+    np.testing.assert_array_equal(counters.rr_plays_3s, want)
+    j = SIGNAL_NAMES.index("share_ft")
+    post = sig.alpha[:, j] / (sig.alpha[:, j] + sig.beta[:, j])
+    assert counters.shares.sum() > 50 and counters.share_recipients.sum() > 100
+    if open_b < -10:
+        assert counters.share_opens.sum() == 0 and post.max() < 1e-3
+        assert not (events(tmp_path / "r").source == K.SOURCE_SHARE).any()  # no opened share in any inbox
+    else:
+        pooled = counters.share_opens.sum() / counters.share_recipients.sum()
+        assert 0.2 < pooled < 0.8
+        assert abs(np.mean(post) - pooled) < 0.1
+
+
+# --- creators quit -------------------------------------------------------------------------
+
+def test_a_world_where_every_creator_must_quit_shows_quits():
+    must = simulate(tiny(feed=dict(quit_window_days=1, quit_min_impressions=10**9)), progress=False).metrics
+    never = simulate(tiny(feed=dict(quit_window_days=1, quit_min_impressions=0)), progress=False).metrics
+    v = lambda m, k: m[k]["value"]  # noqa: E731
+    assert v(never, "new_creator_survival") == 1.0
+    assert v(must, "new_creator_survival") == 0.0
+    assert v(must, "new_creators_alive_by_day") == [0.0] * 4
+    assert v(never, "new_creators_alive_by_day") == [0.0, 4.0, 8.0, 12.0]  # 4 join each day from day 1
+    for tier in ("low", "mid", "high"):
+        assert v(must, f"new_creator_survival_{tier}_quality") == 0.0
+        assert v(never, f"new_creator_survival_{tier}_quality") == 1.0
+
+
+# --- the slot quota ------------------------------------------------------------------------
+
+def test_slot_quota_reserves_its_slots(tmp_path):
+    share, slate = 0.25, 8  # two slots of eight
+    simulate(tiny(policy="slot_quota", params={"share": share}), tmp_path / "q", progress=False)
+    simulate(tiny(), tmp_path / "n", progress=False)
+    q, n = events(tmp_path / "q"), events(tmp_path / "n")
+    full = lambda e: (e[e.day >= 2].groupby("request_id")["is_new_creator"].sum() >= share * slate).mean()  # noqa: E731
+    # a tiny world has few new creators' posts to fill the slots with, so not every request
+    # can be filled; the quota fills two slots several times as often as the ranker alone
+    assert full(q) > 0.25 and full(q) > 3 * full(n)  # measured: 0.36 against 0.088
+    assert q.is_new_creator.mean() > 1.8 * n.is_new_creator.mean()
+
+
+# --- log sampling --------------------------------------------------------------------------
+
+def test_log_sampling_draws_afresh_each_day():
+    users = np.arange(2000, dtype=np.int32)
+    reqs = np.zeros(2000, np.int32)
+    masks = []
+    for day in (0, 1, 2):
+        out = np.empty(users.size, np.bool_)
+        E._log_mask(np.int64(7), np.int64(day), np.int64(3), users, reqs, 0.5, out)
+        want = [ref.uniform(ref.key(7, ref_stream(), int(u), day, 3 * K.MAX_REQUESTS_PER_TICK), 0) < 0.5
+                for u in users]
+        np.testing.assert_array_equal(out, want)
+        masks.append(out)
+    assert 0.45 < masks[0].mean() < 0.55
+    for a, b in ((0, 1), (1, 2), (0, 2)):
+        agree = np.mean(masks[a] == masks[b])
+        assert 0.45 < agree < 0.55, (a, b, agree)  # independent draws agree half the time
+
+
+def ref_stream():
+    from ranker.rng import STREAM_LOG
+
+    return STREAM_LOG
+
+
+def test_logged_requests_differ_across_days(tmp_path):
+    simulate(tiny(days=3, log_sample=0.5), tmp_path / "r", progress=False)
+    ev = events(tmp_path / "r")
+    first = ev[ev.position == 0]
+    users = [set(first[(first.day == d) & (first.tick == 0)].user_id) for d in range(3)]
+    assert all(len(u) > 50 for u in users)
+    assert users[0] != users[1] and users[1] != users[2]
+
+
+# --- regular readers' daily decay ----------------------------------------------------------
+
+def test_daily_decay_keeps_the_regular_reader_hysteresis():
+    """After the decay, a regular reader stays one down to rr_off; a follower between rr_off
+    and rr_on does not become one; below rr_off nobody is one."""
+    fs = object.__new__(E._FollowState)
+    eng0 = np.array([0.9, 0.72, 0.6, 0.6, 0.52, 0.4, 0.8], np.float32)
+    rr0 = np.array([True, True, True, False, True, True, False])
+    fs.eng, fs.rr = eng0.copy(), rr0.copy()
+    fs.decay(0.05, 0.5)
+    eng = eng0 * np.float32(0.95)
+    np.testing.assert_allclose(fs.eng, eng, rtol=1e-7)
+    # 0.855 stays; 0.684 stays (below rr_on 0.7, above rr_off); 0.57 stays; 0.57 not a reader
+    # stays not one; 0.494 drops; 0.38 drops; 0.76 not a reader stays not one (only an
+    # impression makes a regular reader)
+    np.testing.assert_array_equal(fs.rr, [True, True, True, False, False, False, False])
+
+
+# --- each boosting policy's effect, in size ----------------------------------------------
+
+#: New-creator exposure share of each policy at its defaults over ``none``'s, on the tiny world,
+#: seed 1, 4 days (measured 2026-12-03: slot_quota 1.67, fixed_tilt 1.23, decaying_tilt 1.26,
+#: traffic_pools 1.33, ucb 1.13, thompson 0.82, fairco 0.91; a world this small has four new
+#: creators a day, so the exploration policies spread their bonus over many established posts
+#: too and end below ``none``). Bands are about +-15 % around those: a policy whose effect
+#: vanished, flipped or grew several-fold fails; a deliberate change of a policy or of the
+#: behaviour model re-measures and edits this table.
+EFFECT = {
+    "slot_quota": (1.45, 1.95), "fixed_tilt": (1.08, 1.42), "decaying_tilt": (1.1, 1.45),
+    "traffic_pools": (1.15, 1.53), "ucb": (1.0, 1.3), "thompson": (0.7, 0.95), "fairco": (0.78, 1.0),
+}
+
+
+@pytest.mark.slow
+def test_each_policy_moves_new_creator_exposure_by_its_measured_size():
+    from ranker.policies import REGISTRY
+
+    assert set(EFFECT) == set(REGISTRY) - {"none"}, "a new policy needs its measured effect in EFFECT"
+    share = lambda p: simulate(tiny(policy=p), progress=False).metrics["new_creator_exposure_share"]["value"]  # noqa: E731
+    base = share("none")
+    assert 0.02 < base < 0.05
+    got = {p: share(p) / base for p in EFFECT}
+    bad = {p: round(r, 3) for p, r in got.items() if not EFFECT[p][0] <= r <= EFFECT[p][1]}
+    assert not bad, f"effects outside their bands: {bad} (bands {EFFECT})"
