@@ -16,6 +16,7 @@ import pytest
 from sim import _engine_kernels as K
 from sim.behavior import BehaviorConfig, behavior_params
 from tests import reference_engine as ref
+from tests.conftest import needs_two_threads
 
 # Behaviour tuned so plays, shares, follows and regular-reader flips are all frequent.
 BCFG = BehaviorConfig(play_b=0.8, share_b=0.5, share_s=0.5, follow_b=-0.3, open_b=0.3,
@@ -383,6 +384,7 @@ def test_three_ticks_in_a_row_match_twin(seed):
         stamp_base += int(c["row_off"][-1]) // sh.slate
 
 
+@needs_two_threads
 def test_serve_tick_same_with_one_and_two_threads():
     sh = Shape(seed=31, n_users=300, n_videos=1500, n_creators=80, n_topics=8, slate=6, n_quota=1,
                max_requests=4, n_follow=6, n_interest=12, n_fresh=6, n_inbox=4, n_seen=16, top_m=20, max_cap=12)
@@ -518,6 +520,7 @@ def test_draw_returns_matches_twin(seed, day):
     assert not out[0] and out[1] and 0 < out.mean() < 1
 
 
+@needs_two_threads
 def test_arrivals_and_returns_thread_count_independent():
     r = np.random.default_rng(0)
     activity = (r.pareto(1.5, 5000) * 3).astype(np.float32)

@@ -11,6 +11,7 @@ from ranker._numba import set_threads
 from ranker.score import ScoreWeights, base_scores, score_requests, weight_vector
 from ranker.signals import SIGNAL_NAMES
 from tests import reference_score as ref
+from tests.conftest import needs_two_threads
 
 W = ScoreWeights()
 
@@ -296,6 +297,7 @@ def test_weights_move_scores_the_right_way():
     np.testing.assert_array_equal(hi[r_no, 0], lo[r_no, 0])
 
 
+@needs_two_threads
 def test_score_requests_same_for_one_and_two_threads():
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 Numba threads")

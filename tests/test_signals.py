@@ -22,6 +22,7 @@ from ranker.signals import (
     user_affinity,
 )
 from tests import reference_signals as ref
+from tests.conftest import needs_two_threads
 
 # --------------------------------------------------------------------------- helpers
 
@@ -306,6 +307,7 @@ def test_compute_signals_matches_slow_twin(seed, n):
         np.testing.assert_array_equal(s.column("like"), s.matrix[:, 3])
 
 
+@needs_two_threads
 def test_compute_signals_same_bits_for_any_thread_count():
     c = population(np.random.default_rng(12), 5000)
     prior = fit_prior(c)

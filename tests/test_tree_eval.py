@@ -8,6 +8,7 @@ import pytest
 from ranker import _numba
 from ranker.learn import ModelFormatError, TreeEnsemble
 from tests import reference_trees as ref
+from tests.conftest import needs_two_threads
 
 
 def _data(seed, n, d, nan_share=0.1, zero_share=0.05):
@@ -102,6 +103,7 @@ def test_constant_target_gives_single_leaf_trees():
     np.testing.assert_allclose(ens.predict(P), booster.predict(P, raw_score=True), rtol=0, atol=1e-9)
 
 
+@needs_two_threads
 def test_thread_count_does_not_change_bits():
     X, y = _data(10, 600, 6)
     ens = TreeEnsemble.from_booster(_train(10, "lambdarank", 30, 4, X, y))

@@ -201,3 +201,24 @@ def test_each_policy_moves_new_creator_exposure_by_its_measured_size():
     got = {p: share(p) / base for p in EFFECT}
     bad = {p: round(r, 3) for p, r in got.items() if not EFFECT[p][0] <= r <= EFFECT[p][1]}
     assert not bad, f"effects outside their bands: {bad} (bands {EFFECT})"
+
+
+def test_end_of_day_decay_in_a_run_keeps_the_hysteresis(monkeypatch):
+    """In a real run, after each day's decay: regular readers are exactly those who were before
+    and whose engagement is still at least the configured rr_off (none made, none lost above it);
+    some of them sit between rr_off and rr_on, so dropping at rr_on would show."""
+    cfg = tiny(days=3)
+    b = cfg.behavior
+    real = E._FollowState.decay
+    held = []
+
+    def checked(self, rate, rr_off):
+        before = self.rr.copy()
+        real(self, rate, rr_off)
+        np.testing.assert_array_equal(self.rr, before & (self.eng >= np.float32(b.rr_off)))
+        held.append(int(np.count_nonzero(self.rr & (self.eng < np.float32(b.rr_on)))))
+
+    monkeypatch.setattr(E._FollowState, "decay", checked)
+    simulate(cfg, progress=False)
+    assert len(held) == cfg.run.days
+    assert sum(held) > 20  # regular readers kept below rr_on, by the hysteresis

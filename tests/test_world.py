@@ -12,6 +12,7 @@ from sim import world as W
 from sim.world import (AGE_BANDS, AGE_SHARES, CITY_SHARES, CITY_TIERS, GENDER_SHARES, STREAMS, World,
                        WorldConfig, build_world)
 from tests import reference_world as ref
+from tests.conftest import needs_two_threads
 
 # field -> (dtype, shape as a function of the world)
 CONTRACT = {
@@ -444,6 +445,7 @@ def test_same_seed_same_world_other_seed_other_world():
         assert x.shape != y.shape or not np.array_equal(x, y), name
 
 
+@needs_two_threads
 def test_same_world_with_one_or_two_threads():
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 Numba threads")
