@@ -148,12 +148,20 @@ def ref_stream():
 
 
 def test_logged_requests_differ_across_days(tmp_path):
-    simulate(tiny(days=3, log_sample=0.5), tmp_path / "r", progress=False)
-    ev = events(tmp_path / "r")
-    first = ev[ev.position == 0]
-    users = [set(first[(first.day == d) & (first.tick == 0)].user_id) for d in range(3)]
-    assert all(len(u) > 50 for u in users)
-    assert users[0] != users[1] and users[1] != users[2]
+    """Sampling does not change the run, so a full log names every request; a user's k-th
+    request of a tick is logged on one day independently of whether it was on another."""
+    simulate(tiny(days=3), tmp_path / "all", progress=False)
+    simulate(tiny(days=3, log_sample=0.5), tmp_path / "half", progress=False)
+    full, half = events(tmp_path / "all"), events(tmp_path / "half")
+    req = full.drop_duplicates("request_id")[["day", "tick", "user_id", "request_id"]].copy()
+    req["k"] = req.groupby(["day", "tick", "user_id"])["request_id"].rank().astype(int)
+    req["kept"] = req.request_id.isin(set(half.request_id))
+    assert 0.45 < req.kept.mean() < 0.55
+    wide = req.pivot_table(index=["tick", "user_id", "k"], columns="day", values="kept", aggfunc="first").dropna()
+    assert len(wide) > 300
+    for a, b in ((0, 1), (1, 2)):
+        agree = (wide[a] == wide[b]).mean()
+        assert 0.4 < agree < 0.6, (a, b, agree)  # the day is in the sampling key: independent draws
 
 
 # --- regular readers' daily decay ----------------------------------------------------------
