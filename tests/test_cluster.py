@@ -188,6 +188,7 @@ def test_worker_killed_mid_run_is_rerun_and_counted_once(client, reference, tmp_
 # --- the executor with the fake engine ---------------------------------------------------------
 
 
+@pytest.mark.slow  # subprocesses or a cluster: tens of seconds
 def test_scheduler_local_starts_and_stops_its_cluster(tmp_path):
     psutil = pytest.importorskip("psutil")
     kw = dict(policies="none,fixed_tilt,ucb", seeds=2, progress=False, report=False, run_fn=fake_run)
@@ -205,6 +206,7 @@ def test_scheduler_local_starts_and_stops_its_cluster(tmp_path):
     assert not left  # the embedded cluster's processes are gone
 
 
+@pytest.mark.slow  # subprocesses or a cluster: tens of seconds
 def test_run_that_raised_is_retried(client, tmp_path):
     specs = A.build_specs(tiny_cfg(), A.build_arms(POLICIES), SEEDS)
     for d in ("logs0", "logs1"):  # one per sweep: runs of the failed sweep may still finish later

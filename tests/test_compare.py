@@ -419,6 +419,7 @@ def test_cli_defaults(monkeypatch, tmp_path):
     assert seen["sweeps"] == ["ucb.c=1", "ucb.c=2"] and seen["seeds"] == 3 and seen["out_dir"] == "ranksim-report"
 
 
+@pytest.mark.slow  # subprocesses or a cluster: tens of seconds
 def test_world_built_once_per_seed_and_process():
     specs = A.build_specs(tiny_cfg(), A.build_arms("none,fixed_tilt"), 3)
     R.clear_world_cache()

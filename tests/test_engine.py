@@ -74,6 +74,7 @@ def test_other_seed_other_results(tmp_path):
     assert a.metrics != b.metrics
 
 
+@pytest.mark.slow  # subprocesses or a cluster: tens of seconds
 def test_one_and_two_threads_identical(tmp_path):
     code = (
         "import json,sys; from tests.test_engine import tiny; from sim.engine import simulate;"
