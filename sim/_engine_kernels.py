@@ -19,6 +19,8 @@ Every draw comes from ``ranker.rng`` keyed by (seed, stream, user, day, slot),
 so two policies replay the same arrivals and the same behaviour draws.
 """
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -29,7 +31,7 @@ from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_RETENTION, STREA
 from ranker.signals import affinity_row_into
 from sim.behavior import impression, recipient_opens
 
-# Per-video counter columns (float64 matrix ``vc``), named as the counters CSV.
+# Per-video counter columns (float64 matrix ``video_counters``), named as the counters CSV.
 VC_IMPRESSIONS, VC_PLAYS_3S, VC_COMPLETIONS, VC_WATCH_S, VC_LIKES, VC_COMMENTS = 0, 1, 2, 3, 4, 5
 VC_SHARES, VC_SHARE_RECIPIENTS, VC_SHARE_OPENS, VC_FOLLOWS, VC_RR_IMPRESSIONS, VC_RR_PLAYS_3S = 6, 7, 8, 9, 10, 11
 VC_EARLY_IMPRESSIONS, VC_VALUE = 12, 13
@@ -41,8 +43,11 @@ N_I = 4
 F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF = 0, 1, 2, 3, 4
 N_F = 5
 (U_POS, U_PLAY, U_COMPLETE, U_LIKE, U_COMMENT, U_SHARE, U_FOLLOWED, U_REGULAR, U_FOLLOWER,
- U_NREC, U_NOPEN, U_RR_DELTA, U_EVICTED_RR, U_SOURCE) = range(14)
+ U_NREC, U_NOPEN, U_RR_CHANGE, U_EVICTED_RR, U_SOURCE) = range(14)
 N_U = 14
+# U_RR_CHANGE: what the impression did to the creator's regular readers (uint8, so the
+# change -1 / 0 / +1 is stored as one of these)
+RR_LOST, RR_UNCHANGED, RR_GAINED = 0, 1, 2
 
 SOURCE_FOLLOW, SOURCE_SHARE, SOURCE_INTEREST, SOURCE_FRESH = 0, 1, 2, 3
 MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slot numbering)
@@ -51,8 +56,107 @@ MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slo
 # 0..15 and 16+j (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
 DRAW_FRESH0 = 4000
 APPLY_PARTS = 2  # apply_tick's parallel parts (fixed, so results never depend on the thread count)
-MAX_TOPICS = 512  # serve_tick packs a video's topic below its creator (WorldConfig.n_topics <= 512)
 DRAW_RECIPIENT_START = 100
+
+# --- the packed per-video record ---------------------------------------------------------
+# serve_tick keeps, per video, (creator * MAX_TOPICS + topic) * 2 + new-creator flag in a
+# float64. Limits (tests/test_engine_kernels.py pins them against the config's bounds):
+# topic < MAX_TOPICS (a power of two, WorldConfig.n_topics <= MAX_TOPICS), and the largest
+# packed value below 2**53, every integer up to which a float64 holds exactly.
+MAX_TOPICS = 512
+MAX_PACKED_CREATORS = 2**53 // (2 * MAX_TOPICS)
+
+
+@njit(inline="always", **JIT)
+def pack_video(creator, topic, is_new):
+    """A video's creator, topic and new-creator flag as one integer (exact in a float64, see above)."""
+    return (np.int64(creator) * MAX_TOPICS + topic) * 2 + is_new
+
+
+@njit(inline="always", **JIT)
+def packed_creator(packed):
+    return packed // (2 * MAX_TOPICS)
+
+
+@njit(inline="always", **JIT)
+def packed_topic(packed):
+    return (packed >> 1) & (MAX_TOPICS - 1)
+
+
+@njit(inline="always", **JIT)
+def packed_is_new(packed):
+    return (packed & 1) != 0
+
+
+# --- serve_tick's inputs, by name (Numba reads named tuples field by field, at no cost) ---
+
+
+class ServeSettings(NamedTuple):
+    """Scalars and the behaviour vector of one tick (serve_tick's ``settings``)."""
+
+    seed: np.int64
+    day: np.int64
+    tick: np.int64
+    slate_size: np.int64
+    quota_slots: np.int64  # slate positions reserved for new-creator posts (the policy's quota)
+    weight_affinity: float  # score weight of the viewer's affinity to the video's topic
+    weight_regular_reader: float  # score bonus when the viewer is a regular reader of the creator
+    n_follow_candidates: np.int64
+    n_interest_candidates: np.int64
+    n_fresh_candidates: np.int64
+    interest_top_m: np.int64  # interest retrieval draws among a topic's best interest_top_m live posts
+    first_request_id: np.int64  # id of the tick's first request in the scratch stamps (see ServeState)
+    behavior_params: np.ndarray  # float64 (N_PARAMS,), sim.behavior.behavior_params
+    rr_rate: float  # BehaviorConfig.rr_rate, rr_on, rr_off: the regular-reader engagement average
+    rr_on: float
+    rr_off: float
+    affinity_strength: float  # > 0: the logged affinity, smoothed; 0: ServeState.affinity as given
+
+
+class WorldArrays(NamedTuple):
+    """What serve_tick reads of the world (``sim.world.World`` fields of the same names)."""
+
+    user_interest: np.ndarray
+    friend_indptr: np.ndarray
+    friend_indices: np.ndarray
+    video_creator: np.ndarray
+    video_topic: np.ndarray
+    video_duration_s: np.ndarray
+    video_quality: np.ndarray
+    video_hook: np.ndarray
+    video_shareability: np.ndarray
+
+
+class ServeState(NamedTuple):
+    """What serve_tick reads and writes of the feed's state (see serve_tick)."""
+
+    follow_ptr: np.ndarray  # int64 (n_users + 1,): each user's follow slots (slotted CSR)
+    follow_count: np.ndarray  # int32 (n_users,): slots in use
+    follow_creator: np.ndarray  # int32: followed creator, sorted within a user's slots
+    follow_engagement: np.ndarray  # float32: the follow's engagement average
+    follow_regular: np.ndarray  # bool: the follower is a regular reader of the creator
+    seen: np.ndarray  # int32 (n_users, seen_memory): ring of recently served videos (-1 empty)
+    seen_pos: np.ndarray  # int32 (n_users,): next write position in the ring (mod seen_memory)
+    inbox: np.ndarray  # int32 (n_users, n_share_candidates): opened shared cards (-1 empty)
+    topic_impressions: np.ndarray  # float32 (n_users, n_topics): the user's logged impressions per topic
+    topic_plays: np.ndarray  # float32 (n_users, n_topics): ... and 3-second plays
+    affinity: np.ndarray  # float32 (n_users, n_topics): used only when affinity_strength == 0
+    base_score: np.ndarray  # float64 (n_videos,): the ranker's score; -inf masks a video
+    boost: np.ndarray  # float64 (n_videos,): the policy's boost, finite
+    is_new_creator: np.ndarray  # bool (n_videos,)
+    request_stamps: np.ndarray  # int32 (threads, n_videos): per-thread scratch
+    request_counts: np.ndarray  # int32 (n_users,): the user's requests this tick
+    regular_marks: np.ndarray  # int32 (threads, n_creators): per-thread scratch
+
+
+class RetrievalPools(NamedTuple):
+    """Candidate lists of the tick, over live posts."""
+
+    topic_ptr: np.ndarray  # int64 (n_topics + 1,)
+    topic_videos: np.ndarray  # int32: each topic's posts, best score first
+    fresh_videos: np.ndarray  # int32: the fresh pool
+    creator_ptr: np.ndarray  # int64 (n_creators + 1,)
+    creator_videos: np.ndarray  # int32: each creator's posts, newest first
 
 
 @njit(**JIT)
@@ -145,93 +249,104 @@ def draw_returns(seed, day, sat, return_b, return_v, out):
 
 
 @njit(**PJIT)
-def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, out_rec):
+def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_u, out_rec):
     """Serve every request of the tick's active users (phase 1, parallel over users).
 
     Parameters
     ----------
-    ctx : tuple
-        ``(seed, day, tick, slate, n_quota, w_aff, w_rr, n_follow, n_interest, n_fresh,
-        top_m, stamp_base, bp, rr_rate, rr_on, rr_off, aff_strength)``. With
-        ``aff_strength > 0`` each user's affinity row is the logged one,
-        ``ranker.signals.user_affinity(ut_imps, ut_plays, aff_strength)[u]`` as of
-        the tick's start, computed when the user is served (only the user's own
-        counters enter it) and ``aff`` is not read; with ``0`` it is ``aff[u]``.
-    world : tuple
-        ``(user_interest, friend_indptr, friend_indices, video_creator, video_topic,
-        video_duration_s, video_quality, video_hook, video_shareability)``.
-    state : tuple
-        ``(f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-        base, boost, is_new, stamps, req_counts, cmarks)``; ``stamps`` int32 (threads,
-        n_videos) and ``cmarks`` int32 (threads, n_creators) are per-thread scratch (rows
-        indexed by thread id) whose contents never affect results, as long as no entry
-        equals a request id of this tick: ``stamp_base`` + the tick's requests must stay
-        below 2**31 (the engine starts over from 0 with cleared scratch before it would not).
-        A video is masked (never a candidate) where ``base`` is ``-inf``; ``boost`` must
-        be finite (PolicyAction refuses a boost that is not).
-    pools : tuple
-        ``(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)``: per-topic retrieval lists (best
-        first), the fresh pool, and each creator's candidate posts (newest first).
+    settings : ServeSettings
+        With ``affinity_strength > 0`` each user's affinity row is the logged one,
+        ``ranker.signals.user_affinity(topic_impressions, topic_plays, affinity_strength)[u]``
+        as of the tick's start, computed when the user is served (only the user's own
+        counters enter it) and ``state.affinity`` is not read; with ``0`` it is
+        ``state.affinity[u]``.
+    world : WorldArrays
+    state : ServeState
+        ``request_stamps`` (threads, n_videos) and ``regular_marks`` (threads, n_creators)
+        are per-thread scratch (rows indexed by thread id) whose contents never affect
+        results, as long as no entry equals a request id of this tick:
+        ``settings.first_request_id`` + the tick's requests must stay below 2**31 (the
+        engine starts over from 0 with cleared scratch before it would not). A video is
+        masked (never a candidate) where ``base_score`` is ``-inf``; ``boost`` must be
+        finite (PolicyAction refuses a boost that is not).
+    pools : RetrievalPools
+        Per-topic retrieval lists (best first), the fresh pool, and each creator's
+        candidate posts (newest first).
     users : int32 (n_active,)
         Users with at least one request this tick, ascending.
     row_off : int64 (n_active + 1,)
         First output row of each active user (rows = requests x slate).
+    out_i, out_f, out_u, out_rec : arrays (n_rows, N_I / N_F / N_U / share_max_recipients)
+        One row per (request, position), columns ``I_*``, ``F_*``, ``U_*``; opened
+        recipients of a share, then -1.
     """
-    (seed, day, tick, slate, n_quota, w_aff, w_rr, n_follow, n_interest, n_fresh,
-     top_m, stamp_base, bp, rr_rate, rr_on, rr_off, aff_strength) = ctx
-    (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
-     video_duration_s, video_quality, video_hook, video_shareability) = world
-    (f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-     base, boost, is_new, stamps, req_counts, cmarks) = state
-    tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = pools
+    seed, day, tick = settings.seed, settings.day, settings.tick
+    slate_size, quota_slots = settings.slate_size, settings.quota_slots
+    weight_affinity, weight_regular_reader = settings.weight_affinity, settings.weight_regular_reader
+    n_follow, n_interest, n_fresh = (settings.n_follow_candidates, settings.n_interest_candidates,
+                                     settings.n_fresh_candidates)
+    interest_top_m, first_request_id = settings.interest_top_m, settings.first_request_id
+    bp, affinity_strength = settings.behavior_params, settings.affinity_strength
+    rr_rate, rr_on, rr_off = settings.rr_rate, settings.rr_on, settings.rr_off
+    user_interest, friend_indptr, friend_indices = world.user_interest, world.friend_indptr, world.friend_indices
+    video_creator, video_topic, video_duration_s = world.video_creator, world.video_topic, world.video_duration_s
+    video_quality, video_hook, video_shareability = world.video_quality, world.video_hook, world.video_shareability
+    follow_ptr, follow_count, follow_creator = state.follow_ptr, state.follow_count, state.follow_creator
+    follow_engagement, follow_regular = state.follow_engagement, state.follow_regular
+    seen, seen_pos, inbox = state.seen, state.seen_pos, state.inbox
+    topic_impressions, topic_plays, affinity = state.topic_impressions, state.topic_plays, state.affinity
+    base_score, boost, is_new_creator = state.base_score, state.boost, state.is_new_creator
+    request_stamps, request_counts, regular_marks = state.request_stamps, state.request_counts, state.regular_marks
+    topic_ptr, topic_videos, fresh_videos = pools.topic_ptr, pools.topic_videos, pools.fresh_videos
+    creator_ptr, creator_videos = pools.creator_ptr, pools.creator_videos
     n_topics = user_interest.shape[1]
     n_seen = seen.shape[1]
     n_inbox = inbox.shape[1]
     max_rec = out_rec.shape[1]
     n_cand_max = n_follow + n_inbox + n_interest + n_fresh
-    n_fresh_pool = fresh_vid.shape[0]
-    n_videos = base.shape[0]
+    n_fresh_pool = fresh_videos.shape[0]
+    n_videos = base_score.shape[0]
     # what gathering and scoring read of a video, packed in one 16-byte record (one cache
-    # line instead of five arrays' lines for a random video): base + boost, and
-    # (creator * 512 + topic) * 2 + new-creator flag, an integer held exactly in float64
-    vrec = np.empty((n_videos, 2), np.float64)
+    # line instead of five arrays' lines for a random video): base_score + boost, and
+    # creator, topic and new-creator flag in one integer held exactly in float64 (pack_video)
+    video_record = np.empty((n_videos, 2), np.float64)
     for v in prange(n_videos):
-        vrec[v, 0] = base[v] + boost[v]
-        vrec[v, 1] = (np.int64(video_creator[v]) * MAX_TOPICS + video_topic[v]) * 2 + is_new[v]
+        video_record[v, 0] = base_score[v] + boost[v]
+        video_record[v, 1] = pack_video(video_creator[v], video_topic[v], is_new_creator[v])
 
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
-        stamp = stamps[tid]  # stamp[v] == req_id: v is already a candidate (or recently seen)
-        cmark = cmarks[tid]  # cmark[c] == req_id: the user is a regular reader of creator c
+        stamp = request_stamps[tid]  # stamp[v] == req_id: v is already a candidate (or recently seen)
+        regular_mark = regular_marks[tid]  # regular_mark[c] == req_id: the user is a regular reader of creator c
         cand = np.empty(n_cand_max, np.int32)
         src = np.empty(n_cand_max, np.uint8)
         scores = np.empty(n_cand_max, np.float64)
         newflag = np.empty(n_cand_max, np.bool_)
         sel_f = np.empty(2 * n_cand_max + 32, np.float64)  # top-k scratch
-        sel_u = np.empty(n_cand_max + slate + 1, np.uint32)
+        sel_u = np.empty(n_cand_max + slate_size + 1, np.uint32)
         topic_cdf = np.empty(n_topics, np.float64)
         aff_u = np.empty(n_topics, np.float32)
-        if aff_strength > 0:
-            affinity_row_into(ut_imps[u], ut_plays[u], aff_strength, aff_u)
+        if affinity_strength > 0:
+            affinity_row_into(topic_impressions[u], topic_plays[u], affinity_strength, aff_u)
         else:
-            aff_u[:] = aff[u]
+            aff_u[:] = affinity[u]
         # the user's keys of the day: only the slot differs between draws
         rkey_u = key_prefix(seed, STREAM_RETRIEVAL, u, day)
         bkey_u = key_prefix(seed, STREAM_BEHAVIOR, u, day)
-        for r in range(req_counts[u]):
-            req_id = stamp_base + row_off[ui] // slate + r
+        for r in range(request_counts[u]):
+            req_id = first_request_id + row_off[ui] // slate_size + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
             for i in range(n_seen):
                 v = seen[u, i]
                 if v >= 0:
                     stamp[v] = req_id
             n = 0
-            nf = f_n[u]
-            lo = f_ptr[u]
+            nf = follow_count[u]
+            lo = follow_ptr[u]
             for j in range(lo, lo + nf):
-                if f_rr[j]:
-                    cmark[f_cre[j]] = req_id
+                if follow_regular[j]:
+                    regular_mark[follow_creator[j]] = req_id
             # 1. followed creators' newest unseen posts, regular readers first
             if nf > 0 and n_follow > 0:
                 start = int(uniform(rkey, 0) * nf)
@@ -240,30 +355,30 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                         if n >= n_follow:
                             break
                         j = lo + (start + jj) % nf
-                        if f_rr[j] != want_rr:
+                        if follow_regular[j] != want_rr:
                             continue
-                        c = f_cre[j]
-                        for q in range(cr_ptr[c], cr_ptr[c + 1]):
-                            v = cr_vid[q]
-                            if stamp[v] != req_id and vrec[v, 0] > -np.inf:
+                        c = follow_creator[j]
+                        for q in range(creator_ptr[c], creator_ptr[c + 1]):
+                            v = creator_videos[q]
+                            if stamp[v] != req_id and video_record[v, 0] > -np.inf:
                                 stamp[v] = req_id
                                 cand[n] = v
-                                src[n] = 0
+                                src[n] = SOURCE_FOLLOW
                                 n += 1
                                 break
             # 2. opened shares in the inbox
             for i in range(n_inbox):
                 v = inbox[u, i]
-                if v >= 0 and stamp[v] != req_id and vrec[v, 0] > -np.inf:
+                if v >= 0 and stamp[v] != req_id and video_record[v, 0] > -np.inf:
                     stamp[v] = req_id
                     cand[n] = v
-                    src[n] = 1
+                    src[n] = SOURCE_SHARE
                     n += 1
             # 3. interest retrieval: topics drawn from the logged topic plays (+1 smoothing)
             if n_interest > 0:
                 tot = 0.0
                 for t in range(n_topics):
-                    tot += ut_plays[u, t] + 1.0
+                    tot += topic_plays[u, t] + 1.0
                     topic_cdf[t] = tot
                 for i in range(n_interest):
                     x = uniform(rkey, 1 + 2 * i) * tot
@@ -272,36 +387,37 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                     t = 0
                     for j in range(n_topics - 1):
                         t += topic_cdf[j] <= x
-                    size = tp_ptr[t + 1] - tp_ptr[t]
+                    size = topic_ptr[t + 1] - topic_ptr[t]
                     if size == 0:
                         continue
-                    m = min(size, top_m)
-                    v = tp_vid[tp_ptr[t] + int(uniform(rkey, 2 + 2 * i) * m)]
+                    m = min(size, interest_top_m)
+                    v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * m)]
                     if stamp[v] != req_id:
                         stamp[v] = req_id
                         cand[n] = v
-                        src[n] = 2
+                        src[n] = SOURCE_INTEREST
                         n += 1
             # 4. the fresh pool
             if n_fresh_pool > 0:
                 for i in range(n_fresh):
-                    v = fresh_vid[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
+                    v = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
                     if stamp[v] != req_id:
                         stamp[v] = req_id
                         cand[n] = v
-                        src[n] = 3
+                        src[n] = SOURCE_FRESH
                         n += 1
             # score
             for i in range(n):
                 v = cand[i]
-                packed = np.int64(vrec[v, 1])
-                rr = 1.0 if cmark[packed // (2 * MAX_TOPICS)] == req_id else 0.0
-                scores[i] = vrec[v, 0] + w_aff * np.float64(aff_u[(packed >> 1) & (MAX_TOPICS - 1)]) + w_rr * rr
-                newflag[i] = (packed & 1) != 0
-            chosen, m = topk_quota_pos(scores, cand, newflag, n, slate, n_quota, sel_f, sel_u)
+                packed = np.int64(video_record[v, 1])
+                rr = 1.0 if regular_mark[packed_creator(packed)] == req_id else 0.0
+                scores[i] = (video_record[v, 0] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
+                             + weight_regular_reader * rr)
+                newflag[i] = packed_is_new(packed)
+            chosen, m = topk_quota_pos(scores, cand, newflag, n, slate_size, quota_slots, sel_f, sel_u)
             # serve
-            row0 = row_off[ui] + r * slate
-            for p in range(slate):
+            row0 = row_off[ui] + r * slate_size
+            for p in range(slate_size):
                 row = row0 + p
                 out_i[row, I_USER] = u
                 out_i[row, I_REQ] = r
@@ -313,10 +429,10 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 v = cand[ci]
                 c = video_creator[v]
                 t = video_topic[v]
-                j = follow_find(f_ptr, f_n, f_cre, u, c)
+                j = follow_find(follow_ptr, follow_count, follow_creator, u, c)
                 follower = j >= 0
-                regular = follower and f_rr[j]
-                slot = (tick * MAX_REQUESTS_PER_TICK + r) * slate + p
+                regular = follower and follow_regular[j]
+                slot = (tick * MAX_REQUESTS_PER_TICK + r) * slate_size + p
                 k0 = key_from(bkey_u, slot)
                 q = video_quality[v]
                 d = video_duration_s[v]
@@ -344,26 +460,26 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 sp = seen_pos[u]
                 seen[u, sp % n_seen] = v
                 seen_pos[u] = sp + 1
-                ut_imps[u, t] += 1.0
+                topic_impressions[u, t] += 1.0
                 if play3:
-                    ut_plays[u, t] += 1.0
-                rr_delta = 1
+                    topic_plays[u, t] += 1.0
+                rr_change = RR_UNCHANGED
                 evicted = -1
                 evicted_rr = False
                 e = 0.5 * play3 + 0.5 * completed
                 if follower:
-                    eng = (1.0 - rr_rate) * np.float64(f_eng[j]) + rr_rate * e
-                    f_eng[j] = eng
-                    if f_rr[j] and eng < rr_off:
-                        f_rr[j] = False
-                        rr_delta = 0
-                    elif (not f_rr[j]) and eng >= rr_on:
-                        f_rr[j] = True
-                        rr_delta = 2
+                    eng = (1.0 - rr_rate) * np.float64(follow_engagement[j]) + rr_rate * e
+                    follow_engagement[j] = eng
+                    if follow_regular[j] and eng < rr_off:
+                        follow_regular[j] = False
+                        rr_change = RR_LOST
+                    elif (not follow_regular[j]) and eng >= rr_on:
+                        follow_regular[j] = True
+                        rr_change = RR_GAINED
                 elif followed:
-                    evicted, evicted_rr, now_rr = follow_insert(f_ptr, f_n, f_cre, f_eng, f_rr, u, c, e, rr_on)
+                    evicted, evicted_rr, now_rr = follow_insert(follow_ptr, follow_count, follow_creator, follow_engagement, follow_regular, u, c, e, rr_on)
                     if now_rr:
-                        rr_delta = 2
+                        rr_change = RR_GAINED
                 out_i[row, I_VIDEO] = v
                 out_i[row, I_EVICTED] = evicted
                 out_f[row, F_SCORE] = scores[ci]
@@ -381,14 +497,14 @@ def serve_tick(ctx, world, state, pools, users, row_off, out_i, out_f, out_u, ou
                 out_u[row, U_FOLLOWER] = follower
                 out_u[row, U_NREC] = n_rec
                 out_u[row, U_NOPEN] = n_open
-                out_u[row, U_RR_DELTA] = rr_delta
+                out_u[row, U_RR_CHANGE] = rr_change
                 out_u[row, U_EVICTED_RR] = evicted_rr
                 out_u[row, U_SOURCE] = src[ci]
 
 
 @njit(**PJIT)
 def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_day, early_days,
-               vc, creator_counts, inbox_state, user_day):
+               video_counters, creator_counts, inbox_state, user_day):
     """Apply a tick's cross-user effects in row order (phase 2).
 
     ``creator_counts`` is int64 (n_creators, 3): followers, regular readers,
@@ -410,26 +526,26 @@ def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_
                 continue
             if v % APPLY_PARTS == part:
                 play3 = out_u[row, U_PLAY]
-                vc[v, VC_IMPRESSIONS] += 1.0
-                vc[v, VC_PLAYS_3S] += play3
-                vc[v, VC_COMPLETIONS] += out_u[row, U_COMPLETE]
-                vc[v, VC_WATCH_S] += out_f[row, F_WATCH]
-                vc[v, VC_LIKES] += out_u[row, U_LIKE]
-                vc[v, VC_COMMENTS] += out_u[row, U_COMMENT]
-                vc[v, VC_SHARES] += out_u[row, U_SHARE]
-                vc[v, VC_SHARE_RECIPIENTS] += out_u[row, U_NREC]
-                vc[v, VC_SHARE_OPENS] += out_u[row, U_NOPEN]
-                vc[v, VC_FOLLOWS] += out_u[row, U_FOLLOWED]
-                vc[v, VC_VALUE] += out_f[row, F_VALUE]
+                video_counters[v, VC_IMPRESSIONS] += 1.0
+                video_counters[v, VC_PLAYS_3S] += play3
+                video_counters[v, VC_COMPLETIONS] += out_u[row, U_COMPLETE]
+                video_counters[v, VC_WATCH_S] += out_f[row, F_WATCH]
+                video_counters[v, VC_LIKES] += out_u[row, U_LIKE]
+                video_counters[v, VC_COMMENTS] += out_u[row, U_COMMENT]
+                video_counters[v, VC_SHARES] += out_u[row, U_SHARE]
+                video_counters[v, VC_SHARE_RECIPIENTS] += out_u[row, U_NREC]
+                video_counters[v, VC_SHARE_OPENS] += out_u[row, U_NOPEN]
+                video_counters[v, VC_FOLLOWS] += out_u[row, U_FOLLOWED]
+                video_counters[v, VC_VALUE] += out_f[row, F_VALUE]
                 if out_u[row, U_REGULAR]:
-                    vc[v, VC_RR_IMPRESSIONS] += 1.0
-                    vc[v, VC_RR_PLAYS_3S] += play3
+                    video_counters[v, VC_RR_IMPRESSIONS] += 1.0
+                    video_counters[v, VC_RR_PLAYS_3S] += play3
                 if now_day - video_post_day[v] < early_days:
-                    vc[v, VC_EARLY_IMPRESSIONS] += 1.0
+                    video_counters[v, VC_EARLY_IMPRESSIONS] += 1.0
             c = video_creator[v]
             if c % APPLY_PARTS == part:
                 creator_counts[c, 0] += out_u[row, U_FOLLOWED]
-                creator_counts[c, 1] += np.int64(out_u[row, U_RR_DELTA]) - 1
+                creator_counts[c, 1] += np.int64(out_u[row, U_RR_CHANGE]) - RR_UNCHANGED
                 creator_counts[c, 2] += 1
             ev = out_i[row, I_EVICTED]
             if ev >= 0 and ev % APPLY_PARTS == part:

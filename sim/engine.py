@@ -255,7 +255,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     policy = cfg.policy.policy()
     wts = cfg.weights
     bp = behavior_params(bcfg)
-    rk = cfg.ranker
+    ranker_cfg = cfg.ranker
     w_aff, w_rr = float(wts.affinity), float(wts.regular_reader)
     learned = None
     # the viewer's topic affinity: the logged one (ranker.signals.user_affinity of the user's
@@ -263,18 +263,18 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     # the true interest, passed in whole
     aff_strength = AFFINITY_STRENGTH
     aff = np.zeros((0, w.n_topics), np.float32)
-    if rk.kind in ("learned", "distilled"):
+    if ranker_cfg.kind in ("learned", "distilled"):
         from ranker.learn import load_model
 
-        learned = load_model(rk.model_dir)
+        learned = load_model(ranker_cfg.model_dir)
         # per-candidate terms in the model's score units, from its linear distillation
         w_aff = float(learned.pair_weights["affinity"])
         w_rr = float(learned.pair_weights["regular_reader"])
-        if rk.kind == "distilled":
+        if ranker_cfg.kind == "distilled":
             dist = learned.report["distillation"]["weights"]
             wts = ScoreWeights(**{n: float(dist.get(n, 0.0)) for n in SIGNAL_NAMES},
                                affinity=w_aff, regular_reader=w_rr)
-    elif rk.kind == "oracle":
+    elif ranker_cfg.kind == "oracle":
         # The upper bound: rank on what the latent value rewards, latent quality and true
         # affinity, in the ratio the behaviour model's value formula weighs them.
         aff = np.log(np.maximum(w.n_topics * w.user_interest, bcfg.affinity_floor)).astype(np.float32)
@@ -286,7 +286,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
 
     # state
     fs = _FollowState(w, cfg)
-    vc = np.zeros((V, K.N_VC), np.float64)
+    video_counters = np.zeros((V, K.N_VC), np.float64)
     ccounts = np.zeros((C, 3), np.int64)
     ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
     seen = np.full((U, feed.seen_memory), -1, np.int32)
@@ -307,8 +307,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     daily = np.zeros((C, feed.quit_window_days), np.int64)
     post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
     vid_all = np.arange(V, dtype=np.int32)
-    world_t = (w.user_interest, w.friend_indptr, w.friend_indices, w.video_creator, w.video_topic,
-               w.video_duration_s, w.video_quality, w.video_hook, w.video_shareability)
+    world_arrays = K.WorldArrays(
+        user_interest=w.user_interest, friend_indptr=w.friend_indptr, friend_indices=w.friend_indices,
+        video_creator=w.video_creator, video_topic=w.video_topic, video_duration_s=w.video_duration_s,
+        video_quality=w.video_quality, video_hook=w.video_hook, video_shareability=w.video_shareability)
     metrics = OnlineMetrics(w, feed, days)
     writer = _EventWriter(out / "events") if (out is not None and run.log_sample > 0) else None
     top_m = max(4 * feed.n_interest_candidates, 64)
@@ -339,19 +341,19 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             age_c = creator_age_days(w.creator_join_day[cr], t_days)
             counters = Counters(
                 video_id=idx.astype(np.int64), creator_id=cr.astype(np.int64),
-                impressions=vc[idx, K.VC_IMPRESSIONS], plays_3s=vc[idx, K.VC_PLAYS_3S],
-                completions=vc[idx, K.VC_COMPLETIONS], watch_s=vc[idx, K.VC_WATCH_S],
-                duration_s=w.video_duration_s[idx].astype(np.float64), likes=vc[idx, K.VC_LIKES],
-                comments=vc[idx, K.VC_COMMENTS], shares=vc[idx, K.VC_SHARES],
-                share_recipients=vc[idx, K.VC_SHARE_RECIPIENTS], share_opens=vc[idx, K.VC_SHARE_OPENS],
-                follows=vc[idx, K.VC_FOLLOWS], creator_followers=ccounts[cr, 0].astype(np.float64),
+                impressions=video_counters[idx, K.VC_IMPRESSIONS], plays_3s=video_counters[idx, K.VC_PLAYS_3S],
+                completions=video_counters[idx, K.VC_COMPLETIONS], watch_s=video_counters[idx, K.VC_WATCH_S],
+                duration_s=w.video_duration_s[idx].astype(np.float64), likes=video_counters[idx, K.VC_LIKES],
+                comments=video_counters[idx, K.VC_COMMENTS], shares=video_counters[idx, K.VC_SHARES],
+                share_recipients=video_counters[idx, K.VC_SHARE_RECIPIENTS], share_opens=video_counters[idx, K.VC_SHARE_OPENS],
+                follows=video_counters[idx, K.VC_FOLLOWS], creator_followers=ccounts[cr, 0].astype(np.float64),
                 creator_regular_readers=ccounts[cr, 1].astype(np.float64),
-                rr_impressions=vc[idx, K.VC_RR_IMPRESSIONS], rr_plays_3s=vc[idx, K.VC_RR_PLAYS_3S],
+                rr_impressions=video_counters[idx, K.VC_RR_IMPRESSIONS], rr_plays_3s=video_counters[idx, K.VC_RR_PLAYS_3S],
                 creator_age_days=age_c)
             sig = compute_signals(counters)
-            if rk.kind in ("hand", "distilled"):
+            if ranker_cfg.kind in ("hand", "distilled"):
                 b_sub = base_scores(sig.matrix, wts)
-            elif rk.kind == "learned":
+            elif ranker_cfg.kind == "learned":
                 b_sub = learned.video_scores(sig, counters)
             else:
                 b_sub = w.video_quality[idx].astype(np.float64)
@@ -359,7 +361,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             pctx = PolicyContext(
                 seed=seed, day=day, tick=tick, n_videos=idx.size, creator_age_days=age_c,
                 video_age_days=(now - post_time[idx]) / T, is_new_creator=is_new_sub,
-                impressions=vc[idx, K.VC_IMPRESSIONS].copy(), creator_id=cr.astype(np.int32),
+                impressions=video_counters[idx, K.VC_IMPRESSIONS].copy(), creator_id=cr.astype(np.int32),
                 active=np.ones(idx.size, np.bool_), base_score=b_sub, signals=sig,
                 new_creator_days=feed.new_creator_days, video_id=idx.astype(np.int64),
                 creator_kind=w.creator_kind[cr], score_weights=w_policy)
@@ -406,19 +408,26 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 stamps.fill(-1)
                 cmarks.fill(-1)
                 stamp_base = 0
-            ctx = (np.int64(seed), np.int64(day), np.int64(tick), np.int64(slate), np.int64(n_quota),
-                   w_aff, w_rr, np.int64(feed.n_follow_candidates),
-                   np.int64(feed.n_interest_candidates), np.int64(feed.n_fresh_candidates), np.int64(top_m),
-                   np.int64(stamp_base), bp, float(bcfg.rr_rate), float(bcfg.rr_on), float(bcfg.rr_off),
-                   aff_strength)
-            state = (fs.ptr, fs.n, fs.cre, fs.eng, fs.rr, seen, seen_pos, inbox_view, ut_imps, ut_plays, aff,
-                     base, boost, is_new, stamps, counts, cmarks)
-            pools = (tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid)
+            settings = K.ServeSettings(
+                seed=np.int64(seed), day=np.int64(day), tick=np.int64(tick), slate_size=np.int64(slate),
+                quota_slots=np.int64(n_quota), weight_affinity=w_aff, weight_regular_reader=w_rr,
+                n_follow_candidates=np.int64(feed.n_follow_candidates),
+                n_interest_candidates=np.int64(feed.n_interest_candidates),
+                n_fresh_candidates=np.int64(feed.n_fresh_candidates), interest_top_m=np.int64(top_m),
+                first_request_id=np.int64(stamp_base), behavior_params=bp, rr_rate=float(bcfg.rr_rate),
+                rr_on=float(bcfg.rr_on), rr_off=float(bcfg.rr_off), affinity_strength=aff_strength)
+            state = K.ServeState(
+                follow_ptr=fs.ptr, follow_count=fs.n, follow_creator=fs.cre, follow_engagement=fs.eng,
+                follow_regular=fs.rr, seen=seen, seen_pos=seen_pos, inbox=inbox_view, topic_impressions=ut_imps,
+                topic_plays=ut_plays, affinity=aff, base_score=base, boost=boost, is_new_creator=is_new,
+                request_stamps=stamps, request_counts=counts, regular_marks=cmarks)
+            pools = K.RetrievalPools(topic_ptr=tp_ptr, topic_videos=tp_vid, fresh_videos=fresh_vid,
+                                     creator_ptr=cr_ptr, creator_videos=cr_vid)
             imps_before = ccounts[:, 2].copy()
             t0 = time.perf_counter()
-            K.serve_tick(ctx, world_t, state, pools, users, row_off, out_i, out_f, out_u, out_rec)
+            K.serve_tick(settings, world_arrays, state, pools, users, row_off, out_i, out_f, out_u, out_rec)
             K.apply_tick(out_i, out_f, out_u, out_rec, w.video_creator, w.video_post_day, np.int64(day),
-                         np.int64(feed.breakout_days), vc, ccounts, (inbox, inbox_pos), user_day)
+                         np.int64(feed.breakout_days), video_counters, ccounts, (inbox, inbox_pos), user_day)
             t_kernels += time.perf_counter() - t0
             stamp_base += n_rows // slate
             req_base += n_rows // slate
@@ -449,7 +458,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             bar.set_postfix(impressions=f"{total_imps:,}")
     if bar is not None:
         bar.close()
-    m = metrics.finalize(vc, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS)
+    m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS)
     seconds = time.perf_counter() - t_start
     return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds,
                      timings={"world_s": t_world, "kernels_s": t_kernels, "total_s": seconds})

@@ -135,7 +135,7 @@ class OnlineMetrics:
         joined_new = (w.creator_join_day > 0) & (w.creator_join_day <= day)
         self.day_new_alive[day] = np.count_nonzero(alive & joined_new)
 
-    def finalize(self, vc, quit_day, n_users, early_col, imps_col):
+    def finalize(self, video_counters, quit_day, n_users, early_col, imps_col):
         """The metrics mapping written to ``metrics.json``."""
         w, feed, days = self.w, self.feed, self.days
         out = {}
@@ -157,7 +157,7 @@ class OnlineMetrics:
         # breakouts: early impressions of posts whose early window was fully observed
         post_day = w.video_post_day
         observed = (post_day >= 0) & (post_day <= days - feed.breakout_days)
-        early = vc[:, early_col]
+        early = video_counters[:, early_col]
         if observed.any():
             thr = np.percentile(early[observed], feed.breakout_percentile)
             broke = observed & (early >= max(thr, 1.0))
@@ -236,7 +236,7 @@ class OnlineMetrics:
                                                      "share of followers' impressions that reached regular readers")
         # AI-label parity at matched quality: impressions per post, AI / unlabelled, within quality deciles
         posted = (post_day >= 0) & (post_day < days)
-        vi = vc[:, imps_col]
+        vi = video_counters[:, imps_col]
         ratio = float("nan")
         if posted.any():
             qv = w.video_quality[posted]

@@ -41,7 +41,8 @@ N_I = 4
 F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF = 0, 1, 2, 3, 4
 N_F = 5
 (U_POS, U_PLAY, U_COMPLETE, U_LIKE, U_COMMENT, U_SHARE, U_FOLLOWED, U_REGULAR, U_FOLLOWER,
- U_NREC, U_NOPEN, U_RR_DELTA, U_EVICTED_RR, U_SOURCE) = range(14)
+ U_NREC, U_NOPEN, U_RR_CHANGE, U_EVICTED_RR, U_SOURCE) = range(14)
+RR_LOST, RR_UNCHANGED, RR_GAINED = 0, 1, 2  # U_RR_CHANGE: the regular-reader change, + 1
 N_U = 14
 VC_IMPRESSIONS, VC_PLAYS_3S, VC_COMPLETIONS, VC_WATCH_S, VC_LIKES, VC_COMMENTS = 0, 1, 2, 3, 4, 5
 VC_SHARES, VC_SHARE_RECIPIENTS, VC_SHARE_OPENS, VC_FOLLOWS, VC_RR_IMPRESSIONS, VC_RR_PLAYS_3S = 6, 7, 8, 9, 10, 11
@@ -270,13 +271,13 @@ def gather_candidates(rkey, taken, follow_entries, inbox_row, ut_plays_row, pool
     return cands
 
 
-def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
+def serve_tick(settings, world, state, pools, users, row_off, max_rec):
     r"""Twin of ``serve_tick``: returns ``(out_i, out_f, out_u, out_rec, new_state)``.
 
     Parameters
     ----------
-    ctx, world, state, pools : tuple
-        The kernel's tuples, unchanged (see ``sim._engine_kernels.serve_tick``);
+    settings, world, state, pools : named tuples
+        The kernel's inputs, unchanged (see ``sim._engine_kernels.serve_tick``);
         nothing in them is written.
     users : ndarray of int32, shape (n_active,)
         Users with at least one request this tick, ascending.
@@ -309,17 +310,26 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
     Rows past a request's ``m`` chosen videos carry only video -1, user,
     request and position (their other fields are zero / -1 here and undefined
     in the kernel). ``new_state`` is a dict of fresh arrays named as in the
-    kernel's ``state`` tuple: ``f_n, f_cre, f_eng, f_rr, seen, seen_pos,
-    ut_imps, ut_plays``.
+    kernel's ``ServeState``: ``follow_count, follow_creator, follow_engagement,
+    follow_regular, seen, seen_pos, topic_impressions, topic_plays``.
     """
-    (seed, day, tick, slate, n_quota, w_aff, w_rr, n_follow, n_interest, n_fresh,
-     top_m, _stamp_base, bp, rr_rate, rr_on, rr_off, aff_strength) = ctx
-    seed, day, tick, slate, n_quota = int(seed), int(day), int(tick), int(slate), int(n_quota)
-    (user_interest, friend_indptr, friend_indices, video_creator, video_topic,
-     video_duration_s, video_quality, video_hook, video_shareability) = world
-    (f_ptr, f_n, f_cre, f_eng, f_rr, seen, seen_pos, inbox, ut_imps, ut_plays, aff,
-     base, boost, is_new, _stamps, req_counts) = state[:16]  # the rest is the kernel's scratch
-    tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = pools
+    s = settings
+    seed, day, tick, slate, n_quota = int(s.seed), int(s.day), int(s.tick), int(s.slate_size), int(s.quota_slots)
+    w_aff, w_rr, bp, aff_strength = s.weight_affinity, s.weight_regular_reader, s.behavior_params, s.affinity_strength
+    n_follow, n_interest, n_fresh = s.n_follow_candidates, s.n_interest_candidates, s.n_fresh_candidates
+    top_m, rr_rate, rr_on, rr_off = s.interest_top_m, s.rr_rate, s.rr_on, s.rr_off
+    user_interest, friend_indptr, friend_indices = world.user_interest, world.friend_indptr, world.friend_indices
+    video_creator, video_topic, video_duration_s = world.video_creator, world.video_topic, world.video_duration_s
+    video_quality, video_hook, video_shareability = world.video_quality, world.video_hook, world.video_shareability
+    # (the stamps and marks are the kernel's scratch: the twin does not need them)
+    f_ptr, f_n, f_cre, f_eng, f_rr = (state.follow_ptr, state.follow_count, state.follow_creator,
+                                      state.follow_engagement, state.follow_regular)
+    seen, seen_pos, inbox, ut_imps, ut_plays = (state.seen, state.seen_pos, state.inbox, state.topic_impressions,
+                                                state.topic_plays)
+    aff, base, boost, is_new, req_counts = (state.affinity, state.base_score, state.boost, state.is_new_creator,
+                                            state.request_counts)
+    tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = (pools.topic_ptr, pools.topic_videos, pools.fresh_videos,
+                                                 pools.creator_ptr, pools.creator_videos)
     n_topics = user_interest.shape[1]
     sizes = (int(n_follow), int(n_interest), int(n_fresh), int(top_m))
 
@@ -400,18 +410,18 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
                 if play3:
                     plays[u][t] = f32(plays[u][t] + 1.0)
                 engagement = 0.5 * play3 + 0.5 * completed
-                rr_delta, evicted, evicted_rr = 1, -1, False
+                rr_change, evicted, evicted_rr = RR_UNCHANGED, -1, False
                 if follower:
                     eng = (1.0 - rr_rate) * entry[1] + rr_rate * engagement
                     entry[1] = f32(eng)
                     if entry[2] and eng < rr_off:
-                        entry[2], rr_delta = False, 0
+                        entry[2], rr_change = False, RR_LOST
                     elif not entry[2] and eng >= rr_on:
-                        entry[2], rr_delta = True, 2
+                        entry[2], rr_change = True, RR_GAINED
                 elif followed:
                     evicted, evicted_rr, now_rr = insert_entry(capacity, entries, c, engagement, rr_on)
                     if now_rr:
-                        rr_delta = 2
+                        rr_change = RR_GAINED
                 out_i[row, I_VIDEO], out_i[row, I_EVICTED] = v, evicted
                 for col, x in ((F_SCORE, score_of[v]), (F_BOOST, boost[v]), (F_WATCH, watch_s),
                                (F_VALUE, value), (F_AFF, aff_u[t])):
@@ -419,17 +429,17 @@ def serve_tick(ctx, world, state, pools, users, row_off, max_rec):
                 for col, x in ((U_PLAY, play3), (U_COMPLETE, completed), (U_LIKE, liked),
                                (U_COMMENT, commented), (U_SHARE, shared), (U_FOLLOWED, followed),
                                (U_REGULAR, regular), (U_FOLLOWER, follower), (U_NREC, n_rec),
-                               (U_NOPEN, len(opened)), (U_RR_DELTA, rr_delta),
+                               (U_NOPEN, len(opened)), (U_RR_CHANGE, rr_change),
                                (U_EVICTED_RR, evicted_rr), (U_SOURCE, source_of[v])):
                     out_u[row, col] = x
                 out_rec[row, :len(opened)] = opened
 
     new_f_n, new_cre, new_eng, new_rr = follows_to_arrays(follows, f_ptr, f_cre, f_eng, f_rr)
-    new_state = dict(f_n=new_f_n, f_cre=new_cre, f_eng=new_eng, f_rr=new_rr,
-                     seen=np.array(seen_rows, np.int32).reshape(seen.shape),
+    new_state = dict(follow_count=new_f_n, follow_creator=new_cre, follow_engagement=new_eng,
+                     follow_regular=new_rr, seen=np.array(seen_rows, np.int32).reshape(seen.shape),
                      seen_pos=np.array(seen_at, np.int32),
-                     ut_imps=np.array(imps, np.float32).reshape(ut_imps.shape),
-                     ut_plays=np.array(plays, np.float32).reshape(ut_plays.shape))
+                     topic_impressions=np.array(imps, np.float32).reshape(ut_imps.shape),
+                     topic_plays=np.array(plays, np.float32).reshape(ut_plays.shape))
     return out_i, out_f, out_u, out_rec, new_state
 
 
@@ -451,7 +461,7 @@ def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_
         o = {name: int(out_u[row, col]) for name, col in (
             ("play", U_PLAY), ("complete", U_COMPLETE), ("like", U_LIKE), ("comment", U_COMMENT),
             ("share", U_SHARE), ("followed", U_FOLLOWED), ("regular", U_REGULAR), ("n_rec", U_NREC),
-            ("n_open", U_NOPEN), ("rr_delta", U_RR_DELTA), ("evicted_rr", U_EVICTED_RR))}
+            ("n_open", U_NOPEN), ("rr_change", U_RR_CHANGE), ("evicted_rr", U_EVICTED_RR))}
         watch, value = float(out_f[row, F_WATCH]), float(out_f[row, F_VALUE])
         counters = vc[v]
         counters[VC_IMPRESSIONS] += 1.0
@@ -472,7 +482,7 @@ def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_
             counters[VC_EARLY_IMPRESSIONS] += 1.0
         # creator: followers gained, regular readers gained (+1) or lost (-1), impressions today
         counts[c][0] += o["followed"]
-        counts[c][1] += o["rr_delta"] - 1
+        counts[c][1] += o["rr_change"] - RR_UNCHANGED
         counts[c][2] += 1
         evicted = int(out_i[row, I_EVICTED])
         if evicted >= 0:

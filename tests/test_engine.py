@@ -49,14 +49,14 @@ def test_restarted_request_stamps_change_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(E, "STAMP_LIMIT", 50)  # a tick here has more requests: a restart every tick
     serve, checked = E.K.serve_tick, []
 
-    def serve_checked(ctx, world, state, pools, users, row_off, *out):
+    def serve_checked(settings, world, state, pools, users, row_off, *out):
         # the kernel's contract: no scratch stamp equals a request id of this tick
-        first, n_req = int(ctx[11]), int(row_off[-1]) // int(ctx[3])
-        stamps, cmarks = state[14], state[16]
+        first, n_req = int(settings.first_request_id), int(row_off[-1]) // int(settings.slate_size)
+        stamps, cmarks = state.request_stamps, state.regular_marks
         for marks in (stamps, cmarks):
             assert not np.any((marks >= first) & (marks < first + n_req))
         checked.append(first)
-        return serve(ctx, world, state, pools, users, row_off, *out)
+        return serve(settings, world, state, pools, users, row_off, *out)
 
     monkeypatch.setattr(E.K, "serve_tick", serve_checked)
     b = simulate(tiny(policy="slot_quota"), tmp_path / "b", progress=False)

@@ -149,29 +149,32 @@ def make_case(sh: Shape):
         stamps[:] = r.integers(0, stamp_base, stamps.shape)
         cmarks[:] = r.integers(0, stamp_base, cmarks.shape)
 
-    ctx = (np.int64(sh.seed + 7), np.int64(3), np.int64(1), np.int64(sh.slate), np.int64(sh.n_quota),
-           float(sh.w_aff), float(sh.w_rr), np.int64(sh.n_follow), np.int64(sh.n_interest),
-           np.int64(sh.n_fresh), np.int64(sh.top_m), np.int64(stamp_base), bp, float(BCFG.rr_rate),
-           float(BCFG.rr_on), float(BCFG.rr_off), float(sh.aff_strength))
-    world = (user_interest, friend_indptr, friend_indices, video_creator, video_topic, video_duration_s,
-             video_quality, video_hook, video_shareability)
+    settings = K.ServeSettings(
+        seed=np.int64(sh.seed + 7), day=np.int64(3), tick=np.int64(1), slate_size=np.int64(sh.slate),
+        quota_slots=np.int64(sh.n_quota), weight_affinity=float(sh.w_aff), weight_regular_reader=float(sh.w_rr),
+        n_follow_candidates=np.int64(sh.n_follow), n_interest_candidates=np.int64(sh.n_interest),
+        n_fresh_candidates=np.int64(sh.n_fresh), interest_top_m=np.int64(sh.top_m),
+        first_request_id=np.int64(stamp_base), behavior_params=bp, rr_rate=float(BCFG.rr_rate),
+        rr_on=float(BCFG.rr_on), rr_off=float(BCFG.rr_off), affinity_strength=float(sh.aff_strength))
+    world = K.WorldArrays(
+        user_interest=user_interest, friend_indptr=friend_indptr, friend_indices=friend_indices,
+        video_creator=video_creator, video_topic=video_topic, video_duration_s=video_duration_s,
+        video_quality=video_quality, video_hook=video_hook, video_shareability=video_shareability)
     return dict(
-        ctx=ctx, world=world, users=users, row_off=row_off, max_rec=BCFG.share_max_recipients,
-        pools=(tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid),
-        state=dict(f_ptr=f_ptr, f_n=f_n, f_cre=f_cre, f_eng=f_eng, f_rr=f_rr, seen=seen, seen_pos=seen_pos,
-                   inbox=inbox, ut_imps=ut_imps, ut_plays=ut_plays, aff=aff, base=base, boost=boost,
-                   is_new=is_new, stamps=stamps, req_counts=req_counts, cmarks=cmarks),
+        settings=settings, world=world, users=users, row_off=row_off, max_rec=BCFG.share_max_recipients,
+        pools=K.RetrievalPools(topic_ptr=tp_ptr, topic_videos=tp_vid, fresh_videos=fresh_vid, creator_ptr=cr_ptr,
+                               creator_videos=cr_vid),
+        state=dict(follow_ptr=f_ptr, follow_count=f_n, follow_creator=f_cre, follow_engagement=f_eng,
+                   follow_regular=f_rr, seen=seen, seen_pos=seen_pos, inbox=inbox, topic_impressions=ut_imps,
+                   topic_plays=ut_plays, affinity=aff, base_score=base, boost=boost, is_new_creator=is_new,
+                   request_stamps=stamps, request_counts=req_counts, regular_marks=cmarks),
         inbox_pos=inbox_pos, video_post_day=video_post_day, n_inbox=sh.n_inbox,
     )
 
 
-STATE_ORDER = ("f_ptr", "f_n", "f_cre", "f_eng", "f_rr", "seen", "seen_pos", "inbox", "ut_imps", "ut_plays",
-               "aff", "base", "boost", "is_new", "stamps", "req_counts", "cmarks")
-
-
 def state_tuple(st, n_inbox):
     """The kernel's state tuple; the inbox is a column view, as in sim.engine."""
-    return tuple(st[k][:, :n_inbox] if k == "inbox" else st[k] for k in STATE_ORDER)
+    return K.ServeState(**{k: st[k][:, :n_inbox] if k == "inbox" else st[k] for k in K.ServeState._fields})
 
 
 def copy_state(st):
@@ -185,13 +188,13 @@ def run_kernel(case, st):
     out_f = np.empty((n_rows, K.N_F), np.float32)
     out_u = np.zeros((n_rows, K.N_U), np.uint8)
     out_rec = np.empty((n_rows, case["max_rec"]), np.int32)
-    K.serve_tick(case["ctx"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"], case["users"],
+    K.serve_tick(case["settings"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"], case["users"],
                  case["row_off"], out_i, out_f, out_u, out_rec)
     return out_i, out_f, out_u, out_rec
 
 
 def run_twin(case, st):
-    return ref.serve_tick(case["ctx"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"],
+    return ref.serve_tick(case["settings"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"],
                           case["users"], case["row_off"], case["max_rec"])
 
 
@@ -218,14 +221,14 @@ def assert_rows_equal(got, want, what=""):
 
 
 def assert_state_equal(st, want, f_ptr, what=""):
-    np.testing.assert_array_equal(st["f_n"], want["f_n"], err_msg=f"{what}: follow counts")
-    for u in range(len(st["f_n"])):
-        sl = slice(int(f_ptr[u]), int(f_ptr[u]) + int(want["f_n"][u]))
-        np.testing.assert_array_equal(st["f_cre"][sl], want["f_cre"][sl], err_msg=f"{what}: follows of user {u}")
-        np.testing.assert_array_equal(st["f_rr"][sl], want["f_rr"][sl], err_msg=f"{what}: regular flags of user {u}")
-        np.testing.assert_allclose(st["f_eng"][sl], want["f_eng"][sl], rtol=1e-6,
+    np.testing.assert_array_equal(st["follow_count"], want["follow_count"], err_msg=f"{what}: follow counts")
+    for u in range(len(st["follow_count"])):
+        sl = slice(int(f_ptr[u]), int(f_ptr[u]) + int(want["follow_count"][u]))
+        np.testing.assert_array_equal(st["follow_creator"][sl], want["follow_creator"][sl], err_msg=f"{what}: follows of user {u}")
+        np.testing.assert_array_equal(st["follow_regular"][sl], want["follow_regular"][sl], err_msg=f"{what}: regular flags of user {u}")
+        np.testing.assert_allclose(st["follow_engagement"][sl], want["follow_engagement"][sl], rtol=1e-6,
                                    err_msg=f"{what}: engagement of user {u}")
-    for name in ("seen", "seen_pos", "ut_imps", "ut_plays"):
+    for name in ("seen", "seen_pos", "topic_impressions", "topic_plays"):
         np.testing.assert_array_equal(st[name], want[name], err_msg=f"{what}: {name}")
 
 
@@ -265,7 +268,7 @@ def _restore_thread_count():
 def test_layout_constants_match_the_kernels():
     for name in ("I_VIDEO", "I_USER", "I_REQ", "I_EVICTED", "N_I", "F_SCORE", "F_BOOST", "F_WATCH", "F_VALUE",
                  "F_AFF", "N_F", "U_POS", "U_PLAY", "U_COMPLETE", "U_LIKE", "U_COMMENT", "U_SHARE", "U_FOLLOWED",
-                 "U_REGULAR", "U_FOLLOWER", "U_NREC", "U_NOPEN", "U_RR_DELTA", "U_EVICTED_RR", "U_SOURCE", "N_U",
+                 "U_REGULAR", "U_FOLLOWER", "U_NREC", "U_NOPEN", "U_RR_CHANGE", "RR_LOST", "RR_UNCHANGED", "RR_GAINED", "U_EVICTED_RR", "U_SOURCE", "N_U",
                  "N_VC", "VC_IMPRESSIONS", "VC_EARLY_IMPRESSIONS", "VC_VALUE", "VC_RR_PLAYS_3S", "SOURCE_FOLLOW",
                  "SOURCE_SHARE", "SOURCE_INTEREST", "SOURCE_FRESH", "MAX_REQUESTS_PER_TICK"):
         assert getattr(ref, name) == getattr(K, name), name
@@ -278,8 +281,8 @@ def test_serve_tick_matches_twin(name):
     got = run_kernel(case, st_k)
     *want, want_state = run_twin(case, st_t)
     assert_rows_equal(got, want, name)
-    assert_state_equal(st_k, want_state, case["state"]["f_ptr"], name)
-    for k in ("inbox", "aff", "base", "boost", "is_new", "req_counts", "f_ptr"):
+    assert_state_equal(st_k, want_state, case["state"]["follow_ptr"], name)
+    for k in ("inbox", "affinity", "base_score", "boost", "is_new_creator", "request_counts", "follow_ptr"):
         np.testing.assert_array_equal(st_k[k], case["state"][k], err_msg=f"serve_tick wrote into {k}")
     if name == "all_masked":
         assert (got[0][:, K.I_VIDEO] == -1).all()
@@ -295,7 +298,7 @@ def test_serve_tick_quota_puts_new_posts_on_the_slate():
         case = make_case(replace(sh, n_quota=n_quota))
         out_i, _, _, _ = run_kernel(case, copy_state(case["state"]))
         first = out_i[case["row_off"][:-1, None] + np.arange(sh.slate), K.I_VIDEO]
-        counts.append(((first >= 0) & case["state"]["is_new"][np.maximum(first, 0)]).sum(axis=1))
+        counts.append(((first >= 0) & case["state"]["is_new_creator"][np.maximum(first, 0)]).sum(axis=1))
     with_quota, without = counts
     assert (with_quota >= without).all() and (with_quota > without).any(), (with_quota, without)
 
@@ -312,8 +315,8 @@ def test_random_cases_exercise_every_path():
         seen["evicted"] += int((out_i[s, K.I_EVICTED] >= 0).sum())
         seen["evicted_rr"] += int(out_u[s, K.U_EVICTED_RR].sum())
         seen["opened"] += int(out_u[s, K.U_NOPEN].sum())
-        seen["rr_gain"] += int((out_u[s, K.U_RR_DELTA] == 2).sum())
-        seen["rr_loss"] += int((out_u[s, K.U_RR_DELTA] == 0).sum())
+        seen["rr_gain"] += int((out_u[s, K.U_RR_CHANGE] == K.RR_GAINED).sum())
+        seen["rr_loss"] += int((out_u[s, K.U_RR_CHANGE] == K.RR_LOST).sum())
         seen["regular"] += int(out_u[s, K.U_REGULAR].sum())
         seen["padded"] += int((~s).sum())
         sources |= set(out_u[s, K.U_SOURCE].tolist())
@@ -323,7 +326,7 @@ def test_random_cases_exercise_every_path():
 
 def apply_inputs(case, seed):
     r = np.random.default_rng(seed)
-    V, C, U = case["world"][3].shape[0], int(case["pools"][3].shape[0] - 1), case["state"]["seen"].shape[0]
+    V, C, U = case["world"].video_creator.shape[0], int(case["pools"].creator_ptr.shape[0] - 1), case["state"]["seen"].shape[0]
     vc = np.floor(r.random((V, K.N_VC)) * 5)
     counts = r.integers(0, 5, (C, 3)).astype(np.int64)
     user_day = r.random((U, 2)) * 3
@@ -338,7 +341,7 @@ def test_apply_tick_matches_twin(name):
     out_i, out_f, out_u, out_rec = run_kernel(case, st)
     vc, counts, user_day = apply_inputs(case, 99)
     now_day, early = np.int64(3), np.int64(2)
-    args = (case["world"][3], case["video_post_day"], now_day, early)
+    args = (case["world"].video_creator, case["video_post_day"], now_day, early)
     want = ref.apply_tick(out_i, out_f, out_u, out_rec, *args, vc, counts, st["inbox"], case["inbox_pos"],
                           user_day)
     inbox, inbox_pos = st["inbox"].copy(), case["inbox_pos"].copy()
@@ -359,23 +362,21 @@ def test_three_ticks_in_a_row_match_twin(seed):
     case = make_case(sh)
     st_k, st_t = copy_state(case["state"]), copy_state(case["state"])
     pos_k, pos_t = case["inbox_pos"].copy(), case["inbox_pos"].copy()
-    C = case["pools"][3].shape[0] - 1
+    C = case["pools"].creator_ptr.shape[0] - 1
     vc_k = np.zeros((sh.n_videos, K.N_VC))
     cc_k = np.zeros((C, 3), np.int64)
     ud_k = np.zeros((sh.n_users, 2))
     vc_t, cc_t, ud_t = vc_k.copy(), cc_k.copy(), ud_k.copy()
     stamp_base = 1000
     for tick in range(3):
-        ctx = list(case["ctx"])
-        ctx[2], ctx[11] = np.int64(tick), np.int64(stamp_base)
-        c = dict(case, ctx=tuple(ctx))
+        c = dict(case, settings=case["settings"]._replace(tick=np.int64(tick), first_request_id=np.int64(stamp_base)))
         got = run_kernel(c, st_k)
         *want, new_t = run_twin(c, st_t)
         assert_rows_equal(got, want, f"tick {tick}")
-        assert_state_equal(st_k, new_t, st_k["f_ptr"], f"tick {tick}")
-        for k in ("f_n", "f_cre", "f_eng", "f_rr", "seen", "seen_pos", "ut_imps", "ut_plays"):
+        assert_state_equal(st_k, new_t, st_k["follow_ptr"], f"tick {tick}")
+        for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen", "seen_pos", "topic_impressions", "topic_plays"):
             st_t[k] = new_t[k]
-        args = (case["world"][3], case["video_post_day"], np.int64(3), np.int64(2))
+        args = (case["world"].video_creator, case["video_post_day"], np.int64(3), np.int64(2))
         K.apply_tick(*got, *args, vc_k, cc_k, (st_k["inbox"], pos_k), ud_k)
         vc_t, cc_t, st_t["inbox"], pos_t, ud_t = ref.apply_tick(*want, *args, vc_t, cc_t, st_t["inbox"], pos_t, ud_t)
         np.testing.assert_array_equal(st_k["inbox"], st_t["inbox"])
@@ -399,7 +400,7 @@ def test_serve_tick_same_with_one_and_two_threads():
     for a, b in zip(o1, o2):
         np.testing.assert_array_equal(a[o1[0][:, K.I_VIDEO] >= 0], b[o1[0][:, K.I_VIDEO] >= 0])
     np.testing.assert_array_equal(o1[0], o2[0])
-    for k in ("f_n", "f_cre", "f_eng", "f_rr", "seen", "seen_pos", "ut_imps", "ut_plays"):
+    for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen", "seen_pos", "topic_impressions", "topic_plays"):
         np.testing.assert_array_equal(s1[k], s2[k], err_msg=k)
     assert (o1[0][:, K.I_VIDEO] >= 0).sum() > 1000
 
@@ -571,20 +572,61 @@ def test_metrics_tick_kernel_matches_twin(seed, n_rows):
 def test_follow_counts_match_twin_and_stay_consistent_across_a_tick(name):
     case = make_case(SHAPES[name])
     st = case["state"]
-    C = int(case["pools"][3].shape[0] - 1)
-    args = (st["f_ptr"], st["f_n"], st["f_cre"], st["f_rr"], C)
+    C = int(case["pools"].creator_ptr.shape[0] - 1)
+    args = (st["follow_ptr"], st["follow_count"], st["follow_creator"], st["follow_regular"], C)
     got, want = K.follow_counts(*args), ref.follow_counts(*args)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
-    assert got[0].sum() == st["f_n"].sum() and (got[1] <= got[0]).all() and got[1].sum() > 0
+    assert got[0].sum() == st["follow_count"].sum() and (got[1] <= got[0]).all() and got[1].sum() > 0
     # after a tick, counts recomputed from the follow lists equal the counts apply_tick kept
     st2 = copy_state(st)
     rows = run_kernel(case, st2)
     counts = np.zeros((C, 3), np.int64)
     counts[:, 0], counts[:, 1] = got
-    V, U = case["world"][3].shape[0], st["seen"].shape[0]
-    K.apply_tick(*rows, case["world"][3], case["video_post_day"], np.int64(3), np.int64(2),
+    V, U = case["world"].video_creator.shape[0], st["seen"].shape[0]
+    K.apply_tick(*rows, case["world"].video_creator, case["video_post_day"], np.int64(3), np.int64(2),
                  np.zeros((V, K.N_VC)), counts, (st2["inbox"], case["inbox_pos"].copy()), np.zeros((U, 2)))
-    after = K.follow_counts(st2["f_ptr"], st2["f_n"], st2["f_cre"], st2["f_rr"], C)
+    after = K.follow_counts(st2["follow_ptr"], st2["follow_count"], st2["follow_creator"], st2["follow_regular"], C)
     np.testing.assert_array_equal(counts[:, 0], after[0])
     np.testing.assert_array_equal(counts[:, 1], after[1])
+
+
+# --- the packed per-video record: its limits against the config's bounds -----------------------
+
+
+def _hi(section, name):
+    import dataclasses
+
+    return next(f.metadata["hi"] for f in dataclasses.fields(section) if f.name == name)
+
+
+def _roundtrip(creator, topic, is_new):
+    packed = np.int64(np.float64(K.pack_video(np.int32(creator) if creator < 2**31 else np.int64(creator),
+                                              np.int16(topic), np.bool_(is_new))))
+    return int(K.packed_creator(packed)), int(K.packed_topic(packed)), bool(K.packed_is_new(packed))
+
+
+def test_packed_video_record_holds_every_config_bound():
+    from sim.config import RunConfig
+    from sim.world import WorldConfig
+
+    # topics: unpacked with a mask, so MAX_TOPICS is a power of two and bounds n_topics
+    assert K.MAX_TOPICS & (K.MAX_TOPICS - 1) == 0
+    assert _hi(WorldConfig, "n_topics") <= K.MAX_TOPICS
+    # creators: every creator a config may have (established + joining every day but the first)
+    max_creators = (_hi(WorldConfig, "n_creators")
+                    + _hi(WorldConfig, "new_creators_per_day") * (_hi(RunConfig, "days") - 1))
+    assert max_creators <= K.MAX_PACKED_CREATORS
+    assert ((K.MAX_PACKED_CREATORS - 1) * K.MAX_TOPICS + K.MAX_TOPICS - 1) * 2 + 1 < 2**53
+    # the extremes survive the float64 record exactly
+    top_topic = _hi(WorldConfig, "n_topics") - 1
+    for creator in (0, 1, max_creators - 1, K.MAX_PACKED_CREATORS - 1):
+        for topic in (0, 1, top_topic, K.MAX_TOPICS - 1):
+            for is_new in (False, True):
+                assert _roundtrip(creator, topic, is_new) == (creator, topic, is_new)
+
+
+def test_packed_video_record_limit_is_tight():
+    # one creator more than MAX_PACKED_CREATORS and the record is no longer exact: the limit is the real one
+    c = K.MAX_PACKED_CREATORS
+    assert _roundtrip(c, K.MAX_TOPICS - 1, True) != (c, K.MAX_TOPICS - 1, True)
