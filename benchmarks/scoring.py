@@ -45,6 +45,13 @@ what the work costs when it has a core, and the ratios are given in it as
 well. The first call (compilation, or loading Numba's on-disk cache) is
 timed apart. Targets (issue 3): kernel >= 3x NumPy; kernel within 2x of the
 memory-read floor.
+
+Last, ``vector IR against plain loops``: the kernel on 1 thread as shipped
+(``ranker._vector_ir``: survivor ranks and mask in hand-written vector IR)
+against the same kernel compiled with the plain loops (``RANKSIM_VECTOR_IR=0``,
+in a child process: a kernel's helpers are fixed when it compiles), on the
+same batch, calls alternating between the two processes; the outputs are
+checked identical. ``--no-ir-row`` skips it.
 """
 
 from __future__ import annotations
@@ -221,6 +228,81 @@ def report(r: dict) -> dict:
     return ratios
 
 
+def _digest(*arrays) -> str:
+    import hashlib
+
+    return hashlib.sha256(b"".join(x.tobytes() for x in arrays)).hexdigest()
+
+
+def _ir_worker() -> None:
+    """Child of :func:`vector_ir_row`: ``go`` on stdin runs the kernel once and prints its seconds."""
+    from ranker import _vector_ir
+
+    n_req, width, n_videos, k = (int(x) for x in sys.stdin.readline().split())
+    b = make_batch(n_req, width, n_videos)
+    w = ScoreWeights()
+    out_ids, out_s = np.empty((n_req, k), np.int32), np.empty((n_req, k), np.float64)
+    set_threads(1)
+    args = (b["indptr"], b["cand_video"], b["cand_aff"], b["cand_rr"].view(np.uint8), b["base"], b["boost"],
+            float(w.affinity), float(w.regular_reader), k, 0, np.zeros(0, np.bool_), out_ids, out_s)
+    K._score_requests(*args)  # compile (or load) and warm up
+    print(f"ready {int(_vector_ir.ENABLED)} {_digest(out_ids, out_s)}", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "go":
+            break
+        t0 = time.perf_counter()
+        K._score_requests(*args)
+        print(time.perf_counter() - t0, flush=True)
+
+
+def vector_ir_row(n_req: int, width: int, n_videos: int, k: int, repeats: int) -> dict:
+    """The kernel with the vector IR (this process) against the plain loops (a child), 1 thread, alternating."""
+    import subprocess
+
+    from ranker import _vector_ir
+
+    env = dict(os.environ, RANKSIM_VECTOR_IR="0")
+    child = subprocess.Popen([sys.executable, __file__, "--_ir-worker"], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        child.stdin.write(f"{n_req} {width} {n_videos} {k}\n")
+        child.stdin.flush()
+        tag, plain_enabled, plain_hash = child.stdout.readline().split()
+        b = make_batch(n_req, width, n_videos)
+        w = ScoreWeights()
+        out_ids, out_s = np.empty((n_req, k), np.int32), np.empty((n_req, k), np.float64)
+        set_threads(1)
+        args = (b["indptr"], b["cand_video"], b["cand_aff"], b["cand_rr"].view(np.uint8), b["base"], b["boost"],
+                float(w.affinity), float(w.regular_reader), k, 0, np.zeros(0, np.bool_), out_ids, out_s)
+        K._score_requests(*args)
+        same = _digest(out_ids, out_s) == plain_hash
+        ir_t, plain_t = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            K._score_requests(*args)
+            ir_t.append(time.perf_counter() - t0)
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            plain_t.append(float(child.stdout.readline()))
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+    r = dict(n_req=n_req, width=width, n_videos=n_videos, k=k, repeats=repeats, ir_enabled=_vector_ir.ENABLED,
+             plain_enabled=bool(int(plain_enabled)), outputs_identical=same,
+             ir_s=float(np.median(ir_t)), plain_s=float(np.median(plain_t)))
+    r["plain_over_ir"] = r["plain_s"] / r["ir_s"]
+    n_cand = n_req * width
+    print(f"\nvector IR against plain loops: {n_req:,} requests x {width}, k = {k}, {n_videos:,} videos, 1 thread, "
+          f"median of {repeats} alternating calls:")
+    print(f"  {'kernel, vector IR':28s} {n_cand / r['ir_s'] / 1e6:9.1f} M cand/s {r['ir_s'] * 1e3:9.2f} ms")
+    print(f"  {'kernel, plain loops':28s} {n_cand / r['plain_s'] / 1e6:9.1f} M cand/s {r['plain_s'] * 1e3:9.2f} ms")
+    print(f"  plain / IR time {r['plain_over_ir']:.3f}x; outputs identical: {same}"
+          f" (IR on here: {r['ir_enabled']}, in the child: {r['plain_enabled']})")
+    return r
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=200_000)
@@ -229,7 +311,11 @@ def main(argv=None) -> None:
     ap.add_argument("--videos", type=int, nargs="+", default=[20_000, 1_000_000])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    ap.add_argument("--no-ir-row", action="store_true", help="skip the vector IR against plain loops row")
+    ap.add_argument("--_ir-worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a._ir_worker:
+        return _ir_worker()
     max_threads = numba.config.NUMBA_NUM_THREADS
     print(f"numba {numba.__version__}, numpy {np.__version__}, {max_threads} Numba threads available")
     if max_threads < 2:
@@ -251,12 +337,13 @@ def main(argv=None) -> None:
         r = run_config(a.requests, a.width, nv, a.k, a.repeats)
         r["ratios"] = report(r)
         results.append(r)
+    ir_rows = [] if a.no_ir_row else [vector_ir_row(a.requests, a.width, nv, a.k, a.repeats) for nv in a.videos]
     load1 = os.getloadavg()
     print(f"\nload average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
     if a.json is not None:
         a.json.write_text(json.dumps(dict(numba=numba.__version__, numpy=np.__version__, first_call_s=first,
                                           first_call=how, load_before=load0, load_after=load1,
-                                          configs=results), indent=2))
+                                          configs=results, vector_ir=ir_rows), indent=2))
         print(f"wrote {a.json}")
 
 

@@ -12,7 +12,7 @@ import numba
 
 
 def _source_hash() -> str:
-    """Hash of every Python source of ``ranker`` and ``sim``.
+    """Hash of every Python source of ``ranker`` and ``sim`` (subpackages included).
 
     Numba's ``cache=True`` checks only the timestamp of the file defining a
     kernel, not of the kernels it calls in other files, so an edited callee
@@ -22,9 +22,11 @@ def _source_hash() -> str:
     h = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
     for pkg in ("ranker", "sim"):
-        for f in sorted((root / pkg).glob("*.py")):
-            h.update(f.name.encode())
+        for f in sorted((root / pkg).rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode())
             h.update(f.read_bytes())
+    # the vector IR or its plain loops (ranker._vector_ir) compile to different kernels
+    h.update(b"vector-ir=" + os.environ.get("RANKSIM_VECTOR_IR", "1").encode())
     return h.hexdigest()[:16]
 
 

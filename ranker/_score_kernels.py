@@ -38,11 +38,11 @@ Both select the top k without a sort (:func:`_rank_select`):
 3. compaction of the positions with score :math:`\ge t` (about 10 of 64 for
    unordered scores): for ``n <= 64`` a 64-bit mask built without branches
    (for a contiguous float64 array, one 8-lane vector compare per block of 8:
-   :func:`_mask_ge8`), then its set bits one ``tzcnt`` each; for longer sets
+   :func:`ranker._vector_ir.mask_ge8`), then its set bits one ``tzcnt`` each; for longer sets
    a branch-free store-and-advance loop;
 4. each survivor's rank is the number of survivors with a larger score. Up
    to 16 survivors (nearly every request) are ranked all at once in vector
-   registers (:func:`_rank16`: each survivor is compared with 16 slots, the
+   registers (:func:`ranker._vector_ir.rank16`: each survivor is compared with 16 slots, the
    slots past the survivors holding :math:`-\infty`), and exact score ties are
    detected from the ranks' total; more survivors take a short branch-free
    loop per survivor, ties detected with a bitmask. Only when there are ties
@@ -66,10 +66,10 @@ it (:func:`_quota_fixup`).
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ranker._numba import JIT, PJIT, njit, prange
+from ranker._vector_ir import mask_ge8, rank16
 
 #: The lowest finite float64: ``s >= LOWEST`` is False exactly for -inf and NaN.
 LOWEST = float(np.finfo(np.float64).min)
@@ -409,87 +409,6 @@ def _bound8(x, n):
     return _groups_bound8(x, x, np.empty(0, np.int32), n, False)
 
 
-def _vec_ptr(builder, base, i, ty):
-    """LLVM IR: ``&base[i]`` (``i`` an i64 value) as a pointer to the vector type ``ty``."""
-    return builder.bitcast(builder.gep(base, [i]), ty.as_pointer())
-
-
-def _splat(builder, value, ty):
-    """LLVM IR: the scalar ``value`` in every lane of the vector type ``ty``."""
-    i32 = ir.IntType(32)
-    one = builder.insert_element(ir.Constant(ty, ir.Undefined), value, ir.Constant(i32, 0))
-    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(i32, ty.count), None))
-
-
-@intrinsic
-def _rank16(typingctx, cs, c, rk):
-    """``rk[i]`` = the number of ``j < c`` with ``cs[j] > cs[i]``, for every ``i < 16``.
-
-    ``cs`` (float64, length ``>= max(c, 16)``) and ``rk`` (int64, length ``>= 16``)
-    are contiguous. Written as vector IR: ``cs[:16]`` sits in two 8-lane registers
-    and each survivor ``j`` adds its comparison with all 16 at once (two vector
-    compares and two adds; Numba runs no SLP vectorizer, and its loop vectorizer
-    would vectorize over ``j`` instead, leaving 16 horizontal sums).
-    """
-    ok = (isinstance(cs, types.Array) and cs.dtype == types.float64 and cs.ndim == 1 and cs.layout == "C"
-          and isinstance(rk, types.Array) and rk.dtype == types.int64 and rk.ndim == 1 and rk.layout == "C"
-          and isinstance(c, types.Integer))
-    if not ok:
-        return None
-
-    def codegen(context, builder, sig, args):
-        cs_v, c_v, rk_v = args
-        src = context.make_array(sig.args[0])(context, builder, cs_v).data
-        dst = context.make_array(sig.args[2])(context, builder, rk_v).data
-        i64 = ir.IntType(64)
-        vf = ir.VectorType(ir.DoubleType(), 8)
-        vi = ir.VectorType(i64, 8)
-        x = [builder.load(_vec_ptr(builder, src, ir.Constant(i64, i), vf), align=8) for i in (0, 8)]
-        acc = [cgutils.alloca_once_value(builder, ir.Constant(vi, None)) for _ in x]
-        n = context.cast(builder, c_v, sig.args[1], types.int64)
-        with cgutils.for_range(builder, n) as loop:
-            sv = _splat(builder, builder.load(builder.gep(src, [loop.index])), vf)
-            for xi, ai in zip(x, acc):
-                gt = builder.zext(builder.fcmp_ordered(">", sv, xi), vi)
-                builder.store(builder.add(builder.load(ai), gt), ai)
-        for i, ai in zip((0, 8), acc):
-            builder.store(builder.load(ai), _vec_ptr(builder, dst, ir.Constant(i64, i), vi), align=8)
-        return context.get_dummy_value()
-
-    return types.void(cs, c, rk), codegen
-
-
-@intrinsic
-def _mask_ge8(typingctx, x, n, thr):
-    """Bit ``j`` set when ``x[j] >= thr``, for ``j < n // 8 * 8`` (``n <= 64``; a uint64).
-
-    Written as vector IR: one 8-lane compare per block of 8, its 8-bit mask
-    shifted into place (Numba's loop vectorizer widens each comparison to a
-    64-bit lane, shifts it by a vector of shifts and reduces the lanes).
-    """
-    ok = (isinstance(x, types.Array) and x.dtype == types.float64 and x.ndim == 1 and x.layout == "C"
-          and isinstance(n, types.Integer) and isinstance(thr, types.Float))
-    if not ok:
-        return None
-
-    def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        nn = context.cast(builder, args[1], sig.args[1], types.int64)
-        t = context.cast(builder, args[2], sig.args[2], types.float64)
-        i64 = ir.IntType(64)
-        vf = ir.VectorType(ir.DoubleType(), 8)
-        tv = _splat(builder, t, vf)
-        acc = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
-        with cgutils.for_range(builder, builder.ashr(nn, ir.Constant(i64, 3))) as loop:
-            j = builder.shl(loop.index, ir.Constant(i64, 3))
-            ge = builder.fcmp_ordered(">=", builder.load(_vec_ptr(builder, data, j, vf), align=8), tv)
-            bits = builder.zext(builder.bitcast(ge, ir.IntType(8)), i64)
-            builder.store(builder.or_(builder.load(acc), builder.shl(bits, j)), acc)
-        return builder.load(acc)
-
-    return types.uint64(x, n, thr), codegen
-
-
 def _survivor_mask(x, n, thr):
     """Bit ``j`` set when ``x[j] >= thr``, for ``j < n <= 64`` (a uint64; NaN never sets one)."""
     mask = 0
@@ -502,7 +421,7 @@ def _survivor_mask(x, n, thr):
 def _survivor_mask_jit(x, n, thr):
     if isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C" and x.dtype == types.float64:
         def impl(x, n, thr):  # full blocks of 8 as vector compares, then the tail
-            mask = _mask_ge8(x, n, thr)
+            mask = mask_ge8(x, n, thr)
             for j in range(n // 8 * 8, n):
                 mask |= np.uint64(x[j] >= thr) << np.uint64(j)
             return mask
@@ -552,7 +471,7 @@ def _rank_select(sb, ids, n, k, cp, cs, rk, pos, bound):
     if c <= 16:
         # all 16 ranks at once: survivor j adds 1 to the rank of every slot it beats
         # (one vector compare per survivor, no horizontal sums); padding is -inf
-        _rank16(cs, c, rk)
+        rank16(cs, c, rk)
         # each pair of distinct survivor scores is counted once and each padding
         # slot c times: this total is reached exactly when no two survivors tie
         tot = 0

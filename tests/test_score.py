@@ -1,3 +1,4 @@
+import os
 import re
 
 import numba
@@ -7,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ranker import _score_kernels as K
+from ranker import _vector_ir as VIR
 from ranker._numba import set_threads
 from ranker.score import ScoreWeights, base_scores, score_requests, weight_vector
 from ranker.signals import SIGNAL_NAMES
@@ -455,13 +457,20 @@ def test_score_requests_good_inputs_pass():
     np.testing.assert_array_equal(top, [[0, 1], [2, -1]])
 
 
-def test_rank16_counts_larger_scores():
-    # the vector-IR helper of the rank path: rk[i] = #{j < c: cs[j] > cs[i]} for all 16 slots
+_IR = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="vector IR needs the JIT (the loops stand in for it)")
+VECTOR_IR_HELPERS = [pytest.param("ir", marks=_IR), "loop"]
+
+
+@pytest.mark.parametrize("impl", VECTOR_IR_HELPERS)
+def test_rank16_counts_larger_scores(impl):
+    # the vector-IR helper of the rank path and its plain loop: rk[i] = #{j < c: cs[j] > cs[i]} for all 16 slots
     from numba import njit
+
+    f = {"ir": VIR.rank16_ir, "loop": VIR.rank16_loop}[impl]
 
     @njit
     def run(cs, c, rk):
-        K._rank16(cs, c, rk)
+        f(cs, c, rk)
 
     rng = np.random.default_rng(3)
     for c in range(17):
@@ -476,13 +485,16 @@ def test_rank16_counts_larger_scores():
             assert np.all(rk[16:] == -7)  # nothing written past slot 15
 
 
-def test_mask_ge8_sets_the_bits_of_full_blocks():
-    # the vector-IR helper of the compaction: bit j for x[j] >= thr, over the full blocks of 8
+@pytest.mark.parametrize("impl", VECTOR_IR_HELPERS)
+def test_mask_ge8_sets_the_bits_of_full_blocks(impl):
+    # the vector-IR helper of the compaction and its plain loop: bit j for x[j] >= thr, over the full blocks of 8
     from numba import njit
+
+    f = {"ir": VIR.mask_ge8_ir, "loop": VIR.mask_ge8_loop}[impl]
 
     @njit
     def run(x, n, thr):
-        return K._mask_ge8(x, n, thr)
+        return f(x, n, thr)
 
     rng = np.random.default_rng(4)
     for n in range(65):
@@ -491,6 +503,50 @@ def test_mask_ge8_sets_the_bits_of_full_blocks():
             thr = 0.5 if kind == "ties" else 0.0
             want = sum(1 << j for j in range(n // 8 * 8) if x[j] >= thr)  # NaN >= thr is False
             assert int(run(x, n, thr)) == want, (n, kind)
+
+
+def test_vector_ir_selected_only_with_the_jit():
+    # with the JIT off the kernels' names are the loops (IR cannot run in Python)
+    assert VIR.ENABLED == (not numba.config.DISABLE_JIT and os.environ.get("RANKSIM_VECTOR_IR", "1") != "0")
+    assert (VIR.rank16 is VIR.rank16_ir) == VIR.ENABLED and (VIR.mask_ge8 is VIR.mask_ge8_ir) == VIR.ENABLED
+    assert K.rank16 is VIR.rank16 and K.mask_ge8 is VIR.mask_ge8
+
+
+@pytest.mark.slow
+def test_score_kernels_run_with_the_jit_disabled():
+    # every kernel of the top-k path runs as pure Python: the loops stand in for the vector IR
+    code = (
+        "import numpy as np\n"
+        "from ranker import _vector_ir as V\n"
+        "from ranker.score import ScoreWeights, score_requests\n"
+        "assert not V.ENABLED and V.rank16 is V.rank16_loop\n"
+        "rng = np.random.default_rng(5)\n"
+        "n_req, width, nv = 6, 40, 300\n"
+        "indptr = np.arange(n_req + 1, dtype=np.int64) * width\n"
+        "vid = rng.integers(0, nv, n_req * width).astype(np.int32)\n"
+        "aff = rng.standard_normal(n_req * width).astype(np.float32)\n"
+        "rr = rng.random(n_req * width) < 0.2\n"
+        "base, boost = rng.standard_normal(nv), np.zeros(nv)\n"
+        "w = ScoreWeights(affinity=0.3, regular_reader=0.2)\n"
+        "top, sc = score_requests(indptr, vid, aff, rr, base, boost, w, 8)\n"
+        "top2, _ = score_requests(indptr, vid, aff, rr, base, boost, w, 8, n_quota=3, is_new=rng.random(nv) < 0.1)\n"
+        "print(top.tolist(), top2.tolist())\n"
+        "print(sc.tolist())\n"
+    )
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    slow = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert slow.returncode == 0, slow.stderr[-2000:]
+    fast = subprocess.run([sys.executable, "-c", code.replace("assert not V.ENABLED and V.rank16 is V.rank16_loop",
+                                                                     "assert V.ENABLED")],
+                          capture_output=True, text=True, timeout=600)
+    assert fast.returncode == 0, fast.stderr[-2000:]
+    (slow_top, slow_sc), (fast_top, fast_sc) = (r.stdout.splitlines() for r in (slow, fast))
+    assert slow_top == fast_top and slow_top.count(",") > 80  # the same top-k, plain and with the quota
+    # scores: the same up to rounding (pure Python promotes float32 * float differently from Numba)
+    np.testing.assert_allclose(eval(slow_sc), eval(fast_sc), rtol=1e-6)
 
 
 def test_topk_into_takes_strided_and_float32_scores():
