@@ -85,7 +85,7 @@ def main(argv=None):
         print(f"30 days x 1,000,000 users: {res.impressions:,} impressions in {wall:.0f} s "
               f"({res.impressions / wall:,.0f}/s), peak RSS {peak_gib:.1f} GiB (limit 24 GiB)")
         out["memory_run"] = dict(impressions=res.impressions, seconds=wall, peak_rss_gib=peak_gib)
-    print("RecSim's interest-evolution environment: about 30,000 slate items/s on this kind of machine (DESIGN.md).")
+    print("RecSim's interest-evolution environment: about 30,000 slate items/s on this kind of machine (a figure quoted, not measured here).")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))
     return out

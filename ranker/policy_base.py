@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ranker.signals import Signals
 
 SIGNAL_NAMES = ("play3", "completion", "avg_play", "like", "comment", "share_ft", "rr_reach")
-#: The signals the platform weighs most (DOMAIN.md item 1): uncertainty bonuses act on these.
+#: The signals the platform says it weighs most: uncertainty bonuses act on these.
 MAIN_SIGNALS = ("play3", "completion", "avg_play")
 #: The key rates a post's traffic-pool graduation test reads.
 POOL_SIGNALS = ("play3", "completion")

@@ -81,8 +81,8 @@ class UGCTiltParams(Section):
 class UGCTilt(Policy):
     r"""UGC tilt: a score bonus for ordinary (non-professional) creators, and as much again for new creators.
 
-    The platform says it tilts traffic toward new *and* ordinary creators
-    (DOMAIN.md item 4). With :math:`s` = ``strength`` and :math:`\rho` =
+    The platform says it tilts traffic toward new *and* ordinary creators.
+    With :math:`s` = ``strength`` and :math:`\rho` =
     ``new_ratio``:
 
     .. math::

@@ -51,7 +51,7 @@ class ScoreWeights(Section):
 
     play3 = 1.0
         The platform names the 3-second play rate among the signals with the
-        highest weight (DOMAIN.md item 1); it is the reference unit.
+        highest weight; it is the reference unit.
     completion = 1.0
         Also among the highest-weighted signals, and the one least fooled by a
         strong hook (clickbait lifts play3, not completion).

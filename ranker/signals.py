@@ -4,8 +4,8 @@ The ranker never sees latent quality; it sees per-video counters
 (:class:`Counters`, the columns of the counters CSV). From them
 :func:`compute_signals` makes seven signals, in :data:`SIGNAL_NAMES` order:
 the 3-second play rate, the completion rate, the average play fraction, the
-like and comment rates (DOMAIN.md item 1), share follow-through (item 2) and
-regular-reader reach (item 3).
+like and comment rates (the signals the platform names first), share
+follow-through and regular-reader reach.
 
 Every rate is smoothed toward a population prior fitted by empirical Bayes
 (:func:`fit_beta_prior`), so a video with three impressions sits near the

@@ -143,6 +143,10 @@ class _EventWriter:
         self.n_rows += table.num_rows
 
 
+#: The events' ``source`` column, code -> the candidate source the impression came from.
+SOURCE_NAMES = {K.SOURCE_FOLLOW: "follow", K.SOURCE_SHARE: "share", K.SOURCE_INTEREST: "interest",
+                K.SOURCE_FRESH: "fresh"}
+
 EVENT_COLUMNS = (
     "day", "tick", "request_id", "user_id", "video_id", "creator_id", "position", "source", "score",
     "boost", "affinity", "duration_s", "creator_age_days", "is_new_creator", "is_ai_labeled", "regular_reader",

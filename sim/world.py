@@ -17,11 +17,11 @@ users changes.
 
 Where the defaults come from
 ----------------------------
-- Demographics: DOMAIN.md item 8 (users 25+ are 97.7 %, men : women = 4 : 6,
-  city tiers 32 / 40 / 28 %). How the 97.7 % splits across the bands above
+- Demographics: the platform's published audience (users 25+ are 97.7 %,
+  men : women = 4 : 6, city tiers 32 / 40 / 28 %). How the 97.7 % splits across the bands above
   25 is not published; :data:`AGE_SHARES` is our plausible split.
 - Friend counts: KuaiRand-Pure's ``friend_user_num`` (27,285 users of a
-  short-video app; ``../shared/data/kuairand_pure_features``) has median 16,
+  short-video app; its user-features file) has median 16,
   mean 119, quartiles 3 and 83, 90th percentile 295, 12 % zeros and a cap at
   5,000; the log-sd of the positive counts is 1.9. The shape is a wide
   log-normal. We keep a smaller mean (20: a world of 10^6 users still has a
@@ -52,16 +52,16 @@ from ranker.rng import STREAM_WORLD, key, uniform
 
 #: Age bands, ``user_age_band`` indexes this tuple.
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
-#: Share of users in each age band: 25+ is 97.7 % (DOMAIN.md item 8); the
+#: Share of users in each age band: 25+ is 97.7 % (the platform's published audience); the
 #: split above 25 is our assumption (Channels skews older than other apps).
 AGE_SHARES = (0.023, 0.300, 0.290, 0.220, 0.167)
 #: ``user_gender`` values: 0 male, 1 female.
 GENDERS = ("male", "female")
-#: Men to women about 4 : 6 (DOMAIN.md item 8).
+#: Men to women about 4 : 6 (the platform's published audience).
 GENDER_SHARES = (0.40, 0.60)
 #: City tiers, ``user_city_tier`` indexes this tuple.
 CITY_TIERS = ("tier-1 & new tier-1", "tier-2/3", "tier-4 and below & overseas")
-#: Share of users per city tier (DOMAIN.md item 8).
+#: Share of users per city tier (the platform's published audience).
 CITY_SHARES = (0.32, 0.40, 0.28)
 #: ``creator_kind`` values.
 CREATOR_KINDS = ("ugc", "professional")

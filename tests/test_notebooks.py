@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from tests.conftest import KUAIRAND, REPO
+from tests.conftest import KUAIRAND, REPO, SHARED_DATA
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -66,9 +66,10 @@ def test_stored_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
     if path.stem == "04_real_logs" and not KUAIRAND.is_file():
         pytest.skip(f"shared data not present at {KUAIRAND} (the stop message is tested apart)")
+    monkeypatch.setenv("RANKSIM_SHARED_DATA", str(SHARED_DATA))  # where notebook 04 reads (the kernel inherits it)
     nb = _execute(path, tmp_path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code)
