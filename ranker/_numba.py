@@ -37,7 +37,11 @@ SOURCE_HASH = _source_hash()
 
 def _set_cache_dir() -> None:
     if os.environ.get("NUMBA_CACHE_DIR"):
-        return  # the user chose one; respect it
+        # the user chose one; respect it, but keep the plain loops' kernels (ranker._vector_ir)
+        # apart from the vector IR's: Numba's own cache key does not see which one was compiled in
+        if os.environ.get("RANKSIM_VECTOR_IR", "1") == "0":
+            numba.config.CACHE_DIR = str(Path(os.environ["NUMBA_CACHE_DIR"]) / "plain-loops")
+        return
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ranksim" / "numba"
     d = base / SOURCE_HASH
     try:
