@@ -51,6 +51,10 @@ TWINS = {
     "ranker._score_kernels._bound8": _TOPK,
     "ranker._score_kernels._rank_select": _SCORE,
     "ranker._score_kernels._score_requests": _SCORE,
+    # the plain loops standing in for the vector IR: what _score_requests runs without the JIT
+    # (the pure-Python lane); test_score also holds each equal to its IR and to a direct count
+    "ranker._vector_ir.rank16_loop": _SCORE,
+    "ranker._vector_ir.mask_ge8_loop": _SCORE,
     "ranker._tree_kernels.prepare": _TREES,
     "ranker._tree_kernels._step": _TREES,
     "ranker._tree_kernels.predict_raw": _TREES,
@@ -84,6 +88,10 @@ TWINS = {
     "sim._engine_kernels.draw_returns": ("tests/test_engine_kernels.py", "test_draw_returns_matches_twin",
                                          "draw_returns"),
     "sim._engine_kernels.serve_tick": _SERVE,
+    "sim._engine_kernels.pack_video": _SERVE,  # the packed per-video record, inlined into serve_tick
+    "sim._engine_kernels.packed_creator": _SERVE,
+    "sim._engine_kernels.packed_topic": _SERVE,
+    "sim._engine_kernels.packed_is_new": _SERVE,
     "sim._engine_kernels.apply_tick": ("tests/test_engine_kernels.py", "test_apply_tick_matches_twin", "apply_tick"),
     "sim.behavior._sigmoid": _IMPRESSION,
     "sim.behavior._bernoulli": _IMPRESSION,
