@@ -6,8 +6,11 @@ handler that returns an exit code. :func:`main` (and the shortcuts
 :func:`signals_main`, :func:`policies_main`) run them without the rest of
 the command line, for tests and scripts.
 
-Exit codes: 0 success, 1 bad input (one line ``ranksim signals: error: ...``
-on stderr, no traceback), 2 bad usage (argparse).
+Exit codes (the same for every command, see :mod:`ranker.errors`): 0
+success, 1 runtime failure (an OS error: permission, read-only, disk full,
+broken pipe), 2 usage error (bad option, missing or malformed input, an
+output that exists), 130 interrupted; errors are one line
+``ranksim COMMAND: error: ...`` on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ranker.learn.evaluation import format_report
 from ranker.learn.events import EVENT_LABELS, KUAIRAND_LABELS, kuairand_event_log, read_event_log
 from ranker.learn.features import FEATURE_NAMES, FEATURE_SETS, build_training_set, resolve_features
 from ranker.learn.model import MODEL_FILE, WEIGHTS_FILE, LearnConfig, save_model, train
-from ranker.learn.trees import ModelFormatError
+from ranker.errors import UsageError, run_command
 from ranker.score import base_scores, weight_vector  # noqa: F401  (re-exported for callers)
 
 
@@ -41,7 +44,8 @@ def add_signals_parser(subparsers) -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--counters", metavar="FILE.csv", help="per-video counters CSV (columns in docs/signals.md)")
     src.add_argument("--kuairand", metavar="FILE", help="impression log in the KuaiRand schema (tab- or comma-separated)")
-    p.add_argument("--out", metavar="FILE.csv", required=True, help="output CSV (written atomically)")
+    p.add_argument("--out", metavar="FILE.csv", required=True, help="output CSV (written atomically; must be new)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--weights", metavar="TOML",
                    help="TOML file with the score weights: a [weights] table, or weights at top level")
     p.set_defaults(func=run_signals)
@@ -59,14 +63,7 @@ def add_policies_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-class _InputError(Exception):
-    """Bad input: reported as one line, exit code 1."""
-
-
-def _fail(cmd: str, msg) -> int:
-    text = " ".join(str(msg).split())
-    print(f"{PROG} {cmd}: error: {text}", file=sys.stderr)
-    return 1
+_InputError = UsageError  # bad input: one line, exit code 2
 
 
 def load_weights(path):
@@ -104,13 +101,16 @@ def load_weights(path):
         raise _InputError(f"{path}: {e}") from None
 
 
-def _check_out(out) -> None:
+def _check_out(out, overwrite=False) -> None:
+    """``--out FILE``: not a directory, in an existing directory, new unless ``overwrite``."""
     p = Path(out)
     if p.is_dir():
         raise _InputError(f"--out {out}: is a directory")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise _InputError(f"--out {out}: directory {parent} does not exist")
+    if (p.exists() or p.is_symlink()) and not overwrite:
+        raise FileExistsError(f"--out {out}: the file exists; pass --overwrite to replace it")
 
 
 def run_signals(args) -> int:
@@ -118,20 +118,19 @@ def run_signals(args) -> int:
     from ranker.io import read_counters_csv, read_kuairand, write_signals_csv
     from ranker.signals import compute_signals
 
-    try:
-        weights = load_weights(args.weights)
-        _check_out(args.out)
-        if args.kuairand is not None:
-            counters, report = read_kuairand(args.kuairand)
-            print(report.summary())
-        else:
-            counters = read_counters_csv(args.counters)
-            print(f"read {counters.n_videos:,} videos from {args.counters}")
-        signals = compute_signals(counters)
-        scores = base_scores(signals.matrix, weights)
-        write_signals_csv(args.out, counters, signals, scores)
-    except (_InputError, OSError, ValueError) as e:
-        return _fail("signals", e)
+    weights = load_weights(args.weights)
+    _check_out(args.out, getattr(args, "overwrite", False))
+    if args.kuairand is not None:
+        counters, report = read_kuairand(args.kuairand)
+        said = report.summary()
+    else:
+        counters = read_counters_csv(args.counters)
+        said = f"read {counters.n_videos:,} videos from {args.counters}"
+    signals = compute_signals(counters)
+    scores = base_scores(signals.matrix, weights)
+    # the file first: a reader of stdout that goes away (`| head`) cannot stop it being written
+    write_signals_csv(args.out, counters, signals, scores)
+    print(said)
     print(f"wrote {counters.n_videos:,} rows to {args.out}")
     return 0
 
@@ -188,7 +187,7 @@ def run_policies(args) -> int:
     try:
         text = format_policies()
     except Exception as e:  # a broken policy class must not print a traceback
-        return _fail("policies", f"{type(e).__name__}: {e}")
+        raise RuntimeError(f"{type(e).__name__}: {e}") from None
     print(text)
     return 0
 
@@ -209,7 +208,7 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code) if isinstance(e.code, int) else 2
-    return args.func(args)
+    return run_command(PROG, args.command, args.func, args)
 
 
 def signals_main(argv=None) -> int:
@@ -261,30 +260,30 @@ def add_learn_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_learn(args) -> int:
-    """Handler of ``ranksim learn``; returns the exit code (0 ok, 1 bad input)."""
-    try:
-        cfg = LearnConfig(holdout_days=args.holdout_days, warmup_days=args.warmup_days, n_trees=args.trees,
-                          threads=args.threads, seed=args.seed, objective=args.objective)
-        features = resolve_features(args.features)
-        out = Path(args.out)
-        if (out / MODEL_FILE).exists() and not args.overwrite:
-            raise FileExistsError(f"--out {out}: already holds a model; pass --overwrite to replace it")
-        if args.events is not None:
-            log = read_event_log(args.events)
-        else:
-            log = kuairand_event_log(args.kuairand)
-        progress = not args.quiet
-        if progress:
-            print(f"read {log.n:,} impressions over {log.n_days} day(s) from "
-                  f"{args.events if args.events is not None else args.kuairand}", file=sys.stderr)
-        ts = build_training_set(log, args.label, warmup_days=cfg.warmup_days, holdout_days=cfg.holdout_days,
-                                progress=progress)
-        result = train(ts, cfg, features=features, progress=progress)
-        save_model(result, out, overwrite=args.overwrite)
-    except (OSError, ValueError, TypeError, ModelFormatError) as e:
-        text = " ".join(str(e).split())
-        print(f"{PROG} learn: error: {text}", file=sys.stderr)
-        return 1
+    """Handler of ``ranksim learn``; returns the exit code (errors are raised, see :mod:`ranker.errors`)."""
+    cfg = LearnConfig(holdout_days=args.holdout_days, warmup_days=args.warmup_days, n_trees=args.trees,
+                      threads=args.threads, seed=args.seed, objective=args.objective)
+    features = resolve_features(args.features)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out}: exists and is not a directory")
+    if (out / MODEL_FILE).exists() and not args.overwrite:
+        raise FileExistsError(f"--out {out}: already holds a model; pass --overwrite to replace it")
+    if args.events is not None:
+        log = read_event_log(args.events)
+    else:
+        log = kuairand_event_log(args.kuairand)
+    progress = not args.quiet
+    ingest = getattr(log, "ingest", None)
+    if ingest is not None and (progress or ingest.rows_dropped or ingest.issues):
+        print(ingest.summary(), file=sys.stderr)  # dropped rows are never silent, even with --quiet
+    if progress:
+        print(f"read {log.n:,} impressions over {log.n_days} day(s) from "
+              f"{args.events if args.events is not None else args.kuairand}", file=sys.stderr)
+    ts = build_training_set(log, args.label, warmup_days=cfg.warmup_days, holdout_days=cfg.holdout_days,
+                            progress=progress)
+    result = train(ts, cfg, features=features, progress=progress)
+    save_model(result, out, overwrite=args.overwrite)
     print(format_report(result.report))
     print(f"wrote {out / MODEL_FILE}, {WEIGHTS_FILE}, weights.png, weights.svg")
     return 0
@@ -296,4 +295,4 @@ def learn_main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_learn_parser(sub)
     args = parser.parse_args(["learn", *(argv or [])])
-    return args.func(args)
+    return run_command(PROG, "learn", args.func, args)

@@ -1,17 +1,22 @@
 """The ``ranksim`` command line: simulate | compare | learn | calibrate | policies | signals.
 
-Errors in input (a bad config value, a missing file) print one line naming the
-problem and exit with status 2; nothing is written.
+Every error is one line naming the problem; exit codes are the same for every
+command (:mod:`ranker.errors`): 2 for a usage error (a bad option or config
+value, a missing or malformed input, an output that exists; found before any
+work, nothing is written), 1 for a runtime failure (an OS error such as
+permission denied, a read-only or full disk, a broken pipe; a failed run;
+another run holding the output), 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from ranker.commands import add_learn_parser, add_policies_parser, add_signals_parser
+from ranker.errors import run_command
+from ranker.learn.features import FEATURE_NAMES
+from ranker.model_check import check_model_dir
 from sim.arms import DEFAULT_SEEDS
 from sim.calibrate import add_calibrate_parser
 from sim.cluster import ClusterError
@@ -78,9 +83,8 @@ def _parse_rankers(text):
         raise ValueError("--rankers needs at least one ranker: hand, oracle, learned:MODEL_DIR, distilled:MODEL_DIR.")
     for spec in specs:
         rk = RankerConfig.parse(spec)
-        if rk.model_dir and not Path(rk.model_dir).is_dir():
-            raise ValueError(f"--rankers: model directory {rk.model_dir!r} does not exist (write one with "
-                             "`ranksim learn --out DIR`).")
+        if rk.model_dir:  # checked whole now, before any world is built
+            check_model_dir(rk.model_dir, FEATURE_NAMES)
     return specs
 
 
@@ -119,6 +123,9 @@ def _parse_params(items):
         if "=" not in item:
             raise ValueError(f"--param must look like NAME=VALUE; got {item!r}.")
         k, v = item.split("=", 1)
+        if k.strip() in out:
+            raise ValueError(f"--param {k.strip()} is given twice ({k.strip()}={out[k.strip()]!r} and {item!r}); "
+                             "give each parameter once.")
         try:
             out[k.strip()] = tomllib.loads(f"x = {v.strip()}")["x"]
         except tomllib.TOMLDecodeError:
@@ -175,16 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as e:
-        if os.environ.get("RANKSIM_DEBUG"):
-            raise
-        print(f"ranksim {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"ranksim {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_command("ranksim", args.command, args.func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -185,7 +185,7 @@ def test_signals_bad_input_is_one_error_line(tmp_path, capsys, setup, mode):
         out = args[i + 1]
         args = args[:i] + args[i + 2:]
     capsys.readouterr()
-    assert signals_main(args + ["--out", out]) == 1
+    assert signals_main(args + ["--out", out]) == 2  # a bad input is a usage error (ranker.errors), the same code for every command
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     line = err.rstrip("\n")

@@ -459,5 +459,5 @@ def test_rankers_cross_arms_first_ranker_is_baseline(tmp_path):
     assert _parse_rankers("hand, oracle") == ["hand", "oracle"]
     with pytest.raises(ValueError, match="A ranker must be one of"):
         _parse_rankers("hand,magic")
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         _parse_rankers(f"learned:{tmp_path / 'nope'}")

@@ -389,7 +389,7 @@ def test_cli_end_to_end(sim_log, tmp_path, capsys):
     assert (out / "model.txt").is_file()
     assert isinstance(lgb.Booster(model_file=str(out / "model.txt")), lgb.Booster)
     # a second run needs --overwrite
-    assert learn_main(["--events", str(sim_log), "--holdout-days", "1", "--out", str(out), "--quiet"]) == 1
+    assert learn_main(["--events", str(sim_log), "--holdout-days", "1", "--out", str(out), "--quiet"]) == 2  # usage error: the output exists
     assert "--overwrite" in capsys.readouterr().err
 
 
@@ -403,7 +403,7 @@ def test_cli_end_to_end(sim_log, tmp_path, capsys):
 ])
 def test_cli_bad_input_is_one_line(sim_log, tmp_path, capsys, argv, match):
     argv = [a.replace("{log}", str(sim_log)) for a in argv]
-    assert learn_main([*argv, "--out", str(tmp_path / "m"), "--quiet"]) == 1
+    assert learn_main([*argv, "--out", str(tmp_path / "m"), "--quiet"]) == 2  # usage error (ranker.errors)
     err = capsys.readouterr().err.strip()
     assert err.startswith("ranksim learn: error:") and match in err and "\n" not in err
 

@@ -101,6 +101,7 @@ class EventLog:
     creator_age_days: np.ndarray
     labels: dict
     source: str
+    ingest: object = None
 
     @property
     def n(self) -> int:
@@ -254,5 +255,5 @@ def kuairand_event_log(path) -> EventLog:
         shared=_f64(ev["share"]), followed=_f64(ev["follow"]), watch_s=_f64(ev["watch_s"]),
         duration_s=_f64(ev["duration_ms"]) / 1000.0, share_recipients=z, share_opens=z,
         regular_reader=np.full(n, np.nan), follower=np.full(n, np.nan), affinity=np.full(n, np.nan),
-        creator_age_days=np.full(n, np.nan), labels=labels, source="kuairand",
+        creator_age_days=np.full(n, np.nan), labels=labels, source="kuairand", ingest=report,
     )

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ranker.learn.evaluation import evaluate
-from ranker.learn.features import TrainingSet, resolve_features, tqdm_class
+from ranker.learn.features import FEATURE_NAMES, TrainingSet, resolve_features, tqdm_class
 from ranker.learn.trees import TreeEnsemble
+from ranker.model_check import check_model_dir
 from ranker.params import Section, param
 from ranker.signals import SIGNAL_NAMES
 
@@ -274,30 +275,25 @@ class LearnedModel:
 
 
 def load_model(model_dir) -> LearnedModel:
-    """Load ``model.txt`` and ``weights.json`` from a model directory.
+    """Load ``model.txt`` and ``weights.json`` from a model directory, checked first.
+
+    Both files are untrusted input: :func:`ranker.model_check.check_model_dir`
+    parses and checks them whole before LightGBM reads anything (a damaged
+    model used to abort the process inside LightGBM), and the tree replay is
+    built from that parse.
 
     Raises
     ------
     FileNotFoundError
-        When the directory or ``model.txt`` is missing.
+        When the directory, ``model.txt`` or ``weights.json`` is missing.
     ValueError
-        When ``model.txt`` is not a LightGBM text model, or cannot be replayed.
+        (:class:`ranker.model_check.ModelCheckError`) naming the file, the
+        tree and the field of the first problem.
     """
     import lightgbm as lgb
 
-    d = Path(model_dir)
-    if not (d / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"{d}: no {MODEL_FILE} (train one with `ranksim learn --out {d}`)")
-    try:
-        booster = lgb.Booster(model_file=str(d / MODEL_FILE))
-    except lgb.basic.LightGBMError as e:
-        raise ValueError(f"{d / MODEL_FILE}: not a LightGBM text model: {' '.join(str(e).split())}") from None
-    ens = TreeEnsemble.from_booster(booster)
-    report = {}
-    if (d / WEIGHTS_FILE).is_file():
-        try:
-            report = json.loads((d / WEIGHTS_FILE).read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{d / WEIGHTS_FILE}: not valid JSON: {e}") from None
+    checked = check_model_dir(model_dir, FEATURE_NAMES)
+    ens = TreeEnsemble.from_dump(checked.dump())
+    booster = lgb.Booster(model_str=checked.text)
     ens.predict(np.zeros((1, ens.n_features)))  # compile (or load from the cache) now, not mid-run
-    return LearnedModel(booster=booster, ensemble=ens, report=report)
+    return LearnedModel(booster=booster, ensemble=ens, report=checked.weights)
