@@ -147,11 +147,19 @@ def _simulate(args) -> int:
         seed=args.seed, days=args.days, users=args.users, log_sample=args.log_sample, ranker=args.ranker)
     res = simulate(cfg, out_dir=args.out, progress=not args.quiet, threads=args.threads, overwrite=args.overwrite)
     s = res.scalars()
+
+    def num(name, digits=3):  # a rate over no impressions is undefined (NaN, or null in metrics.json)
+        v = s.get(name)
+        return "undefined" if v is None or v != v else f"{v:.{digits}f}"
+
     print(f"ranksim simulate: {res.impressions:,} impressions in {res.seconds:.1f} s "
-          f"({res.impressions_per_second:,.0f}/s) -> {res.out_dir}")
-    print(f"  policy {cfg.policy.name}: new-creator exposure {s['new_creator_exposure_share']:.3f}, "
-          f"value/impression {s['value_per_impression']:.4f}, completion {s['completion_rate']:.3f}, "
-          f"retention {s['retention']:.3f}, exposure Gini {s['exposure_gini']:.3f}")
+          f"({res.impressions / res.seconds if res.seconds > 0 else 0:,.0f}/s) -> {res.out_dir}")
+    print(f"  policy {cfg.policy.name}: new-creator exposure {num('new_creator_exposure_share')}, "
+          f"value/impression {num('value_per_impression', 4)}, completion {num('completion_rate')}, "
+          f"retention {num('retention')}, exposure Gini {num('exposure_gini')}")
+    if res.impressions == 0:
+        print("  note: no impressions were served (no user opened the app): every rate is undefined",
+              file=sys.stderr)
     return 0
 
 

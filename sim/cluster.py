@@ -38,6 +38,7 @@ import contextlib
 import logging
 import os
 import platform
+import re
 import uuid
 import warnings
 from pathlib import Path
@@ -166,10 +167,20 @@ def start_local_cluster(n_workers: int):
 
 def parse_scheduler(scheduler) -> str:
     """``--scheduler`` checked and stripped: ``"local"``, an address or a scheduler file (no connection made)."""
+    shape = "--scheduler must be 'local', a Dask scheduler address (tcp://host:8786 or host:8786) or an existing " \
+            "scheduler file"
     if not isinstance(scheduler, str) or not scheduler.strip():
-        raise ValueError(f"--scheduler must be 'local' or a Dask scheduler address (tcp://host:8786); "
-                         f"got {scheduler!r}.")
-    return scheduler.strip()
+        raise ValueError(f"{shape}; got {scheduler!r}.")
+    s = scheduler.strip()
+    if s == LOCAL or os.path.isfile(s):
+        return s
+    m = _ADDRESS.fullmatch(s)
+    if m is None or not 0 < int(m.group("port")) < 65536:
+        raise ValueError(f"{shape}; got {scheduler!r} (no such file, and not an address with a port).")
+    return s
+
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})/?")
 
 
 def connect(scheduler: str, jobs: int | None = None):

@@ -13,13 +13,18 @@ config are reused. The command line is in :mod:`sim.cli`.
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from ranker.learn.features import FEATURE_NAMES
+from ranker.model_check import check_model_dir
 from sim.arms import DEFAULT_SEEDS, plan
 from sim.cluster import dask_executor, parse_scheduler
+from sim.preflight import COMPARE_LOCK, OutputLock, check_memory
 from sim.report import write_report
 from sim.runner import default_jobs, is_complete, run_specs, warm_up
 from sim.summary import write_summary
@@ -37,6 +42,30 @@ class CompareResult:
     n_runs: int
     n_reused: int
     seconds: float
+
+
+def _check_inputs(specs, out: Path, jobs, scheduler, executor, run_fn) -> None:
+    """Everything a comparison needs, checked before any world is built.
+
+    Model directories of every ranker (checked whole), the memory of the runs
+    that will run at once on this machine, and that ``out`` can be written.
+    """
+    seen = set()
+    for s in specs:
+        rk = s.config.ranker
+        if rk.model_dir and rk.model_dir not in seen:
+            seen.add(rk.model_dir)
+            check_model_dir(rk.model_dir, FEATURE_NAMES)
+    if run_fn is None and (scheduler is None or scheduler == "local"):
+        at_once = 1 if executor is not None else (jobs if jobs is not None else default_jobs(len(specs)))
+        check_memory(specs[0].config, copies=min(at_once, len(specs)), what="each run of this comparison")
+    anc = out
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise FileExistsError(f"--out {str(out)!r}: {anc} is a file, not a directory.")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"--out {str(out)!r}: cannot write in {anc} (permission denied)")
 
 
 def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterable[str] = (),
@@ -92,23 +121,25 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a directory.")
+    _check_inputs(specs, out, jobs, scheduler, executor, run_fn)
     out.mkdir(parents=True, exist_ok=True)
-    root = out / "runs"
-    n_reused = sum(is_complete(root / s.run_id, s.config) for s in specs)
-    if run_fn is None and n_reused < len(specs) and (scheduler is None or scheduler == "local"):
-        warm_up(specs, progress)
-    if scheduler is not None and n_reused < len(specs):
-        n_workers = default_jobs(len(specs) - n_reused) if jobs is None else jobs
-        with dask_executor(scheduler, jobs=n_workers if scheduler == "local" else None, out_dir=out) as ex:
-            metrics = run_specs(specs, out, ex, progress=progress, run_fn=run_fn)
-    else:
-        metrics = run_specs(specs, out, executor, jobs=jobs, progress=progress, run_fn=run_fn)
-    options = {"policies": [a.label for a in arms if a.sweep is None], "sweeps": list(sweeps or ()),
-               "seeds": seeds, "days": specs[0].config.run.days, "users": specs[0].config.world.n_users,
-               "first_seed": specs[0].config.run.seed}
-    summary = write_summary(out, arms, specs, metrics, options)
-    path = None
-    if report:
-        path = write_report(out)
+    with OutputLock(out / COMPARE_LOCK, f"comparison directory {str(out)!r}"):
+        root = out / "runs"
+        n_reused = sum(is_complete(root / s.run_id, s.config) for s in specs)
+        if run_fn is None and n_reused < len(specs) and (scheduler is None or scheduler == "local"):
+            warm_up(specs, progress)
+        if scheduler is not None and n_reused < len(specs):
+            n_workers = default_jobs(len(specs) - n_reused) if jobs is None else jobs
+            with dask_executor(scheduler, jobs=n_workers if scheduler == "local" else None, out_dir=out) as ex:
+                metrics = run_specs(specs, out, ex, progress=progress, run_fn=run_fn)
+        else:
+            metrics = run_specs(specs, out, executor, jobs=jobs, progress=progress, run_fn=run_fn)
+        options = {"policies": [a.label for a in arms if a.sweep is None], "sweeps": list(sweeps or ()),
+                   "seeds": seeds, "days": specs[0].config.run.days, "users": specs[0].config.world.n_users,
+                   "first_seed": specs[0].config.run.seed}
+        summary = write_summary(out, arms, specs, metrics, options)
+        path = None
+        if report:
+            path = write_report(out)
     return CompareResult(out_dir=out, summary=summary, report=path, n_runs=len(specs), n_reused=n_reused,
                          seconds=time.perf_counter() - t0)

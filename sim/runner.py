@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -68,13 +69,26 @@ def run_one(spec: RunSpec, run_dir: str, threads: int | None = 1) -> dict:
     return {"run_id": spec.run_id, "seconds": float(res.seconds), "impressions": int(res.impressions)}
 
 
+#: Metrics every finished run's ``metrics.json`` holds (each ``{"value": ...}``); without them a run is not complete.
+REQUIRED_METRICS = ("impressions", "new_creator_exposure_share", "value_per_impression", "completion_rate",
+                    "retention", "exposure_gini")
+
+
 def is_complete(run_dir, cfg) -> bool:
-    """Whether ``run_dir`` holds a finished run (``metrics.json``) of exactly ``cfg``."""
+    """Whether ``run_dir`` holds a finished run of exactly ``cfg``.
+
+    Finished: ``metrics.json`` is a JSON object holding every metric of
+    :data:`REQUIRED_METRICS` with a value (a ``{}`` or a truncated file is
+    not a run), no ``INCOMPLETE`` marker, and ``config.toml`` equal to ``cfg``.
+    """
     d = Path(run_dir)
     try:
         if not (d / "metrics.json").is_file() or (d / "INCOMPLETE").exists():
             return False
-        json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+        m = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+        if not isinstance(m, dict) or not all(isinstance(m.get(k), dict) and "value" in m[k]
+                                              for k in REQUIRED_METRICS):
+            return False
         return load_config(d / "config.toml") == cfg
     except (OSError, ValueError, TypeError):
         return False
@@ -111,7 +125,70 @@ def process_executor(jobs: int) -> cf.ProcessPoolExecutor:
         ctx.set_forkserver_preload(["sim.engine"])
     else:  # pragma: no cover - Windows
         ctx = mp.get_context("spawn")
-    return cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    return cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=watch_parent,
+                                  initargs=(os.getpid(),))
+
+
+#: Seconds between a worker's checks that the process that started it is alive.
+WATCH_INTERVAL = 0.5
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Worker initializer: exit at once when ``parent_pid`` (the comparing process) is gone.
+
+    A comparison killed with SIGKILL cannot stop its workers; each worker
+    therefore watches it from a daemon thread and ends itself (and the fork
+    server it came from, whose only client was that process) within
+    :data:`WATCH_INTERVAL` seconds, instead of running the queued runs for no
+    one. On Linux the kernel also sends the worker SIGKILL when the fork
+    server dies (``PR_SET_PDEATHSIG``).
+    """
+    import signal
+
+    server = os.getppid()
+    try:  # Linux: die with the fork server
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # pragma: no cover - pid reused by another user's process
+            return False
+        return True
+
+    def watch():
+        while True:
+            time.sleep(WATCH_INTERVAL)
+            if not alive(parent_pid) or os.getppid() != server:
+                if server not in (1, parent_pid) and alive(server):
+                    try:
+                        os.kill(server, signal.SIGTERM)
+                    except OSError:
+                        pass
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ranksim-watch-parent", daemon=True).start()
+
+
+def _stop_workers(executor) -> None:
+    """Terminate a process pool's workers now (an interrupted comparison leaves none running)."""
+    procs = getattr(executor, "_processes", None) or {}
+    for p in list(procs.values()):
+        try:
+            p.terminate()
+        except (OSError, AttributeError):
+            pass
+    for p in list(procs.values()):
+        try:
+            p.join(timeout=5)
+        except (OSError, AttributeError, AssertionError):
+            pass
 
 
 def _as_completed(futures):
@@ -220,6 +297,8 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
         for f in futures:
             f.cancel()
         if own is not None:
+            if isinstance(own, cf.ProcessPoolExecutor):
+                _stop_workers(own)  # their runs would go on after we are gone
             own.shutdown(wait=False, cancel_futures=True)
             own = None
         raise
