@@ -167,8 +167,8 @@ def start_local_cluster(n_workers: int):
 
 def parse_scheduler(scheduler) -> str:
     """``--scheduler`` checked and stripped: ``"local"``, an address or a scheduler file (no connection made)."""
-    shape = "--scheduler must be 'local', a Dask scheduler address (tcp://host:8786 or host:8786) or an existing " \
-            "scheduler file"
+    shape = "--scheduler must be 'local' or a Dask scheduler address (tcp://host:8786 or host:8786) or an " \
+            "existing scheduler file"
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise ValueError(f"{shape}; got {scheduler!r}.")
     s = scheduler.strip()

@@ -120,7 +120,7 @@ CLI_CASES = [
     ("ranker-model-damaged", lambda t, c, m: ["simulate", "--config", c, "--ranker", f"learned:{m}", "--out", f"{t}/o"],
      2, r"model.txt: tree 0: field 'left_child' value 1 is 9"),
     ("compare-scheduler-garbage", lambda t, c, m: ["compare", "--config", c, "--scheduler", "garbage", "--out",
-                                                   f"{t}/r"], 2, r"--scheduler must be 'local'.*got 'garbage'"),
+                                                   f"{t}/r"], 2, r"--scheduler must be 'local' or a Dask scheduler address.*got 'garbage'"),
     ("compare-out-is-a-file", lambda t, c, m: ["compare", "--config", c, "--out", c], 2, r"exists and is not a directory"),
     ("compare-rankers-damaged", lambda t, c, m: ["compare", "--config", c, "--rankers", f"hand,learned:{m}",
                                                  "--out", f"{t}/r"], 2, r"tree 0: field 'left_child'"),
@@ -366,3 +366,14 @@ def test_killing_compare_leaves_no_worker_behind(tmp_path, sig):
             except psutil.NoSuchProcess:
                 pass
         proc.wait(timeout=30)
+
+
+def test_a_run_with_no_impressions_says_so_instead_of_crashing(tmp_path, capsys):
+    # nobody opens the app: every rate is undefined; this used to end in an internal TypeError (exit 2)
+    cfg = tmp_path / "nobody.toml"
+    cfg.write_text(TINY.replace(world=TINY.world.replace(activity_mean=1e-9)).with_overrides(days=1).to_toml())
+    rc, err = _run(["simulate", "--config", str(cfg), "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    assert rc == 0, err
+    assert "no impressions were served" in err
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["impressions"]["value"] == 0 and m["value_per_impression"]["value"] is None
