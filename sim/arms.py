@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ranker.policies import REGISTRY, check_sweep
+from ranker.policies import REGISTRY, check_sweep, make_policy
 from sim.config import Config, tomllib
 
 #: The arm every difference is taken against.
@@ -65,6 +65,9 @@ class Arm:
         ``None``: the base config's ``[ranker]``; else a ranker in the
         command line's form (``hand``, ``oracle``, ``learned:MODEL_DIR``),
         see :meth:`sim.config.RankerConfig.parse`.
+    grid : bool
+        The arm is one strength of its policy's registered grid (the
+        strength frontier ``ranksim compare`` draws by default).
     """
 
     label: str
@@ -72,6 +75,7 @@ class Arm:
     params: dict = field(default_factory=dict)
     sweep: tuple | None = None
     ranker: str | None = None
+    grid: bool = False
 
     def config(self, base):
         """``base`` (a :class:`sim.config.Config`) with this arm's policy and ranker."""
@@ -80,7 +84,7 @@ class Arm:
     def to_dict(self) -> dict:
         return {"label": self.label, "policy": self.policy, "params": jsonable(self.params),
                 "sweep": None if self.sweep is None else [self.sweep[0], jsonable(self.sweep[1])],
-                "ranker": self.ranker}
+                "ranker": self.ranker, "grid": self.grid}
 
 
 @dataclass(frozen=True)
@@ -176,8 +180,39 @@ def parse_sweep(text: str) -> list[Arm]:
     return arms
 
 
+def strength_grid(policy: str, slate_size: int | None = None) -> tuple[str | None, tuple]:
+    """A policy's strength parameter and its registered grid (``(None, ())`` for a policy without one)."""
+    cls = REGISTRY[policy]
+    pname = getattr(cls, "strength_param", None)
+    if pname is None:
+        return None, ()
+    grid = cls.grid(slate_size) if hasattr(cls, "grid") else getattr(cls, "strength_grid", ())
+    return pname, tuple(grid)
+
+
+def grid_arms(policy: str, slate_size: int | None = None) -> list[Arm]:
+    """One arm per strength of ``policy``'s registered grid (empty for a policy without one).
+
+    Raises ``ValueError`` for a registered grid of fewer than 3 points: a
+    frontier needs a curve.
+    """
+    pname, grid = strength_grid(policy, slate_size)
+    if pname is None:
+        return []
+    if len(grid) < 3:
+        raise ValueError(f"Policy {policy!r} registers a strength grid of {len(grid)} point(s) for {pname!r}; the "
+                         f"frontier needs at least 3. Got {list(grid)!r} instead.")
+    arms = []
+    for v in grid:
+        resolved = make_policy(policy, {pname: v}).params.to_dict()[pname]
+        arms.append(Arm(label=f"{policy}__{pname}={format_value(resolved)}", policy=policy, params={pname: resolved},
+                        sweep=(pname, resolved), grid=True))
+    return arms
+
+
 def build_arms(policies: Sequence[str] | str | None = None, sweeps: Iterable[str] = (),
-               rankers: Sequence[str] | None = None) -> list[Arm]:
+               rankers: Sequence[str] | None = None, frontier: bool = False,
+               slate_size: int | None = None) -> list[Arm]:
     """The arms of a comparison: the baseline first, then policies, then sweep values.
 
     Parameters
@@ -195,9 +230,17 @@ def build_arms(policies: Sequence[str] | str | None = None, sweeps: Iterable[str
         ``None``: the base config's ranker. The first ranker's arms keep plain
         labels (so its ``none`` is the baseline every difference is taken
         against); the others' labels end in ``__ranker=<spec>``.
+    frontier : bool
+        Run each policy with a registered strength grid at every strength of
+        it (:func:`grid_arms`) instead of once at its defaults.
+    slate_size : int, optional
+        The feed's slate size, for grids that depend on it.
     """
     names = parse_policies(policies)
-    base = [Arm(label=n, policy=n) for n in [BASELINE] + [n for n in names if n != BASELINE]]
+    base = []
+    for n in [BASELINE] + [n for n in names if n != BASELINE]:
+        g = grid_arms(n, slate_size) if frontier else []
+        base.extend(g or [Arm(label=n, policy=n)])
     for s in sweeps or ():
         base.extend(parse_sweep(s))
     arms, seen = [], set()
@@ -207,7 +250,8 @@ def build_arms(policies: Sequence[str] | str | None = None, sweeps: Iterable[str
             label = a.label if i == 0 else f"{a.label}__ranker={format_value(r)}"
             if label not in seen:
                 seen.add(label)
-                arms.append(Arm(label=label, policy=a.policy, params=dict(a.params), sweep=a.sweep, ranker=r))
+                arms.append(Arm(label=label, policy=a.policy, params=dict(a.params), sweep=a.sweep, ranker=r,
+                                grid=a.grid))
     return arms
 
 
@@ -236,8 +280,8 @@ def build_specs(base_cfg, arms: Sequence[Arm], n_seeds: int) -> list[RunSpec]:
 
 
 def plan(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterable[str] = (),
-         rankers: Sequence[str] | None = None) -> tuple[list[Arm], list[RunSpec]]:
+         rankers: Sequence[str] | None = None, frontier: bool = False) -> tuple[list[Arm], list[RunSpec]]:
     """Arms and run specs of a comparison, validated (no work is done)."""
     cfg = Config() if cfg is None else cfg
-    arms = build_arms(policies, sweeps, rankers)
+    arms = build_arms(policies, sweeps, rankers, frontier=frontier, slate_size=cfg.feed.slate_size)
     return arms, build_specs(cfg, arms, seeds)

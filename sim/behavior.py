@@ -138,8 +138,14 @@ class BehaviorConfig(Section):
     return_b: float = param(1.8, "float", -20.0, 20.0, doc="retention: logit of returning on a day, intercept")
     return_v: float = param(2.0, "float", -20.0, 20.0, doc="retention: logit per unit of the user's satisfaction (mean recent value per impression)")
     satisfaction_rate: float = param(0.3, "float", 0.0, 1.0, lo_open=True, doc="retention: weight of the latest day in a user's satisfaction average")
+    ai_label_play: float = param(0.0, "float", -20.0, 20.0, doc="users' reaction to the AI-generated label: shift of the 3-second play logit of labelled posts (0: none, as the platform says labelled content is ranked on quality alone; negative: users skip labelled posts)")
 
     def check(self):
+        if self.ai_label_play != 0 and self.play_h == 0:
+            raise ValueError(
+                "The 'ai_label_play' parameter of BehaviorConfig needs play_h != 0 (the feed loop applies the "
+                f"reaction as a hook shift of ai_label_play / play_h). Got ai_label_play={self.ai_label_play} "
+                "with play_h=0 instead.")
         if self.rr_off > self.rr_on:
             raise ValueError(
                 f"The 'rr_off' parameter of BehaviorConfig must be at most rr_on ({self.rr_on}). "
@@ -192,6 +198,7 @@ P_RR_DECAY = _IDX["rr_decay"]
 P_RETURN_B = _IDX["return_b"]
 P_RETURN_V = _IDX["return_v"]
 P_SATISFACTION_RATE = _IDX["satisfaction_rate"]
+P_AI_LABEL_PLAY = _IDX["ai_label_play"]  # applied by the feed loop (a hook shift), not by these kernels
 
 # Draw indices: outcome -> i in uniform(k0, i). Fixed forever (common random
 # numbers); 8..15 are reserved, 16 + j is recipient j's open.

@@ -11,6 +11,7 @@ another run holding the output), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from ranker.commands import add_learn_parser, add_policies_parser, add_signals_parser
@@ -20,7 +21,7 @@ from ranker.model_check import check_model_dir
 from sim.arms import DEFAULT_SEEDS
 from sim.calibrate import add_calibrate_parser
 from sim.cluster import ClusterError
-from sim.compare import DEFAULT_OUT, compare
+from sim.compare import DEFAULT_OUT, compare, compare_default_config
 from sim.config import RankerConfig, load_config, tomllib
 from sim.engine import simulate
 from sim.report import verdict_lines
@@ -51,7 +52,8 @@ def add_compare_parser(subparsers) -> None:
         description="Run every policy on the same seeds (common random numbers), in parallel processes, and "
                     "write DIR/report.html, DIR/summary.csv, DIR/summary.json and DIR/runs/. Complete runs "
                     "already in DIR with an identical config are reused.")
-    p.add_argument("--config", metavar="FILE", help="TOML config (default: the built-in default world)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: the built-in default world scaled down "
+                                                    "to 2,000 users, 200 creators, 4 new a day, 21 days)")
     p.add_argument("--policies", metavar="A,B,...", help="policies to compare (default: every registered one; "
                                                          "'none' is always included as the baseline)")
     p.add_argument("--seeds", type=_int_arg(1), default=DEFAULT_SEEDS, metavar="N",
@@ -70,8 +72,30 @@ def add_compare_parser(subparsers) -> None:
                    help="rankers to cross every policy with: hand, oracle, learned:MODEL_DIR, distilled:MODEL_DIR "
                         "(the first is the baseline's ranker; default: the config's)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default ./{DEFAULT_OUT})")
+    p.add_argument("--no-frontier", dest="frontier", action="store_false",
+                   help="run each policy once at its defaults instead of at every strength of its registered grid")
+    p.add_argument("--no-robustness", dest="robustness", action="store_false",
+                   help="skip re-running the headline verdicts on the second world variant")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_compare_cmd)
+
+
+def _remake_command(argv) -> str:
+    """The command line that re-makes a comparison, without the options that cannot change its numbers
+    (``--jobs``, ``--scheduler``, ``--quiet``) and without ``--out``, so the summary is the same whatever ran
+    it and wherever it was written."""
+    out, skip = ["ranksim"], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--jobs", "--scheduler", "--out"):
+            skip = True
+            continue
+        if a == "--quiet" or a.startswith(("--jobs=", "--scheduler=", "--out=")):
+            continue
+        out.append(a)
+    return shlex.join(out)
 
 
 def _parse_rankers(text):
@@ -89,11 +113,13 @@ def _parse_rankers(text):
 
 
 def _compare_cmd(args) -> int:
-    cfg = load_config(args.config).with_overrides(days=args.days, users=args.users, log_sample=0.0)
+    base = load_config(args.config) if args.config else compare_default_config()
+    cfg = base.with_overrides(days=args.days, users=args.users, log_sample=0.0)
     try:
         res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
                       jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler,
-                      rankers=_parse_rankers(args.rankers))
+                      rankers=_parse_rankers(args.rankers), frontier=args.frontier, robustness=args.robustness,
+                      command=_remake_command(getattr(args, "argv", None) or sys.argv[1:]))
     except RunFailed as e:
         print(f"ranksim compare: error: {e} (finished runs are kept; run the same command again to resume)",
               file=sys.stderr)
@@ -190,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return run_command("ranksim", args.command, args.func, args)
 
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ranker.learn.features import FEATURE_NAMES
 from ranker.model_check import check_model_dir
-from sim.arms import DEFAULT_SEEDS, plan
+from sim.arms import BASELINE, DEFAULT_SEEDS, Arm, build_specs, plan
+from sim.config import Config
 from sim.cluster import dask_executor, parse_scheduler
 from sim.preflight import COMPARE_LOCK, OutputLock, check_memory
 from sim.report import write_report
@@ -66,12 +68,37 @@ def _check_inputs(specs, out: Path, jobs, scheduler, executor, run_fn) -> None:
         raise FileExistsError(f"--out {str(out)!r}: {anc} is a file, not a directory.")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, f"--out {str(out)!r}: cannot write in {anc} (permission denied)")
+#: The world ``ranksim compare`` runs when no config is given: small enough that every policy at three
+#: strengths, three seeds and the robustness variant run in under 3 minutes on 2 cores.
+COMPARE_WORLD = {"n_users": 2_000, "n_creators": 200, "new_creators_per_day": 4}
+COMPARE_DAYS = 21
+
+
+def compare_default_config():
+    """The built-in config of ``ranksim compare``: the default world scaled down (see :data:`COMPARE_WORLD`)."""
+    c = Config()
+    return c.replace(world=c.world.replace(**COMPARE_WORLD), run=c.run.replace(days=COMPARE_DAYS, log_sample=0.0))
+
+
+def robustness_variant(cfg):
+    """The second world the headline verdicts are re-run on: users remember only their last 16 impressions.
+
+    A feed whose users are shown recently seen posts again sooner (``seen_memory``
+    16 instead of the default's 64) stresses what boosting costs: a boosted
+    newcomer displaces a post the user would have valued, and repeats fill in.
+    """
+    return cfg.replace(feed=cfg.feed.replace(seen_memory=max(1, cfg.feed.seen_memory // 4)))
+
+
+#: What the robustness section says the variant is.
+VARIANT_TEXT = "users remember a quarter as many recent impressions (seen_memory {a} instead of {b})"
 
 
 def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterable[str] = (),
             out_dir=DEFAULT_OUT, jobs: int | None = None, executor=None, progress: bool = True,
             report: bool = True, run_fn: Callable | None = None, rankers: Sequence[str] | None = None,
-            scheduler: str | None = None) -> CompareResult:
+            scheduler: str | None = None, frontier: bool = False, robustness: bool = False,
+            command: str | None = None) -> CompareResult:
     """Run a paired comparison and write its summary and report.
 
     Parameters
@@ -102,6 +129,15 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
         address (or scheduler file) of an existing Dask scheduler, whose
         workers must see ``out_dir`` at the same path (see
         :mod:`sim.cluster`). The summary is the same, byte for byte.
+    frontier : bool
+        Run every policy with a registered strength grid at each strength
+        of it (the strength frontier); the command line's default.
+    robustness : bool
+        Also run ``none`` and each policy at the middle of its grid (or its
+        defaults) on :func:`robustness_variant` of ``cfg``, into
+        ``DIR/variant/``, for the report's robustness section.
+    command : str, optional
+        The command line that made the comparison, quoted in the report.
 
     Returns
     -------
@@ -117,7 +153,13 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
     if scheduler is not None and scheduler != "local" and jobs is not None:
         raise ValueError(f"--jobs sets the local worker processes; with --scheduler {scheduler} the cluster's "
                          "workers are the ones started for it (drop --jobs).")
-    arms, specs = plan(cfg, policies, seeds, sweeps, rankers)
+    cfg = Config() if cfg is None else cfg
+    arms, specs = plan(cfg, policies, seeds, sweeps, rankers, frontier=frontier)
+    v_arms, v_specs, v_cfg = [], [], None
+    if robustness:
+        v_cfg = robustness_variant(cfg)
+        v_arms = headline_arms(arms)
+        v_specs = build_specs(v_cfg, v_arms, seeds)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a directory.")
@@ -125,21 +167,72 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out / COMPARE_LOCK, f"comparison directory {str(out)!r}"):
         root = out / "runs"
-        n_reused = sum(is_complete(root / s.run_id, s.config) for s in specs)
-        if run_fn is None and n_reused < len(specs) and (scheduler is None or scheduler == "local"):
-            warm_up(specs, progress)
-        if scheduler is not None and n_reused < len(specs):
-            n_workers = default_jobs(len(specs) - n_reused) if jobs is None else jobs
+        v_out = out / "variant"
+        # the variant's runs live in DIR/variant/runs, run together with the main ones (one pool, one bar)
+        v_specs = [replace(s, run_id=f"../variant/runs/{s.run_id}") for s in v_specs]
+        all_specs = specs + v_specs
+        n_reused = sum(is_complete(root / s.run_id, s.config) for s in all_specs)
+        if run_fn is None and n_reused < len(all_specs) and (scheduler is None or scheduler == "local"):
+            warm_up(all_specs, progress)
+        if scheduler is not None and n_reused < len(all_specs):
+            n_workers = default_jobs(len(all_specs) - n_reused) if jobs is None else jobs
             with dask_executor(scheduler, jobs=n_workers if scheduler == "local" else None, out_dir=out) as ex:
-                metrics = run_specs(specs, out, ex, progress=progress, run_fn=run_fn)
+                metrics = run_specs(all_specs, out, ex, progress=progress, run_fn=run_fn)
         else:
-            metrics = run_specs(specs, out, executor, jobs=jobs, progress=progress, run_fn=run_fn)
+            metrics = run_specs(all_specs, out, executor, jobs=jobs, progress=progress, run_fn=run_fn)
+        from sim import __version__
+
+        c0 = specs[0].config
         options = {"policies": [a.label for a in arms if a.sweep is None], "sweeps": list(sweeps or ()),
-                   "seeds": seeds, "days": specs[0].config.run.days, "users": specs[0].config.world.n_users,
-                   "first_seed": specs[0].config.run.seed}
+                   "seeds": seeds, "days": c0.run.days, "users": c0.world.n_users,
+                   "creators": c0.world.n_creators, "new_creators_per_day": c0.world.new_creators_per_day,
+                   "first_seed": c0.run.seed, "frontier": bool(frontier), "version": __version__,
+                   "ai_label_play": c0.behavior.ai_label_play, "new_creator_days": c0.feed.new_creator_days,
+                   "command": command or _api_command(policies, seeds, sweeps, frontier, robustness)}
+        if v_specs:
+            v_options = dict(options, variant=VARIANT_TEXT.format(a=v_cfg.feed.seen_memory, b=cfg.feed.seen_memory))
+            v_metrics = metrics[len(specs):]
+            v_specs = [replace(s, run_id=s.run_id.rsplit("/", 1)[-1]) for s in v_specs]
+            v_out.mkdir(exist_ok=True)
+            write_summary(v_out, v_arms, v_specs, v_metrics, v_options)
+            options["variant"] = v_options["variant"]
+        metrics = metrics[: len(specs)]
         summary = write_summary(out, arms, specs, metrics, options)
         path = None
         if report:
             path = write_report(out)
-    return CompareResult(out_dir=out, summary=summary, report=path, n_runs=len(specs), n_reused=n_reused,
-                         seconds=time.perf_counter() - t0)
+        return CompareResult(out_dir=out, summary=summary, report=path, n_runs=len(all_specs),
+                             n_reused=n_reused, seconds=time.perf_counter() - t0)
+
+
+def headline_arms(arms: Sequence[Arm]) -> list[Arm]:
+    """The baseline and one arm per policy: the middle of its grid, else its defaults, else its first arm."""
+    out, seen = [], set()
+    by_policy: dict = {}
+    for a in arms:
+        if a.ranker is None:
+            by_policy.setdefault(a.policy, []).append(a)
+    for pol, members in by_policy.items():
+        plain = [a for a in members if a.sweep is None]
+        grid = [a for a in members if a.grid]
+        pick = grid[len(grid) // 2] if grid else (plain[0] if plain else members[0])
+        if pick.label not in seen:
+            seen.add(pick.label)
+            out.append(pick)
+    out.sort(key=lambda a: a.policy != BASELINE)
+    return out
+
+
+def _api_command(policies, seeds, sweeps, frontier, robustness) -> str:
+    """The ``ranksim compare`` command line equivalent to an API call (for the report)."""
+    parts = ["ranksim", "compare"]
+    if policies is not None:
+        parts += ["--policies", policies if isinstance(policies, str) else ",".join(policies)]
+    parts += ["--seeds", str(seeds)]
+    for s in sweeps or ():
+        parts += ["--sweep", s]
+    if not frontier:
+        parts.append("--no-frontier")
+    if not robustness:
+        parts.append("--no-robustness")
+    return shlex.join(parts)

@@ -314,7 +314,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     world_arrays = K.WorldArrays(
         user_interest=w.user_interest, friend_indptr=w.friend_indptr, friend_indices=w.friend_indices,
         video_creator=w.video_creator, video_topic=w.video_topic, video_duration_s=w.video_duration_s,
-        video_quality=w.video_quality, video_hook=w.video_hook, video_shareability=w.video_shareability)
+        video_quality=w.video_quality, video_hook=_hook_seen(w, bcfg), video_shareability=w.video_shareability)
     metrics = OnlineMetrics(w, feed, days)
     writer = _EventWriter(out / "events") if (out is not None and run.log_sample > 0) else None
     top_m = max(4 * feed.n_interest_candidates, 64)
@@ -439,7 +439,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             served = int(np.count_nonzero(videos >= 0))
             total_imps += served
             metrics.add_tick(day, t_days, videos, out_u, out_f[:, K.F_VALUE], K.U_PLAY, K.U_COMPLETE,
-                             K.U_FOLLOWER, K.U_REGULAR, ccounts[:, 2] - imps_before)
+                             K.U_FOLLOWER, K.U_REGULAR, ccounts[:, 2] - imps_before, users=out_i[:, K.I_USER])
             if writer is not None and n_rows:
                 _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
                           feed.new_creator_days)
@@ -462,10 +462,23 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             bar.set_postfix(impressions=f"{total_imps:,}")
     if bar is not None:
         bar.close()
-    m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS)
+    m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS, K.VC_PLAYS_3S)
     seconds = time.perf_counter() - t_start
     return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds,
                      timings={"world_s": t_world, "kernels_s": t_kernels, "total_s": seconds})
+
+
+def _hook_seen(w, bcfg):
+    """Videos' hook as viewers meet it: the AI label's reaction (``ai_label_play``) added to labelled posts.
+
+    The hook enters only the 3-second play logit (``play_h * hook``), so
+    adding ``ai_label_play / play_h`` to a labelled post's hook shifts that
+    logit by exactly ``ai_label_play`` and touches nothing else.
+    """
+    if bcfg.ai_label_play == 0:
+        return w.video_hook
+    shift = np.float32(bcfg.ai_label_play / bcfg.play_h)
+    return (w.video_hook + shift * w.video_is_ai.astype(np.float32)).astype(w.video_hook.dtype)
 
 
 def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days):

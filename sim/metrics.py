@@ -13,8 +13,46 @@ import numpy as np
 from scipy import stats
 
 from ranker._numba import JIT, njit
+from sim.demographics import AGE_BANDS, CITY_TIERS, GENDERS
 
 ESTABLISHED_AGE_DAYS = 365.0  # creators present at day 0 count as this old
+#: User activity levels (terciles of ``World.user_activity``), light to heavy.
+ACTIVITY_LEVELS = ("light", "medium", "heavy")
+#: Posts with fewer impressions than this are left out of the matched-engagement parity audit.
+PARITY_MIN_IMPRESSIONS = 20
+
+
+def measured_start(days: int) -> int:
+    """First day of the measured window: the run's last third (the whole run below 3 days).
+
+    Until the run has a warm-up setting of its own, verdicts read the last
+    third of the days, when the share of new creators no longer climbs from
+    the empty start.
+    """
+    return int(days - days // 3) if days >= 3 else 0
+
+
+def user_groups(world) -> dict:
+    """The user groups the report splits costs and benefits by: ``{grouping: (names, index per user)}``.
+
+    Age band, gender and city tier as drawn by the world, and activity level:
+    the terciles of a user's mean requests per active day (light, medium, heavy).
+    """
+    act = np.asarray(world.user_activity, dtype=np.float64)
+    if act.size:
+        cuts = np.quantile(act, [1 / 3, 2 / 3])
+        level = np.searchsorted(cuts, act, side="right").astype(np.int8)
+    else:
+        level = np.zeros(0, np.int8)
+    return {"age": (AGE_BANDS, np.asarray(world.user_age_band)),
+            "gender": (GENDERS, np.asarray(world.user_gender)),
+            "city": (CITY_TIERS, np.asarray(world.user_city_tier)),
+            "activity": (ACTIVITY_LEVELS, level)}
+
+
+def group_metric(kind: str, grouping: str, name: str) -> str:
+    """Name of a by-group scalar: ``group.<kind>.<grouping>=<name>``."""
+    return f"group.{kind}.{grouping}={name}"
 
 
 def creator_age_days(join_day, t_days):
@@ -102,13 +140,22 @@ class OnlineMetrics:
         self.day_value, self.day_follower_imps, self.day_rr_imps = z(), z(), z()
         self.day_returned, self.day_active = z(), z()
         self.day_new_alive = z()
+        self.day_users_served = z()
+        self.start = measured_start(days)
+        U = world.n_users
+        self.user_imps = np.zeros(U, np.float64)
+        self.user_new_imps = np.zeros(U, np.float64)
+        self.user_value = np.zeros(U, np.float64)
         self.creator_imps = np.zeros(world.n_creators, np.int64)
         self.first_target_day = np.full(world.n_creators, -1, np.int32)
 
-    def add_tick(self, day, t_days, videos, out_u, values, play_col, comp_col, fol_col, rr_col, creator_imps):
+    def add_tick(self, day, t_days, videos, out_u, values, play_col, comp_col, fol_col, rr_col, creator_imps,
+                 users=None):
         """Accumulate one tick: its served rows (``videos >= 0``) and ``creator_imps``, the
         impressions each creator received in it (int64, per creator; the engine's counters
-        already hold them, so no row is looked up again here)."""
+        already hold them, so no row is looked up again here). ``users``: the user of each
+        row; in the measured window (:func:`measured_start`) each user's impressions,
+        new-creator impressions and value are summed, for the by-group metrics."""
         w = self.w
         n, plays, comps, fols, rrs, value = _tick_kernel(videos, out_u, values, play_col, comp_col, fol_col, rr_col)
         join = w.creator_join_day
@@ -124,6 +171,13 @@ class OnlineMetrics:
         self.imps_by_cohort_day[day] += np.bincount(join[in_run], weights=creator_imps[in_run],
                                                     minlength=self.days).astype(np.int64)
         self.creator_imps += creator_imps
+        if users is not None and day >= self.start:
+            ok = videos >= 0
+            u = np.asarray(users)[ok]
+            U = self.user_imps.size
+            self.user_imps += np.bincount(u, minlength=U)
+            self.user_new_imps += np.bincount(u, weights=is_new[w.video_creator[videos[ok]]], minlength=U)
+            self.user_value += np.bincount(u, weights=np.asarray(values, np.float64)[ok], minlength=U)
 
     def end_day(self, day, returned, active, alive):
         """Record the day's returning and served users, and survivors."""
@@ -135,8 +189,12 @@ class OnlineMetrics:
         joined_new = (w.creator_join_day > 0) & (w.creator_join_day <= day)
         self.day_new_alive[day] = np.count_nonzero(alive & joined_new)
 
-    def finalize(self, video_counters, quit_day, n_users, early_col, imps_col):
-        """The metrics mapping written to ``metrics.json``."""
+    def finalize(self, video_counters, quit_day, n_users, early_col, imps_col, play_col=None):
+        """The metrics mapping written to ``metrics.json``.
+
+        ``play_col``: the video counter column of 3-second plays, for the
+        AI-label parity audit at matched engagement (left out when ``None``).
+        """
         w, feed, days = self.w, self.feed, self.days
         out = {}
         imps = self.day_imps.sum()
@@ -169,6 +227,12 @@ class OnlineMetrics:
                                       "share of new creators' posts that broke out")
         out["breakout_rate_established"] = _m(safe(np.count_nonzero(broke & ~vnew), np.count_nonzero(observed & ~vnew)), "share of posts",
                                               "share of other posts that broke out")
+        out["breakouts_new"] = _m(int(np.count_nonzero(broke & vnew)), "posts", "new creators' posts that broke out")
+        out["posts_observed_new"] = _m(int(np.count_nonzero(observed & vnew)), "posts",
+                                       "new creators' posts whose breakout window was observed")
+        out["breakouts_established"] = _m(int(np.count_nonzero(broke & ~vnew)), "posts", "other posts that broke out")
+        out["posts_observed_established"] = _m(int(np.count_nonzero(observed & ~vnew)), "posts",
+                                               "other posts whose breakout window was observed")
         out["new_creator_breakout_share"] = _m(safe(np.count_nonzero(broke & vnew), np.count_nonzero(broke)), "share of breakouts",
                                                "share of breakouts that were new creators' posts")
         # survival of new creators by latent quality tier
@@ -225,6 +289,9 @@ class OnlineMetrics:
         out["total_value"] = _m(float(self.day_value.sum()), "latent value", "latent user value summed over the run")
         out["value_per_impression_by_day"] = _m(np.divide(self.day_value, self.day_imps, out=np.zeros(days), where=self.day_imps > 0),
                                                 "latent value per impression, per day", "user value per impression each day")
+        out["completion_rate_by_day"] = _m(np.divide(self.day_completions, self.day_imps, out=np.zeros(days),
+                                                     where=self.day_imps > 0),
+                                           "share of impressions, per day", "completion rate each day")
         out["play3_rate"] = _m(safe(self.day_plays.sum(), imps), "share of impressions", "3-second play rate")
         out["completion_rate"] = _m(safe(self.day_completions.sum(), imps), "share of impressions", "completion rate")
         ret = self.day_returned / max(n_users, 1)
@@ -234,25 +301,90 @@ class OnlineMetrics:
         out["retention_last_day"] = _m(float(ret[-1]), "share of users", "share of users opening the app on the last day")
         out["rr_share_of_follower_impressions"] = _m(safe(self.day_rr_imps.sum(), self.day_follower_imps.sum()), "share of impressions",
                                                      "share of followers' impressions that reached regular readers")
-        # AI-label parity at matched quality: impressions per post, AI / unlabelled, within quality deciles
-        posted = (post_day >= 0) & (post_day < days)
-        vi = video_counters[:, imps_col]
-        ratio = float("nan")
-        if posted.any():
-            qv = w.video_quality[posted]
-            edges = np.quantile(qv, np.linspace(0, 1, 11))
-            b = np.clip(np.searchsorted(edges, qv, side="right") - 1, 0, 9)
-            ai = w.video_is_ai[posted]
-            x = vi[posted]
-            num = den = 0.0
-            for k in range(10):
-                a_sel, n_sel = (b == k) & ai, (b == k) & ~ai
-                if a_sel.any() and n_sel.any() and x[n_sel].mean() > 0:
-                    wgt = np.count_nonzero(b == k)
-                    num += wgt * x[a_sel].mean() / x[n_sel].mean()
-                    den += wgt
-            ratio = num / den if den > 0 else float("nan")
-        out["ai_label_exposure_ratio"] = _m(ratio, "ratio (1 = parity)",
-                                            "impressions per AI-labelled post over per unlabelled post, within latent-quality deciles")
+        out.update(self._measured(n_users))
+        out.update(self._parity(video_counters, imps_col, play_col))
         out["new_creators_alive_by_day"] = _m(self.day_new_alive, "creators", "new creators joined and still posting, each day")
         return out
+
+    def _measured(self, n_users) -> dict:
+        """Scalars of the measured window (the last third of the days) and by user group."""
+        w, s = self.w, self.start
+        out = {}
+        imps = self.day_imps[s:].sum()
+        safe = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
+        span = f"days {s}-{self.days - 1} (the measured window: the run's last third)"
+        out["measured_window_start"] = _m(int(s), "day", "first day of the measured window (the run's last third)")
+        out["impressions_measured"] = _m(int(imps), "impressions", f"impressions served on {span}")
+        out["new_creator_impressions_measured"] = _m(int(self.day_new_imps[s:].sum()), "impressions",
+                                                     f"impressions of new creators' posts on {span}")
+        out["new_creator_exposure_share_measured"] = _m(safe(self.day_new_imps[s:].sum(), imps), "share of impressions",
+                                                        f"share of impressions going to new creators on {span}")
+        out["value_per_impression_measured"] = _m(safe(self.day_value[s:].sum(), imps), "latent value per impression",
+                                                  f"mean latent user value per impression on {span}")
+        out["completion_rate_measured"] = _m(safe(self.day_completions[s:].sum(), imps), "share of impressions",
+                                             f"completion rate on {span}")
+        ret = self.day_returned[max(s, 1):] / max(n_users, 1)
+        out["retention_measured"] = _m(float(ret.mean()) if ret.size else float("nan"), "share of users",
+                                       f"mean daily share of users opening the app on {span}")
+        for grouping, (names, idx) in user_groups(w).items():
+            for k, name in enumerate(names):
+                sel = idx == k
+                n_imp = self.user_imps[sel].sum()
+                out[group_metric("users", grouping, name)] = _m(int(np.count_nonzero(sel)), "users",
+                                                                f"users in the group {grouping} = {name}")
+                out[group_metric("impressions", grouping, name)] = _m(int(n_imp), "impressions",
+                                                                      f"impressions to {grouping} = {name} on {span}")
+                out[group_metric("value_per_impression", grouping, name)] = _m(
+                    safe(self.user_value[sel].sum(), n_imp), "latent value per impression",
+                    f"mean latent user value per impression for {grouping} = {name} on {span}")
+                out[group_metric("new_creator_exposure_share", grouping, name)] = _m(
+                    safe(self.user_new_imps[sel].sum(), n_imp), "share of impressions",
+                    f"share of {grouping} = {name}'s impressions going to new creators on {span}")
+        return out
+
+    def _parity(self, vc, imps_col, play_col) -> dict:
+        """AI-label parity audit: exposure of labelled against unlabelled posts, matched on quality and on engagement.
+
+        Matched quality: posts in tenths of latent video quality. Matched
+        engagement: posts with at least :data:`PARITY_MIN_IMPRESSIONS`
+        impressions, in tenths of their 3-second play rate. In each tenth
+        holding both kinds, the mean impressions per labelled post over per
+        unlabelled post; the tenths' ratios averaged, weighted by posts.
+        """
+        w, days = self.w, self.days
+        post_day = w.video_post_day
+        posted = (post_day >= 0) & (post_day < days)
+        vi = vc[:, imps_col].astype(np.float64)
+        ai = np.asarray(w.video_is_ai, bool)
+        out = {"ai_posts": _m(int(np.count_nonzero(posted & ai)), "posts", "AI-labelled posts published during the run"),
+               "unlabelled_posts": _m(int(np.count_nonzero(posted & ~ai)), "posts",
+                                      "unlabelled posts published during the run")}
+        ratio = _matched_ratio(vi[posted], w.video_quality[posted], ai[posted])
+        out["ai_label_exposure_ratio"] = _m(ratio, "ratio (1 = parity)",
+                                            "impressions per AI-labelled post over per unlabelled post, within latent-quality deciles")
+        if play_col is not None:
+            ok = posted & (vi >= PARITY_MIN_IMPRESSIONS)
+            rate = np.divide(vc[:, play_col], vi, out=np.zeros(vi.size), where=vi > 0)
+            out["ai_label_exposure_ratio_engagement"] = _m(
+                _matched_ratio(vi[ok], rate[ok], ai[ok]), "ratio (1 = parity)",
+                f"impressions per AI-labelled post over per unlabelled post, within deciles of the 3-second play rate "
+                f"(posts with at least {PARITY_MIN_IMPRESSIONS} impressions)")
+            out["ai_posts_engagement_matched"] = _m(int(np.count_nonzero(ok & ai)), "posts",
+                                                    "AI-labelled posts in the matched-engagement audit")
+        return out
+
+
+def _matched_ratio(x, key, ai) -> float:
+    """Mean of ``x`` over labelled / unlabelled posts within tenths of ``key``, weighted by posts (NaN if none)."""
+    if x.size == 0:
+        return float("nan")
+    edges = np.quantile(key, np.linspace(0, 1, 11))
+    b = np.clip(np.searchsorted(edges, key, side="right") - 1, 0, 9)
+    num = den = 0.0
+    for k in range(10):
+        a_sel, n_sel = (b == k) & ai, (b == k) & ~ai
+        if a_sel.any() and n_sel.any() and x[n_sel].mean() > 0:
+            wgt = np.count_nonzero(b == k)
+            num += wgt * x[a_sel].mean() / x[n_sel].mean()
+            den += wgt
+    return num / den if den > 0 else float("nan")

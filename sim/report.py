@@ -1,61 +1,82 @@
-"""The comparison report: matplotlib figures and ``report.html``, from the summary files.
+"""The comparison report: one self-contained ``report.html`` from the summary files.
 
 :func:`write_report` reads ``DIR/summary.csv`` (one row per run, every
-scalar metric) and ``DIR/summary.json`` (the arms, and per-arm means of the
-series metrics) written by :mod:`sim.compare`, and writes
-``DIR/figures/*.png`` (with ``.svg`` copies) and ``DIR/report.html``, which
-opens offline: no scripts, no remote resources.
+scalar metric) and ``DIR/summary.json`` (the arms, options and per-arm means
+of the series metrics) written by :mod:`sim.compare`, draws the figures
+(:mod:`sim.report_figures`, also kept as ``DIR/figures/*.png`` and ``.svg``)
+and renders ``DIR/report.html`` from the Jinja2 template
+``sim/templates/report.html.j2``. Figures are inlined as base64 PNG, so the
+page alone (sent by email, say) shows everything: no scripts, no remote or
+relative resources.
 
-Every number in the report's tables is computed from ``summary.csv``'s
-values: means over seeds, and differences against the baseline ``none``
-paired by seed with 95 % t intervals (:func:`sim.stats.paired_difference`).
-Each such number is an element ``<span class="num" data-arm data-metric
-data-stat data-value>`` carrying the exact value it displays, so a reader
-(or a test) can trace it to the CSV.
+Verdicts read the *measured window*: the run's last third of days (a run
+starts with no new creators, so the whole-run share of new creators averages
+a ramp-up). Every number in the report's tables is computed from
+``summary.csv``'s values: means over seeds, and differences against the
+baseline ``none`` paired by seed with 95 % t intervals
+(:func:`sim.stats.paired_difference`). Each such number is an element
+``<span class="num" data-arm data-metric data-stat data-value>`` carrying the
+exact value it displays, so a reader (or a test) can trace it to the CSV.
+User value is always shown in one unit: % of ``none``'s value per impression.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import html
 import json
 import math
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from sim.arms import BASELINE
-from sim.stats import summarize_rows
+from sim.metrics import group_metric
+from sim.stats import CI_LEVEL, summarize_rows, t_quantile
 from sim.summary import atomic_write, read_summary_csv
 
+#: The measured-window scalars the verdicts read (whole-run ones when a summary lacks them).
+EXPOSURE = "new_creator_exposure_share_measured"
+VALUE = "value_per_impression_measured"
 #: Key scalars, in the order the "numbers" table shows them.
 KEY_METRICS = (
-    "new_creator_exposure_share", "exposure_gini", "new_creator_quality_exposure_corr", "breakout_rate_new",
-    "new_creator_survival", "new_creator_survival_high_quality", "value_per_impression", "completion_rate",
-    "retention", "ai_label_exposure_ratio",
+    "new_creator_exposure_share_measured", "new_creator_exposure_share", "exposure_gini",
+    "new_creator_quality_exposure_corr", "breakout_rate_new", "new_creator_survival",
+    "new_creator_survival_high_quality", "completion_rate_measured", "retention_measured",
 )
 #: Scalars whose paired differences against the baseline the "numbers" section tabulates.
-PAIRED_METRICS = ("new_creator_exposure_share", "exposure_gini", "breakout_rate_new", "new_creator_survival",
-                  "value_per_impression", "completion_rate", "retention")
-#: User-side metrics shown against the baseline with paired intervals.
-USER_METRICS = ("value_per_impression", "completion_rate", "retention")
+PAIRED_METRICS = ("new_creator_exposure_share_measured", "value_per_impression_measured", "exposure_gini",
+                  "breakout_rate_new", "new_creator_survival", "completion_rate_measured", "retention_measured")
+#: Rates and the counts shown beside them: rate -> (numerator, denominator, unit of the count).
+COUNTS = {
+    "new_creator_exposure_share_measured": ("new_creator_impressions_measured", "impressions_measured", "impressions"),
+    "breakout_rate_new": ("breakouts_new", "posts_observed_new", "posts"),
+    "breakout_rate_established": ("breakouts_established", "posts_observed_established", "posts"),
+}
 #: Plain names of metrics for table headers and figure labels.
 PLAIN = {
-    "new_creator_exposure_share": "new-creator exposure",
+    "new_creator_exposure_share": "new-creator exposure, whole run",
+    "new_creator_exposure_share_measured": "new-creator exposure",
     "exposure_gini": "exposure Gini",
     "new_creator_quality_exposure_corr": "quality-exposure rank corr. (new creators)",
     "breakout_rate_new": "breakout rate, new creators' posts",
     "breakout_rate_established": "breakout rate, other posts",
     "new_creator_survival": "new creators still posting",
     "new_creator_survival_high_quality": "best third of new creators still posting",
-    "value_per_impression": "user value per impression",
-    "completion_rate": "completion rate",
-    "retention": "daily retention",
-    "ai_label_exposure_ratio": "AI-label exposure ratio",
+    "value_per_impression": "user value per impression, whole run",
+    "value_per_impression_measured": "user value per impression",
+    "completion_rate": "completion rate, whole run",
+    "completion_rate_measured": "completion rate",
+    "retention": "daily retention, whole run",
+    "retention_measured": "daily retention",
+    "ai_label_exposure_ratio": "AI-label exposure ratio, matched quality",
+    "ai_label_exposure_ratio_engagement": "AI-label exposure ratio, matched engagement",
 }
-_TAB = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-        "#7f7f7f")
+#: The user-value metrics: always shown as a change in % of none's level.
+VALUE_METRICS = {"value_per_impression", "value_per_impression_measured"}
+#: Groupings of the by-group tables, in order, with their plain names.
+GROUPINGS = (("age", "age band"), ("gender", "gender"), ("city", "city tier"), ("activity", "activity level"))
 _MINUS = "\u2212"
 
 
@@ -69,7 +90,8 @@ class Num:
     ``kind``: ``"pct"`` (a share, shown in %), ``"pts"`` (a difference of
     shares, in percentage points, signed), ``"rel"`` (a relative change,
     in %, signed), ``"num"`` (4 significant digits), ``"snum"`` (the same,
-    signed). ``absolute``: the magnitude of ``value`` is shown.
+    signed), ``"int"`` (a count). ``absolute``: the magnitude of ``value``
+    is shown. ``dec``: decimals to show (default: by kind and size).
     """
 
     value: float
@@ -79,12 +101,17 @@ class Num:
     stat: str
     absolute: bool = False
     bare: bool = False
+    dec: int | None = None
 
 
 def _decimals(x: float, sig: int = 4) -> int:
     if x == 0 or not math.isfinite(x):
         return 0
     return int(min(12, max(0, sig - 1 - math.floor(math.log10(abs(x))))))
+
+
+def _scale(kind: str) -> float:
+    return 100.0 if kind in ("pct", "pts", "rel") else 1.0
 
 
 def format_num(n: Num) -> str:
@@ -95,16 +122,17 @@ def format_num(n: Num) -> str:
     if n.absolute:
         v = abs(v)
     signed = n.kind in ("pts", "rel", "snum") and not n.absolute
-    if n.kind in ("pct", "pts", "rel"):
-        x = 100.0 * v
+    x = _scale(n.kind) * v
+    if n.kind == "int":
+        dec = 0 if n.dec is None else n.dec
+    elif n.dec is not None:
+        dec = n.dec
+    elif n.kind in ("pct", "pts", "rel"):
         dec = 1 if abs(x) >= 1 or x == 0 else 2
-        body = f"{abs(x):,.{dec}f}"
-        unit = "" if n.bare else (" pts" if n.kind == "pts" else " %")
     else:
-        x = v
         dec = _decimals(x)
-        body = f"{abs(x):,.{dec}f}"
-        unit = ""
+    body = f"{abs(x):,.{dec}f}"
+    unit = "" if n.bare or n.kind not in ("pct", "pts", "rel") else (" pts" if n.kind == "pts" else " %")
     if float(body.replace(",", "")) == 0:
         sign = ""
     elif x < 0:
@@ -114,27 +142,55 @@ def format_num(n: Num) -> str:
     return f"{sign}{body}{unit}"
 
 
-def _span(n: Num) -> str:
+def interval_decimals(lo: float, hi: float, kind: str, mid: float | None = None) -> int | None:
+    """Decimals that show an interval's ends (and its middle) as different numbers.
+
+    Starts from the kind's usual decimals and adds digits (up to 8) until
+    distinct values print differently: an interval of positive width never
+    prints as ``(+3.0 to +3.0)``. ``None`` for an undefined interval.
+    """
+    vals = [float(v) for v in (lo, hi, mid) if v is not None and math.isfinite(v)]
+    if len(vals) < 2:
+        return None
+    k = _scale(kind)
+    if kind == "int":
+        start = 0
+    elif kind in ("pct", "pts", "rel"):
+        start = max(1 if abs(k * v) >= 1 or v == 0 else 2 for v in vals)
+    else:
+        start = max(_decimals(k * v) for v in vals)
+    for dec in range(start, 9):
+        if len({f"{k * v:.{dec}f}" for v in vals}) == len(set(vals)):
+            return dec
+    return 8
+
+
+def span(n: Num) -> str:
+    """The HTML of a :class:`Num`: its text in a span carrying the exact value."""
     v = n.value
     dv = repr(float(v)) if v is not None and math.isfinite(v) else "nan"
-    scale = 100 if n.kind in ("pct", "pts", "rel") else 1
     extra = ' data-abs="1"' if n.absolute else ""
     return (f'<span class="num" data-arm="{html.escape(n.arm)}" data-metric="{html.escape(n.metric)}" '
-            f'data-stat="{n.stat}" data-value="{dv}" data-scale="{scale}"{extra}>{html.escape(format_num(n))}</span>')
+            f'data-stat="{n.stat}" data-value="{dv}" data-scale="{_scale(n.kind):g}"{extra}>'
+            f'{html.escape(format_num(n))}</span>')
 
 
 def _render(parts, as_html: bool) -> str:
     out = []
     for p in parts:
         if isinstance(p, Num):
-            out.append(_span(p) if as_html else format_num(p))
+            out.append(span(p) if as_html else format_num(p))
         else:
             out.append(html.escape(p) if as_html else p)
     return "".join(out)
 
 
-def _is_share(info: dict, metric: str) -> bool:
-    return "share" in info.get(metric, {}).get("unit", "")
+def ci_parts(lo: Num, hi: Num, mid: Num | None = None) -> list:
+    """``(lo to hi)`` with enough decimals that the two ends differ."""
+    dec = interval_decimals(lo.value, hi.value, lo.kind, None if mid is None else mid.value)
+    lo2 = Num(lo.value, lo.kind, lo.arm, lo.metric, lo.stat, lo.absolute, True, dec)
+    hi2 = Num(hi.value, hi.kind, hi.arm, hi.metric, hi.stat, hi.absolute, True, dec)
+    return ["(", lo2, " to ", hi2, ")"]
 
 
 # --- data ------------------------------------------------------------------------------
@@ -147,25 +203,78 @@ class ReportData:
     out_dir: Path
     summary: dict
     rows: list
-    arms: list  # dicts: label, policy, params, sweep, ranker
+    arms: list  # dicts: label, policy, params, sweep, ranker, grid
     labels: list
     seeds: list
     stats: dict
     paired: dict
     series: dict
     info: dict
+    variant: "ReportData | None" = None
+    _cost: dict = field(default_factory=dict)
+
+    @property
+    def options(self) -> dict:
+        return self.summary.get("options", {})
+
+    @property
+    def headline(self) -> list[str]:
+        """The baseline and one arm per policy (first ranker): the middle of its grid, else its defaults."""
+        by_policy: dict = {}
+        for a in self.arms:
+            if a.get("ranker") is None:
+                by_policy.setdefault(a["policy"], []).append(a)
+        out = []
+        for pol, members in by_policy.items():
+            grid = [m for m in members if m.get("grid")]
+            plain = [m for m in members if m.get("sweep") is None]
+            pick = grid[len(grid) // 2] if grid else (plain[0] if plain else members[0])
+            out.append(pick["label"])
+        return sorted(out, key=lambda a: a != BASELINE)
 
     @property
     def policy_arms(self) -> list[str]:
-        """Arms that are a policy at its defaults (no sweep value)."""
-        return [a["label"] for a in self.arms if a.get("sweep") is None]
+        return self.headline
 
     def arm(self, label: str) -> dict:
         return next(a for a in self.arms if a["label"] == label)
 
+    def metric(self, name: str) -> str:
+        """``name``, or its whole-run twin when this summary has no measured-window scalar."""
+        if any(name in self.stats.get(a, {}) for a in self.labels):
+            return name
+        return name.replace("_measured", "")
+
+    def values(self, arm: str, metric: str) -> np.ndarray:
+        by = {int(r["seed"]): r.get(metric) for r in self.rows if r["arm"] == arm}
+        return np.array([np.nan if by.get(s) is None else by[s] for s in self.seeds], dtype=np.float64)
+
+    def cost(self, arm: str) -> dict:
+        """Cost per point of exposure: change in user value (% of none's) per percentage point of new-creator
+        exposure gained, per seed, then a t interval over seeds (NaN unless the exposure change is detectable)."""
+        if arm in self._cost:
+            return self._cost[arm]
+        e, v = self.metric(EXPOSURE), self.metric(VALUE)
+        pe = self.paired.get(arm, {}).get(e, {})
+        nan = float("nan")
+        out = {"n": 0, "mean": nan, "lo": nan, "hi": nan}
+        if pe.get("detectable"):
+            de = self.values(arm, e) - self.values(BASELINE, e)
+            bv = self.values(BASELINE, v)
+            dv = (self.values(arm, v) - bv) / abs(np.nanmean(bv))
+            c = -dv / de  # % of value lost per point gained (both in the same 100x scale)
+            c = c[np.isfinite(c)]
+            if c.size:
+                out["n"], out["mean"] = int(c.size), float(c.mean())
+                if c.size > 1:
+                    half = t_quantile(CI_LEVEL, c.size - 1) * float(c.std(ddof=1)) / math.sqrt(c.size)
+                    out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+        self._cost[arm] = out
+        return out
+
 
 def load_report_data(out_dir) -> ReportData:
-    """Read ``summary.csv`` and ``summary.json`` from ``out_dir``."""
+    """Read ``summary.csv`` and ``summary.json`` from ``out_dir`` (and ``out_dir/variant`` when present)."""
     out = Path(out_dir)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     rows = read_summary_csv(out / "summary.csv")
@@ -174,23 +283,72 @@ def load_report_data(out_dir) -> ReportData:
     metrics = [c for c in rows[0] if c not in ("run_id", "arm", "policy", "params", "seed")] if rows else []
     stats, paired = summarize_rows(rows, labels, metrics, seeds, summary.get("baseline", BASELINE),
                                    summary.get("ci_level", 0.95))
-    return ReportData(out_dir=out, summary=summary, rows=rows, arms=summary["arms"], labels=labels, seeds=seeds,
-                      stats=stats, paired=paired, series=summary.get("series", {}), info=summary.get("metric_info", {}))
+    d = ReportData(out_dir=out, summary=summary, rows=rows, arms=summary["arms"], labels=labels, seeds=seeds,
+                   stats=stats, paired=paired, series=summary.get("series", {}), info=summary.get("metric_info", {}))
+    if (out / "variant" / "summary.json").is_file():
+        d.variant = load_report_data(out / "variant")
+    return d
 
 
-# --- verdicts -------------------------------------------------------------------------
+def _from_summary(s: dict) -> ReportData:
+    rows = [dict(r["scalars"], run_id=r["run_id"], arm=r["arm"], policy=r["policy"], seed=int(r["seed"]))
+            for r in s["runs"]]
+    return ReportData(out_dir=Path("."), summary=s, rows=rows, arms=s["arms"], labels=[a["label"] for a in s["arms"]],
+                      seeds=list(s["seeds"]), stats=s["stats"], paired=s["paired"], series=s.get("series", {}),
+                      info=s.get("metric_info", {}))
+
+
+# --- policies and verdicts -------------------------------------------------------------
+
+
+def _policy_class(name: str):
+    from ranker.policies import REGISTRY
+
+    return REGISTRY.get(name)
+
+
+def policy_scope(name: str) -> str | None:
+    """Whom a policy acts on at its defaults (a key of ``ranker.policies.SCOPES``)."""
+    cls = _policy_class(name)
+    if cls is None:
+        return None
+    return getattr(cls, "fixed_scope", None) or getattr(cls.Params(), "scope", None)
+
+
+def policy_sentence(name: str) -> str:
+    """One plain sentence: what the policy does (its docstring's first line)."""
+    cls = _policy_class(name)
+    if cls is None:
+        return ""
+    if hasattr(cls, "summary"):
+        return cls.summary()
+    return (cls.__doc__ or "").strip().splitlines()[0].strip()
+
+
+def design_note(d: ReportData, arm: str) -> str | None:
+    """Why a policy may lower new creators' exposure by design (``None`` when it should not)."""
+    pol = d.arm(arm)["policy"]
+    scope = policy_scope(pol)
+    if scope == "parity":
+        return (f"By design: {pol} is a parity controller that steers exposure toward each creator's merit, "
+                "not a boost for newcomers, so it may move traffic away from them.")
+    if scope == "ugc":
+        return (f"By design: {pol} tilts toward ordinary (UGC) creators of any age, so newcomers can lose "
+                "share to established ordinary creators.")
+    return None
 
 
 def verdict_parts(d: ReportData, arm: str) -> list:
-    """The one-sentence verdict of ``arm`` against the baseline, as text and :class:`Num` parts."""
+    """The one-sentence verdict of ``arm`` against the baseline, on the measured window, as text and :class:`Num` parts."""
     if arm == BASELINE:
         return ["The baseline: no boost, the ranker's score alone decides."]
-    pe = d.paired.get(arm, {}).get("new_creator_exposure_share")
-    pv = d.paired.get(arm, {}).get("value_per_impression")
+    e, v = d.metric(EXPOSURE), d.metric(VALUE)
+    pe = d.paired.get(arm, {}).get(e)
+    pv = d.paired.get(arm, {}).get(v)
     if pe is None or pv is None or pe["n"] == 0:
         return ["No runs of this policy and the baseline on common seeds."]
-    base = Num(pe["base"], "pct", arm, "new_creator_exposure_share", "paired.base")
-    mine = Num(pe["arm"], "pct", arm, "new_creator_exposure_share", "paired.arm")
+    base = Num(pe["base"], "pct", arm, e, "paired.base")
+    mine = Num(pe["arm"], "pct", arm, e, "paired.arm")
     if pe["n"] < 2:
         return ["New-creator exposure ", base, " under none, ", mine, " here; a single seed cannot tell "
                 "a real difference from noise: run more seeds."]
@@ -200,15 +358,18 @@ def verdict_parts(d: ReportData, arm: str) -> list:
         parts, raised = ["Lowers new-creator exposure from ", base, " to ", mine], False
     else:
         parts, raised = ["No detectable change in new-creator exposure (", mine, " against ", base, ")"], False
-    rel = Num(pv["rel"], "rel", arm, "value_per_impression", "paired.rel", absolute=True)
+    rel = Num(pv["rel"], "rel", arm, v, "paired.rel", absolute=True)
     if pv["detectable"] and pv["diff"] < 0:
-        parts += [", at a cost of ", rel, " in user value per impression."]
+        parts += [", at a cost of ", rel, " of user value per impression."]
     elif pv["detectable"]:
         parts += [", and raises user value per impression by ", rel, "."]
     elif raised:
         parts += [" at no detectable cost in user value."]
     else:
         parts += [", with no detectable change in user value."]
+    if pe["detectable"] and pe["diff"] < 0:
+        note = design_note(d, arm)
+        parts += [" " + (note or "Not its design: read this as a defect of the policy.")]
     return parts
 
 
@@ -218,463 +379,303 @@ def verdict_lines(source) -> list[str]:
     ``source``: a comparison directory, or the summary dict that
     :func:`sim.summary.write_summary` returned.
     """
-    if isinstance(source, dict):
-        s = source
-        rows = [dict(r["scalars"], run_id=r["run_id"], arm=r["arm"], policy=r["policy"], seed=int(r["seed"]))
-                for r in s["runs"]]
-        d = ReportData(out_dir=Path("."), summary=s, rows=rows, arms=s["arms"], labels=[a["label"] for a in s["arms"]],
-                       seeds=list(s["seeds"]), stats=s["stats"], paired=s["paired"], series=s.get("series", {}),
-                       info=s.get("metric_info", {}))
-    else:
-        d = load_report_data(source)
+    d = _from_summary(source) if isinstance(source, dict) else load_report_data(source)
     width = max((len(a) for a in d.labels), default=0)
     return [f"{a:<{width}}  {_render(verdict_parts(d, a), False)}" for a in d.labels]
 
 
-# --- figures ---------------------------------------------------------------------------
+def holds(d: ReportData, v: ReportData, arm: str) -> tuple[bool, str]:
+    """Whether ``arm``'s headline verdict holds on the variant: same direction (or same "no detectable change")
+    for new-creator exposure and for user value."""
+    def sign(x, metric):
+        p = x.paired.get(arm, {}).get(x.metric(metric))
+        if p is None or p["n"] < 2:
+            return None
+        return 0 if not p["detectable"] else (1 if p["diff"] > 0 else -1)
+
+    words = {1: "up", -1: "down", 0: "no detectable change", None: "not run"}
+    a = (sign(d, EXPOSURE), sign(d, VALUE))
+    b = (sign(v, EXPOSURE), sign(v, VALUE)) if arm in v.labels else (None, None)
+    ok = a == b and None not in a
+    txt = (f"exposure {words[a[0]]}, value {words[a[1]]} here; exposure {words[b[0]]}, value {words[b[1]]} "
+           "on the variant")
+    return ok, txt
 
 
-def _colors(d: ReportData) -> dict:
-    """One color per policy (``none`` black); a policy's swept arms share its color."""
-    pols = list(dict.fromkeys(a["policy"] for a in d.arms))
-    cmap, k = {}, 0
-    for p in pols:
-        if p == BASELINE:
-            cmap[p] = "#000000"
-        else:
-            cmap[p] = _TAB[k % len(_TAB)]
-            k += 1
-    return {a["label"]: cmap[a["policy"]] for a in d.arms}
-
-
-def _arr(x):
-    return np.array([np.nan if v is None else v for v in x], dtype=np.float64) if x and not isinstance(x[0], list) \
-        else np.array([[np.nan if v is None else v for v in row] for row in x], dtype=np.float64)
-
-
-def _series(d: ReportData, arm: str, name: str, which: str = "mean"):
-    s = d.series.get(arm, {}).get(name)
-    return None if s is None else _arr(s[which])
-
-
-class _Figures:
-    def __init__(self, d: ReportData):
-        from ranker import _figures
-
-        self.plt = _figures  # pyplot's subplots and close, without touching the caller's backend
-        self.d = d
-        self.dir = d.out_dir / "figures"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.colors = _colors(d)
-        self.items = []  # (name, title, caption)
-
-    @staticmethod
-    def _int_ticks():
-        from matplotlib.ticker import MaxNLocator
-
-        return MaxNLocator(integer=True)
-
-    def save(self, fig, name, title, caption):
-        fig.tight_layout()
-        for ext in ("png", "svg"):
-            tmp = self.dir / f".{name}.tmp.{ext}"
-            fig.savefig(tmp, dpi=100, format=ext, metadata={"Date": None} if ext == "svg" else {"Software": None})
-            os.replace(tmp, self.dir / f"{name}.{ext}")
-        self.plt.close(fig)
-        self.items.append((name, title, caption))
-
-    # each figure: title and a plain caption
-
-    def exposure_over_time(self):
-        d, plt = self.d, self.plt
-        fig, ax = plt.subplots(figsize=(8, 4.2))
-        for a in d.policy_arms:
-            m = _series(d, a, "new_creator_exposure_share_by_day")
-            if m is None:
-                continue
-            x = np.arange(m.size)
-            c = self.colors[a]
-            ax.plot(x, 100 * m, color=c, lw=2 if a == BASELINE else 1.5, label=a)
-            lo, hi = _series(d, a, "new_creator_exposure_share_by_day", "min"), _series(d, a, "new_creator_exposure_share_by_day", "max")
-            if len(d.seeds) > 1:
-                ax.fill_between(x, 100 * lo, 100 * hi, color=c, alpha=0.15, lw=0)
-        ax.set_xlabel("day")
-        ax.xaxis.set_major_locator(self._int_ticks())
-        ax.set_ylabel("new-creator share of impressions (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, ncol=2, frameon=False)
-        desc = d.info.get("new_creator_exposure_share", {}).get("description", "share of impressions going to new creators")
-        self.save(fig, "exposure_over_time", "New-creator exposure over time",
-                  f"Each day, the {desc}. Lines: mean over the seeds; shaded: the range across seeds. "
-                  "Higher means the feed gives newcomers more of its traffic.")
-
-    def lorenz(self):
-        d, plt = self.d, self.plt
-        fig, ax = plt.subplots(figsize=(5.6, 5))
-        ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":", label="perfect equality")
-        for a in d.policy_arms:
-            m = _series(d, a, "exposure_lorenz")
-            if m is None or m.ndim != 2:
-                continue
-            g = d.stats[a].get("exposure_gini", {}).get("mean", float("nan"))
-            ax.plot(m[:, 0], m[:, 1], color=self.colors[a], lw=1.5, label=f"{a} (Gini {g:.3f})")
-        ax.set_xlabel("share of creators, least exposed first")
-        ax.set_ylabel("share of impressions")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, frameon=False, loc="upper left")
-        self.save(fig, "lorenz", "Inequality of creator exposure (Lorenz curves)",
-                  "How unequally impressions are spread across creators: a point (x, y) says the least-exposed "
-                  "x of creators got y of all impressions. The closer a curve is to the diagonal, the more equal. "
-                  "The Gini coefficient in the legend (mean over seeds) is 0 for perfect equality and 1 when one "
-                  "creator gets everything.")
-
-    def quality_exposure(self):
-        d, plt = self.d, self.plt
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        for a in d.policy_arms:
-            m = _series(d, a, "new_creator_exposure_by_quality_decile")
-            if m is None or m.ndim != 2:
-                continue
-            rho = d.stats[a].get("new_creator_quality_exposure_corr", {}).get("mean", float("nan"))
-            ax.plot(np.arange(1, m.shape[0] + 1), m[:, 1], marker="o", ms=3, color=self.colors[a], lw=1.5,
-                    label=f"{a} (rank corr. {rho:.2f})")
-        ax.set_xlabel("new creators' latent-quality tenth (1 = worst, 10 = best)")
-        ax.set_ylabel("mean impressions per new creator")
-        ax.set_yscale("symlog", linthresh=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, frameon=False, ncol=2)
-        self.save(fig, "quality_exposure", "Are good newcomers found?",
-                  "New creators sorted into ten equal groups by their latent quality (which the ranker never sees); "
-                  "the line gives the mean impressions per creator in each group, averaged over seeds. A line "
-                  "rising to the right means better newcomers get more exposure. The legend gives the Spearman "
-                  "rank correlation of quality and impressions (1: exposure follows quality exactly).")
-
-    def survival(self):
-        d, plt = self.d, self.plt
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), sharey=True)
-        drawn = False
-        for a in d.policy_arms:
-            m = _series(d, a, "new_creator_survival_curve")
-            if m is None or m.ndim != 2:
-                continue
-            for ti, ax in enumerate(axes[: m.shape[0]]):
-                y = m[ti]
-                ok = np.isfinite(y)
-                ax.plot(np.arange(y.size)[ok], 100 * y[ok], color=self.colors[a], lw=1.5, label=a)
-                drawn = True
-        for ax, name in zip(axes, ("lowest", "middle", "highest")):
-            ax.set_title(f"{name} third of quality", fontsize=10)
-            ax.set_xlabel("days since joining")
-            ax.xaxis.set_major_locator(self._int_ticks())
-            ax.grid(alpha=0.3)
-        axes[0].set_ylabel("still posting (%)")
-        axes[0].set_ylim(0, 102)
-        if drawn:
-            axes[-1].legend(fontsize=7, frameon=False)
-        self.save(fig, "survival", "Do new creators stay?",
-                  "Share of new creators still posting, by days since they joined, for the lowest, middle and "
-                  "highest third of latent quality (mean over seeds). Creators quit when their posts find too "
-                  "few viewers; a good policy keeps the best newcomers posting.")
-
-    def _hbar(self, ax, arms, vals, lo, hi, fmt_pct=True, offset=0.0, height=0.8, color=None, label=None):
-        y = np.arange(len(arms)) + offset
-        k = 100 if fmt_pct else 1
-        cols = [self.colors[a] for a in arms] if color is None else color
-        ax.barh(y, k * np.asarray(vals), height=height, color=cols, alpha=0.85, label=label)
-        err = np.array([k * (np.asarray(vals) - np.asarray(lo)), k * (np.asarray(hi) - np.asarray(vals))])
-        err = np.where(np.isfinite(err), err, 0)
-        ax.errorbar(k * np.asarray(vals), y, xerr=np.maximum(err, 0), fmt="none", ecolor="#333333", lw=1, capsize=2)
-
-    def breakouts(self):
-        d, plt = self.d, self.plt
-        arms = d.labels
-        fig, ax = plt.subplots(figsize=(8, 0.9 + 0.45 * len(arms)))
-        for metric, off, color, lab in (("breakout_rate_new", -0.2, "#2ca02c", "new creators' posts"),
-                                        ("breakout_rate_established", 0.2, "#7f7f7f", "other posts")):
-            st = [d.stats[a].get(metric, {}) for a in arms]
-            self._hbar(ax, arms, [s.get("mean", np.nan) for s in st], [s.get("min", np.nan) for s in st],
-                       [s.get("max", np.nan) for s in st], offset=off, height=0.38, color=color, label=lab)
-        ax.set_yticks(np.arange(len(arms)), arms, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel("share of posts that broke out (%)")
-        ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-        desc = d.info.get("breakout_threshold", {}).get("description", "")
-        self.save(fig, "breakouts", "Breakouts",
-                  "Share of posts that broke out, for new creators' posts and for all others "
-                  f"(a breakout: {desc or 'a post in the top of early impressions'}). "
-                  "Bars: mean over seeds; whiskers: the range across seeds.")
-
-    def user_value(self):
-        d, plt = self.d, self.plt
-        arms = [a for a in d.labels if a != BASELINE]
-        if not arms or not d.paired:
-            return
-        fig, axes = plt.subplots(1, len(USER_METRICS), figsize=(11, 0.9 + 0.42 * len(arms)), sharey=True)
-        for ax, metric in zip(axes, USER_METRICS):
-            ps = [d.paired[a].get(metric, {}) for a in arms]
-            rel = np.array([p.get("rel", np.nan) for p in ps], dtype=float)
-            lo = np.array([p.get("rel_lo", np.nan) for p in ps], dtype=float)
-            hi = np.array([p.get("rel_hi", np.nan) for p in ps], dtype=float)
-            y = np.arange(len(arms))
-            ax.axvline(0, color="#000000", lw=1)
-            err = np.array([rel - lo, hi - rel])
-            err = np.where(np.isfinite(err), err, 0)
-            ax.errorbar(100 * rel, y, xerr=100 * err, fmt="none", ecolor="#555555", lw=1.2, capsize=3)
-            ax.scatter(100 * rel, y, c=[self.colors[a] for a in arms], s=30, zorder=3)
-            ax.set_title(PLAIN.get(metric, metric), fontsize=10)
-            ax.set_xlabel("change against none (%)")
-            ax.grid(axis="x", alpha=0.3)
-        axes[0].set_yticks(np.arange(len(arms)), arms, fontsize=8)
-        axes[0].invert_yaxis()
-        self.save(fig, "user_value", "What boosting costs or earns users",
-                  "Change against none, paired by seed, in % of none's level: user value per impression (the "
-                  "latent value viewers get, which the platform cannot see), completion rate, and the daily share "
-                  "of users who open the app. Dots: mean; whiskers: 95 % confidence interval. A whisker crossing "
-                  "zero means no detectable change.")
-
-    def ai_parity(self):
-        d, plt = self.d, self.plt
-        arms = d.labels
-        fig, ax = plt.subplots(figsize=(7, 0.9 + 0.4 * len(arms)))
-        st = [d.stats[a].get("ai_label_exposure_ratio", {}) for a in arms]
-        m = np.array([s.get("mean", np.nan) for s in st], dtype=float)
-        lo = np.array([s.get("lo", np.nan) for s in st], dtype=float)
-        hi = np.array([s.get("hi", np.nan) for s in st], dtype=float)
-        y = np.arange(len(arms))
-        ax.axvline(1, color="#000000", lw=1, ls="--")
-        err = np.where(np.isfinite([m - lo, hi - m]), [m - lo, hi - m], 0)
-        ax.errorbar(m, y, xerr=err, fmt="none", ecolor="#555555", lw=1.2, capsize=3)
-        ax.scatter(m, y, c=[self.colors[a] for a in arms], s=30, zorder=3)
-        ax.set_yticks(y, arms, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel("impressions per AI-labelled post / per unlabelled post")
-        ax.grid(axis="x", alpha=0.3)
-        self.save(fig, "ai_parity", "AI-label parity",
-                  "Impressions per AI-labelled post divided by impressions per unlabelled post of the same latent "
-                  "quality (compared within quality tenths). 1 (dashed) is parity: the label alone does not change "
-                  "how a post is ranked. Dots: mean over seeds; whiskers: 95 % confidence interval.")
-
-    def frontier(self):
-        d, plt = self.d, self.plt
-        if BASELINE not in d.labels:
-            return
-        fig, ax = plt.subplots(figsize=(8, 5.2))
-        xs, ys = {}, {}
-        base = d.stats[BASELINE].get("new_creator_exposure_share", {}).get("mean", np.nan)
-        if np.isfinite(base):
-            xs[BASELINE], ys[BASELINE] = base, 0.0
-            ax.plot(100 * base, 0.0, "o", color=self.colors[BASELINE], ms=6)
-            ax.annotate(BASELINE, (100 * base, 0.0), fontsize=7, xytext=(4, 3), textcoords="offset points")
-        for a in d.labels:
-            if a == BASELINE:
-                continue
-            pe = d.paired[a].get("new_creator_exposure_share", {})
-            pv = d.paired[a].get("value_per_impression", {})
-            x, y = pe.get("arm", np.nan), pv.get("rel", np.nan)
-            if not (np.isfinite(x) and np.isfinite(y)):
-                continue
-            xs[a], ys[a] = x, y
-            xe = [[pe["diff"] - pe["lo"]], [pe["hi"] - pe["diff"]]] if np.isfinite(pe.get("lo", np.nan)) else None
-            ye = [[y - pv["rel_lo"]], [pv["rel_hi"] - y]] if np.isfinite(pv.get("rel_lo", np.nan)) else None
-            ax.errorbar(100 * x, 100 * y, xerr=None if xe is None else 100 * np.array(xe),
-                        yerr=None if ye is None else 100 * np.array(ye), fmt="o", color=self.colors[a], ms=5,
-                        lw=0.8, capsize=2)
-            ax.annotate(a, (100 * x, 100 * y), fontsize=7, xytext=(4, 3), textcoords="offset points")
-        ax.axhline(0, color="#000000", lw=0.8)
-        # join each policy's swept arms in the order of the swept value
-        groups = {}
-        for arm in d.arms:
-            if arm.get("sweep") is not None and arm["label"] in xs:
-                groups.setdefault((arm["policy"], arm["sweep"][0], arm.get("ranker")), []).append(arm)
-        for members in groups.values():
-            try:
-                members = sorted(members, key=lambda m: m["sweep"][1])
-            except TypeError:
-                pass
-            ax.plot([100 * xs[m["label"]] for m in members], [100 * ys[m["label"]] for m in members],
-                    color=self.colors[members[0]["label"]], lw=1, alpha=0.7)
-        # the frontier: settings no other setting beats on both axes
-        pts = sorted(xs, key=lambda a: xs[a])
-        front = [a for a in pts if not any(xs[b] >= xs[a] and ys[b] >= ys[a] and (xs[b] > xs[a] or ys[b] > ys[a])
-                                           for b in pts)]
-        if len(front) > 1:
-            ax.plot([100 * xs[a] for a in front], [100 * ys[a] for a in front], color="#000000", lw=1, ls="--",
-                    alpha=0.6, label="frontier")
-            ax.legend(fontsize=8, frameon=False)
-        ax.set_xlabel("new-creator share of impressions (%)")
-        ax.set_ylabel("change in user value per impression against none (%)")
-        ax.grid(alpha=0.3)
-        swept = " Lines join the swept values of one policy in order." if groups else ""
-        self.save(fig, "frontier", "The trade-off: user value against new-creator exposure",
-                  "Each point is one policy setting: its new-creator share of impressions (across) against its change "
-                  "in user value per impression relative to none (up), both with 95 % confidence intervals of the "
-                  "difference from none, paired by seed." + swept + " Up and to the right is better on both; the "
-                  "dashed line joins the settings that no other setting beats on both at once.")
-
-
-def write_figures(d: ReportData) -> list[tuple[str, str, str]]:
-    """Draw every figure into ``DIR/figures`` (PNG and SVG); return (name, title, caption) each."""
-    f = _Figures(d)
-    for draw in (f.exposure_over_time, f.lorenz, f.quality_exposure, f.survival, f.breakouts, f.user_value,
-                 f.ai_parity, f.frontier):
-        draw()
-    return f.items
-
-
-# --- HTML ----------------------------------------------------------------------------
-
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;
-color:#222;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:4px 8px;
-vertical-align:top}th{background:#f4f4f4;text-align:left}td.n{text-align:right;white-space:nowrap}
-code.arm{font-size:.95em;white-space:nowrap}figure{margin:1.2em 0}figure img{max-width:100%;height:auto;
-border:1px solid #eee}figcaption{font-size:.9em;color:#444;max-width:900px}.lede{color:#444}
-tr.base td{background:#fafafa}.small{font-size:.85em;color:#555}div.scroll{overflow-x:auto}span.ci{font-size:.85em;color:#555}
-"""
+# --- tables ----------------------------------------------------------------------------
 
 
 def _arm_html(label: str) -> str:
     return f'<code class="arm">{html.escape(label)}</code>'
 
 
+def _label(text: str) -> str:
+    """A row's name (a strength, a user group): text, not a number traced to the CSV."""
+    return f'<span class="label">{html.escape(text)}</span>' if text else ""
+
+
+def _is_share(d: ReportData, metric: str) -> bool:
+    return "share" in d.info.get(metric, {}).get("unit", "")
+
+
 def _stat_num(d: ReportData, arm: str, metric: str, stat: str = "mean") -> Num:
-    kind = "pct" if _is_share(d.info, metric) else "num"
+    kind = "pct" if _is_share(d, metric) else ("int" if d.info.get(metric, {}).get("unit") in
+                                                ("impressions", "posts", "users") else "num")
     return Num(d.stats[arm].get(metric, {}).get(stat, float("nan")), kind, arm, metric, stat)
 
 
-def _verdict_table(d: ReportData) -> str:
+def _diff_cell(d: ReportData, arm: str, metric: str) -> str:
+    """A paired difference and its interval: value metrics in % of none's, shares in points."""
+    p = d.paired.get(arm, {}).get(metric)
+    if p is None:
+        return ""
+    if metric in VALUE_METRICS or metric.startswith("group.value_per_impression"):
+        kind, s, lo, hi = "rel", "rel", "rel_lo", "rel_hi"
+    else:
+        kind = "pts" if _is_share(d, metric) else "snum"
+        s, lo, hi = "diff", "lo", "hi"
+    mid = Num(p[s], kind, arm, metric, f"paired.{s}")
+    txt = span(mid)
+    if p["n"] > 1:
+        txt += "<br><span class=\"ci\">" + _render(ci_parts(Num(p[lo], kind, arm, metric, f"paired.{lo}"),
+                                                           Num(p[hi], kind, arm, metric, f"paired.{hi}"), mid),
+                                                  True) + "</span>"
+    return txt
+
+
+def _count_cell(d: ReportData, arm: str, metric: str) -> str:
+    """A rate's counts beside it, mean over seeds: ``k of n unit``."""
+    num, den, unit = COUNTS[metric]
+    if num not in d.stats[arm]:
+        return ""
+    return (span(_stat_num(d, arm, num)) + " of " + span(_stat_num(d, arm, den)) + f" {unit}")
+
+
+def verdict_rows(d: ReportData) -> list[dict]:
+    rows = []
+    e, v = d.metric(EXPOSURE), d.metric(VALUE)
+    for a in d.headline:
+        arm = d.arm(a)
+        strength = "" if arm.get("sweep") is None else f"{arm['sweep'][0]} = {arm['sweep'][1]}"
+        exp = span(_stat_num(d, a, e))
+        if e in COUNTS:
+            exp += "<br><span class=\"ci\">" + _count_cell(d, a, e) + "</span>"
+        rows.append({"arm": _arm_html(a), "strength": _label(strength), "base": a == BASELINE,
+                     "exposure": exp, "d_exposure": "" if a == BASELINE else _diff_cell(d, a, e),
+                     "d_value": "the baseline" if a == BASELINE else _diff_cell(d, a, v),
+                     "verdict": _render(verdict_parts(d, a), True)})
+    return rows
+
+
+def policy_rows(d: ReportData) -> list[dict]:
+    rows = []
+    by_policy: dict = {}
+    for a in d.arms:
+        by_policy.setdefault(a["policy"], []).append(a)
+    head = set(d.headline)
+    for pol, members in by_policy.items():
+        settings = []
+        for m in members:
+            p = m.get("params") or {}
+            txt = ", ".join(f"{k} = {v}" for k, v in p.items()) or "its defaults"
+            if m.get("ranker"):
+                txt += f" (ranker {m['ranker']})"
+            settings.append(("<b>" + html.escape(txt) + "</b> (headline)") if m["label"] in head else html.escape(txt))
+        cls = _policy_class(pol)
+        defaults = ""
+        if cls is not None and hasattr(cls, "Params"):
+            dd = cls.Params().to_dict()
+            defaults = ", ".join(f"{k} = {v}" for k, v in dd.items())
+        scope = policy_scope(pol)
+        rows.append({"policy": _arm_html(pol), "does": html.escape(policy_sentence(pol)),
+                     "scope": html.escape(scope or ""), "ran": "; ".join(settings),
+                     "defaults": html.escape(defaults or "none")})
+    return rows
+
+
+def frontier_rows(d: ReportData) -> list[dict]:
+    e, v = d.metric(EXPOSURE), d.metric(VALUE)
     rows = []
     for a in d.labels:
-        if a == BASELINE:
-            exp = _span(_stat_num(d, a, "new_creator_exposure_share"))
-            val = "the baseline"
+        arm = d.arm(a)
+        if a == BASELINE or not (arm.get("grid") or arm.get("sweep")):
+            continue
+        c = d.cost(a)
+        mid = Num(c["mean"], "snum", a, "cost_per_point", "cost.mean")
+        cost = span(mid)
+        if c["n"] > 1:
+            cost += "<br><span class=\"ci\">" + _render(ci_parts(Num(c["lo"], "snum", a, "cost_per_point", "cost.lo"),
+                                                               Num(c["hi"], "snum", a, "cost_per_point", "cost.hi"),
+                                                               mid), True) + "</span>"
+        elif not math.isfinite(c["mean"]):
+            cost = "n/a: no detectable exposure change"
+        rows.append({"arm": _arm_html(a), "strength": _label(f"{arm['sweep'][0]} = {arm['sweep'][1]}"),
+                     "d_exposure": _diff_cell(d, a, e), "d_value": _diff_cell(d, a, v), "cost": cost})
+    return rows
+
+
+def group_table(d: ReportData, kind: str) -> dict:
+    """The by-group table of ``kind`` (``value_per_impression`` or ``new_creator_exposure_share``)."""
+    arms = [a for a in d.headline if a != BASELINE]
+    rows = []
+    for grouping, gname in GROUPINGS:
+        prefix = f"group.users.{grouping}="
+        names = [m[len(prefix):] for m in d.summary.get("scalars", []) if m.startswith(prefix)]
+        for name in names:
+            users = span(_stat_num(d, BASELINE, group_metric("users", grouping, name)))
+            cells = [_diff_cell(d, a, group_metric(kind, grouping, name)) for a in arms]
+            rows.append({"group": _label(f"{gname}: {name}"), "users": users, "cells": cells})
+    return {"arms": [_arm_html(a) for a in arms], "rows": rows}
+
+
+def parity_rows(d: ReportData) -> list[dict]:
+    rows = []
+    for a in d.headline:
+        cells, noise = [], []
+        for m in ("ai_label_exposure_ratio", "ai_label_exposure_ratio_engagement"):
+            st = d.stats[a].get(m)
+            if st is None:
+                cells.append("")
+                continue
+            mid = _stat_num(d, a, m)
+            txt = span(mid)
+            if st["n"] > 1:
+                txt += "<br><span class=\"ci\">" + _render(ci_parts(_stat_num(d, a, m, "lo"), _stat_num(d, a, m, "hi"),
+                                                                   mid), True) + "</span>"
+            cells.append(txt)
+            if st["n"] > 1 and math.isfinite(st["lo"]):
+                noise.append(st["lo"] <= 1 <= st["hi"])
+        if not noise:
+            says = "Too few seeds to tell."
+        elif all(noise):
+            says = "No detectable gap: both intervals include parity, so the difference is noise."
+        elif any(noise):
+            says = "Mixed: one interval includes parity, the other does not."
         else:
-            pe = d.paired[a]["new_creator_exposure_share"]
-            pv = d.paired[a]["value_per_impression"]
-            exp = (_span(Num(pe["arm"], "pct", a, "new_creator_exposure_share", "paired.arm")) + " ("
-                   + _span(Num(pe["diff"], "pts", a, "new_creator_exposure_share", "paired.diff")) + ")")
-            val = _span(Num(pv["rel"], "rel", a, "value_per_impression", "paired.rel"))
-            if pv["n"] > 1:
-                val += (" (" + _span(Num(pv["rel_lo"], "rel", a, "value_per_impression", "paired.rel_lo", bare=True))
-                        + " to " + _span(Num(pv["rel_hi"], "rel", a, "value_per_impression", "paired.rel_hi", bare=True))
-                        + ")")
-        cls = ' class="base"' if a == BASELINE else ""
-        rows.append(f"<tr{cls}><td>{_arm_html(a)}</td><td class=\"n\">{exp}</td><td class=\"n\">{val}</td>"
-                    f"<td>{_render(verdict_parts(d, a), True)}</td></tr>")
-    return ("<div class=\"scroll\"><table id=\"verdict\"><thead><tr><th>policy</th><th>new-creator share of impressions "
-            "(change against none, in points)</th><th>change in user value per impression against none "
-            "(95 % CI)</th><th>verdict</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+            lo = d.stats[a]["ai_label_exposure_ratio"]["mean"] < 1
+            says = ("Labelled posts get detectably " + ("fewer" if lo else "more")
+                    + " impressions than unlabelled ones at matched quality and engagement.")
+        posts = span(_stat_num(d, a, "ai_posts")) if "ai_posts" in d.stats[a] else ""
+        rows.append({"arm": _arm_html(a), "quality": cells[0], "engagement": cells[1], "posts": posts,
+                     "says": html.escape(says)})
+    return rows
 
 
-def _means_table(d: ReportData, metrics, table_id: str) -> str:
-    metrics = [m for m in metrics if any(m in d.stats[a] for a in d.labels)]
-    head = "".join(f"<th title=\"{html.escape(d.info.get(m, {}).get('description', ''))}\">"
-                   f"{html.escape(PLAIN.get(m, m))}</th>" for m in metrics)
-    body = []
-    for a in d.labels:
-        cells = "".join(f"<td class=\"n\">{_span(_stat_num(d, a, m))}</td>" for m in metrics)
-        body.append(f"<tr><td>{_arm_html(a)}</td>{cells}</tr>")
-    return (f"<div class=\"scroll\"><table id=\"{table_id}\"><thead><tr><th>policy</th>{head}</tr></thead><tbody>"
-            + "".join(body) + "</tbody></table></div>")
+def breakout_rows(d: ReportData) -> list[dict]:
+    """Breakouts as counts pooled over seeds, with an exact (Clopper-Pearson) interval of the rate."""
+    from scipy.stats import binomtest
+
+    rows = []
+    for a in d.headline:
+        cells = []
+        for metric in ("breakout_rate_new", "breakout_rate_established"):
+            num, den, unit = COUNTS[metric]
+            k = int(np.nansum(d.values(a, num)))
+            n = int(np.nansum(d.values(a, den)))
+            if num not in d.stats[a] or n == 0:
+                cells.append(span(_stat_num(d, a, metric)))
+                continue
+            ci = binomtest(k, n).proportion_ci(CI_LEVEL, method="exact")
+            lo, hi = Num(ci.low, "pct", a, metric, "pooled.lo"), Num(ci.high, "pct", a, metric, "pooled.hi")
+            rate = Num(k / n, "pct", a, metric, "pooled.rate")
+            cells.append(f"{span(Num(k, 'int', a, num, 'sum'))} of {span(Num(n, 'int', a, den, 'sum'))} {unit}"
+                         f"<br><span class=\"ci\">{span(rate)} " + _render(ci_parts(lo, hi, rate), True) + "</span>")
+        rows.append({"arm": _arm_html(a), "new": cells[0], "other": cells[1]})
+    return rows
 
 
-def _paired_table(d: ReportData, metrics, arms=None, table_id="paired") -> str:
-    arms = [a for a in d.labels if a != BASELINE] if arms is None else arms
-    head = "".join(f"<th>{html.escape(PLAIN.get(m, m))}</th>" for m in metrics)
-    body = []
+def means_table(d: ReportData, metrics, arms=None) -> dict:
+    arms = d.labels if arms is None else arms
+    metrics = [m for m in metrics if any(m in d.stats[a] for a in arms) and m not in VALUE_METRICS]
+    head = [(html.escape(PLAIN.get(m, m)), html.escape(d.info.get(m, {}).get("description", ""))) for m in metrics]
+    rows = []
     for a in arms:
         cells = []
         for m in metrics:
-            p = d.paired[a].get(m)
-            if p is None:
-                cells.append("<td></td>")
-                continue
-            kind = "pts" if _is_share(d.info, m) else "snum"
-            txt = _span(Num(p["diff"], kind, a, m, "paired.diff"))
-            if p["n"] > 1:
-                txt += ("<br><span class=\"ci\">(" + _span(Num(p["lo"], kind, a, m, "paired.lo", bare=True)) + " to "
-                        + _span(Num(p["hi"], kind, a, m, "paired.hi", bare=True)) + ")</span>")
-            cells.append(f"<td class=\"n\">{txt}</td>")
-        body.append(f"<tr><td>{_arm_html(a)}</td>{''.join(cells)}</tr>")
-    return (f"<div class=\"scroll\"><table id=\"{table_id}\"><thead><tr><th>policy</th>" + head + "</tr></thead><tbody>"
-            + "".join(body) + "</tbody></table></div>")
+            c = span(_stat_num(d, a, m))
+            if m in COUNTS and COUNTS[m][0] in d.stats[a]:
+                c += "<br><span class=\"ci\">" + _count_cell(d, a, m) + "</span>"
+            cells.append(c)
+        rows.append({"arm": _arm_html(a), "cells": cells})
+    return {"head": head, "rows": rows}
+
+
+def paired_table(d: ReportData, metrics, arms=None) -> dict:
+    arms = [a for a in d.labels if a != BASELINE] if arms is None else arms
+    metrics = [d.metric(m) for m in metrics]
+    metrics = list(dict.fromkeys(m for m in metrics if any(m in d.paired.get(a, {}) for a in arms)))
+    head = [html.escape(PLAIN.get(m, m) + (" (% of none's)" if m in VALUE_METRICS else "")) for m in metrics]
+    return {"head": head, "rows": [{"arm": _arm_html(a), "cells": [_diff_cell(d, a, m) for m in metrics]}
+                                   for a in arms]}
+
+
+def robustness_rows(d: ReportData) -> tuple[list[dict], str]:
+    v = d.variant
+    if v is None:
+        return [], ""
+    rows, held = [], []
+    for a in v.headline:
+        if a == BASELINE:
+            continue
+        ok, txt = holds(d, v, a)
+        (held.append(a) if ok else None)
+        rows.append({"arm": _arm_html(a), "verdict": _render(verdict_parts(v, a), True),
+                     "holds": "holds" if ok else "does not hold", "why": html.escape(txt)})
+    n = len(rows)
+    line = (f"{len(held)} of {n} headline verdicts hold on the variant"
+            + (f" ({', '.join(held)})" if held else "") + (
+                "; the others change direction or detectability." if len(held) < n else "."))
+    return rows, line
+
+
+# --- the page --------------------------------------------------------------------------
 
 
 def render_html(d: ReportData, figures) -> str:
-    """The text of ``report.html``."""
-    opts = d.summary.get("options", {})
-    n_seeds = len(d.seeds)
-    seeds_txt = ", ".join(str(s) for s in d.seeds)
-    days, users = opts.get("days"), opts.get("users")
-    parts = [
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-        "<title>ranksim: new-creator boosting policies compared</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>New-creator boosting policies, compared</h1>",
-        f"<p class=\"lede\">Each policy ran on the same {n_seeds} simulated world{'s' if n_seeds != 1 else ''} "
-        f"(seeds {seeds_txt}; {html.escape(str(users))} users, {html.escape(str(days))} days each), facing the same "
-        "users and the same random draws, so the difference between two policies on one seed is the policy, not "
-        "noise. Differences against <code>none</code> (no boost) are taken seed by seed and then averaged, with a "
-        "95 % confidence interval (t interval over seeds). A difference is called detectable when its interval "
-        "excludes zero. User value is the simulator's ground truth of what a viewer got from an impression, "
-        "which no real platform can see.</p>",
-        "<h2>Verdict</h2>",
-        _verdict_table(d),
-    ]
-    if n_seeds < 2:
-        parts.append("<p class=\"small\">With one seed there are no confidence intervals: run more seeds.</p>")
-    parts.append("<h2>Figures</h2>")
-    for name, title, caption in figures:
-        parts.append(f"<figure id=\"fig-{name}\"><h3>{html.escape(title)}</h3>"
-                     f"<img src=\"figures/{name}.png\" alt=\"{html.escape(title)}\">"
-                     f"<figcaption>{html.escape(caption)} <a href=\"figures/{name}.svg\">SVG</a></figcaption></figure>")
-    parts += [
-        "<h2>Numbers</h2>",
-        "<p>Means over seeds (hover a column name for its definition).</p>",
-        _means_table(d, KEY_METRICS, "means"),
-    ]
-    if d.paired:
-        parts += ["<p>Differences against <code>none</code>, paired by seed: mean (95 % confidence interval). "
-                  "Shares in percentage points.</p>",
-                  _paired_table(d, PAIRED_METRICS)]
-    ranker_arms = [a["label"] for a in d.arms if "__ranker=" in a["label"] and a["label"] in d.paired]
-    if ranker_arms:
-        parts += ["<h2>Rankers</h2>",
-                  "<p>The same policies ranked by other rankers, against <code>none</code> under the first ranker "
-                  "(paired by seed; mean and 95 % confidence interval). <code>learned</code> ranks with the LightGBM "
-                  "model's trees, <code>distilled</code> with the hand-set formula refitted to that model, "
-                  "<code>oracle</code> on latent quality and true interests: an upper bound no ranker on logs "
-                  "can reach.</p>",
-                  _paired_table(d, PAIRED_METRICS, ranker_arms, "rankers")]
-    others = [m for m in d.summary.get("scalars", []) if m not in KEY_METRICS]
-    if others:
-        parts += ["<details><summary>Every other scalar metric, mean over seeds</summary>",
-                  _means_table(d, others, "all-means"), "</details>"]
-    parts += [
-        "<h2>Where the numbers come from</h2>",
-        "<p><a href=\"summary.csv\">summary.csv</a> has one row per run (policy, parameters, seed, every scalar "
-        "metric); every number above is computed from it. <a href=\"summary.json\">summary.json</a> adds the "
-        "paired differences and the per-day series the figures draw. Each run's resolved configuration and metrics "
-        "are in <code>runs/&lt;policy&gt;__seed&lt;k&gt;/</code>; re-make one with "
-        "<code>ranksim simulate --config runs/&lt;run&gt;/config.toml --out DIR</code>.</p>",
-        "<table id=\"metric-defs\"><thead><tr><th>metric</th><th>unit</th><th>meaning</th></tr></thead><tbody>",
-    ]
-    for m in d.summary.get("scalars", []):
-        i = d.info.get(m, {})
-        parts.append(f"<tr><td><code>{html.escape(m)}</code></td><td>{html.escape(i.get('unit', ''))}</td>"
-                     f"<td>{html.escape(i.get('description', ''))}</td></tr>")
-    parts.append("</tbody></table></body></html>\n")
-    return "\n".join(parts)
+    """The text of ``report.html`` (``figures``: (name, title, caption, png bytes) each)."""
+    import base64
+
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    opts = d.options
+    start = None
+    st = d.stats.get(BASELINE, {}).get("measured_window_start", {})
+    if st.get("n"):
+        start = int(st["mean"])
+    days = opts.get("days")
+    figs = [{"name": n, "title": html.escape(t), "caption": html.escape(c),
+             "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii")} for n, t, c, png in figures]
+    rob_rows, rob_line = robustness_rows(d)
+    others = [m for m in d.summary.get("scalars", []) if m not in KEY_METRICS and not m.startswith("group.")]
+    ctx = {
+        "version": html.escape(str(opts.get("version", ""))),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "seeds": ", ".join(str(s) for s in d.seeds), "n_seeds": len(d.seeds),
+        "users": opts.get("users"), "creators": opts.get("creators"), "new_per_day": opts.get("new_creators_per_day"),
+        "days": days, "start": start, "new_days": opts.get("new_creator_days"),
+        "command": html.escape(str(opts.get("command", "ranksim compare"))),
+        "ai_reaction": opts.get("ai_label_play", 0.0),
+        "verdicts": verdict_rows(d), "policies": policy_rows(d), "frontier": frontier_rows(d),
+        "groups_value": group_table(d, "value_per_impression"),
+        "groups_exposure": group_table(d, "new_creator_exposure_share"),
+        "has_groups": any(m.startswith("group.") for m in d.summary.get("scalars", [])),
+        "parity": parity_rows(d), "breakouts": breakout_rows(d),
+        "means": means_table(d, KEY_METRICS), "paired": paired_table(d, PAIRED_METRICS) if d.paired else None,
+        "others": means_table(d, others) if others else None,
+        "figures": figs, "variant": html.escape(str(opts.get("variant", ""))), "robustness": rob_rows,
+        "robustness_line": html.escape(rob_line),
+        "metric_defs": [(html.escape(m), html.escape(d.info.get(m, {}).get("unit", "")),
+                         html.escape(d.info.get(m, {}).get("description", ""))) for m in d.summary.get("scalars", [])],
+    }
+    return env.get_template("report.html.j2").render(**ctx)
 
 
 def write_report(out_dir) -> Path:
     """Draw the figures and write ``out_dir/report.html`` from the summary files; return its path."""
+    from sim.report_figures import write_figures
+
     d = load_report_data(out_dir)
     figures = write_figures(d)
     path = Path(out_dir) / "report.html"

@@ -49,20 +49,10 @@ import numpy as np
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker.params import Section, param
 from ranker.rng import STREAM_WORLD, key, uniform
+from sim.demographics import (ACTIVITY_BY_AGE, ACTIVITY_BY_GENDER, ACTIVITY_BY_TIER, AGE_BANDS,  # noqa: F401
+                              AGE_SHARES, CITY_SHARES, CITY_TIERS, GENDER_SHARES, GENDERS, INTEREST_TILT,
+                              demographic_effects)
 
-#: Age bands, ``user_age_band`` indexes this tuple.
-AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
-#: Share of users in each age band: 25+ is 97.7 % (the platform's published audience); the
-#: split above 25 is our assumption (Channels skews older than other apps).
-AGE_SHARES = (0.023, 0.300, 0.290, 0.220, 0.167)
-#: ``user_gender`` values: 0 male, 1 female.
-GENDERS = ("male", "female")
-#: Men to women about 4 : 6 (the platform's published audience).
-GENDER_SHARES = (0.40, 0.60)
-#: City tiers, ``user_city_tier`` indexes this tuple.
-CITY_TIERS = ("tier-1 & new tier-1", "tier-2/3", "tier-4 and below & overseas")
-#: Share of users per city tier (the platform's published audience).
-CITY_SHARES = (0.32, 0.40, 0.28)
 #: ``creator_kind`` values.
 CREATOR_KINDS = ("ugc", "professional")
 #: ``creator_bait`` values.
@@ -121,6 +111,8 @@ class WorldConfig(Section):
     follow_pro_boost: float = param(1.0, "float", 0.0, 10.0, doc="initial follows: log-popularity bonus of professional creators")
     follow_luck_sigma: float = param(1.0, "float", 0.0, 4.0, doc="initial follows: sd of creators' log-popularity not explained by quality or kind")
     backlog_days: int = param(3, "int", 0, 365, doc="days of posts established creators have before day 0")
+    demographic_activity: float = param(1.0, "float", 0.0, 1.0, doc="how much age band, gender and city tier scale a user's activity (0: not at all; 1: ACTIVITY_BY_* as stated in docs/behavior.md)")
+    demographic_interest: float = param(1.0, "float", 0.0, 10.0, doc="strength of the topic tilt of each age band, gender and city tier (0: interests independent of demographics)")
 
     def check(self):
         total = self.clickbait_share + self.sharebait_share
@@ -729,6 +721,7 @@ def build_world(cfg: WorldConfig, days: int, seed: int, ticks_per_day: int = 4) 
     gender = _categorical(r, GENDER_SHARES, n)
     city = _categorical(r, CITY_SHARES, n)
     activity = _lognormal(rngs["activity"], cfg.activity_mean, cfg.activity_sigma, n).astype(np.float32)
+    activity, interest = demographic_effects(cfg, age, gender, city, activity, interest)
     friend_indptr, friend_indices = _friend_graph(rngs["friends"], n, cfg.friends_mean,
                                                   cfg.friends_sigma, cfg.friends_max)
     cr = _creators(rngs["creators"], cfg, days)

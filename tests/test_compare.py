@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import os
+import re
 import zlib
 from pathlib import Path
 
@@ -76,7 +77,30 @@ def fake_metrics(cfg) -> dict:
         "retention": (0.7 + 0.01 * s[3], "share of users", "retention"),
         "retention_by_day": ([0.7] * days, "share of users", "by day"),
         "ai_label_exposure_ratio": (1.0 + 0.05 * e[2], "ratio (1 = parity)", "AI parity"),
+        "ai_label_exposure_ratio_engagement": (1.0 + 0.05 * e[3], "ratio (1 = parity)", "AI parity, engagement"),
+        "ai_posts": (40 + seed % 3, "posts", "AI-labelled posts"),
+        "measured_window_start": (days - days // 3, "day", "first measured day"),
+        "impressions_measured": (4_000 + 10 * seed, "impressions", "impressions, measured window"),
+        "new_creator_impressions_measured": (int(round((4_000 + 10 * seed) * (share + 0.01))), "impressions",
+                                             "new creators' impressions, measured window"),
+        "new_creator_exposure_share_measured": ((int(round((4_000 + 10 * seed) * (share + 0.01))))
+                                                / (4_000 + 10 * seed), "share of impressions", "measured share"),
+        "value_per_impression_measured": (value + 0.01, "latent value per impression", "measured value"),
+        "completion_rate_measured": (0.3 - 0.002 * strength + 0.01 * s[1], "share of impressions", "completion"),
+        "retention_measured": (0.7 + 0.01 * s[3], "share of users", "retention"),
+        "completion_rate_by_day": ([0.3] * days, "share of impressions, per day", "by day"),
+        "breakouts_new": (int(3 + strength + seed % 2), "posts", "new posts that broke out"),
+        "posts_observed_new": (300, "posts", "new posts observed"),
+        "breakouts_established": (10, "posts", "other posts that broke out"),
+        "posts_observed_established": (1000, "posts", "other posts observed"),
     }
+    for grouping, names in (("age", ("18-24", "25+")), ("activity", ("light", "heavy"))):
+        for i, name in enumerate(names):
+            m[f"group.users.{grouping}={name}"] = (150, "users", "users in the group")
+            m[f"group.value_per_impression.{grouping}={name}"] = (value * (1 + 0.1 * i) - 0.003 * i * strength,
+                                                                  "latent value per impression", "group value")
+            m[f"group.new_creator_exposure_share.{grouping}={name}"] = (share + 0.01 * i, "share of impressions",
+                                                                        "group share")
     return {k: {"value": v, "unit": u, "description": d} for k, (v, u, d) in m.items()}
 
 
@@ -444,7 +468,7 @@ def test_cli_failed_run_is_one_line_exit_1(monkeypatch, tmp_path, capsys):
     assert main(["compare", "--users", "300", "--days", "2", "--policies", "none,fixed_tilt", "--seeds", "1",
                  "--jobs", "1", "--quiet", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Run fixed_tilt__seed0 failed: ValueError: boom" in err[0] and "resume" in err[0]
+    assert len(err) == 1 and re.search(r"Run fixed_tilt__(strength=[0-9.]+__)?seed0 failed: ValueError: boom", err[0]) and "resume" in err[0]
     assert (out / "runs" / "none__seed0" / "metrics.json").is_file()
 
 

@@ -93,10 +93,13 @@ def test_common_random_numbers_across_policies(tmp_path):
     # ucb over every post (scope all, no decay with post age) changes slates from day 0 on
     b = read_events(simulate(tiny("ucb", days=2, params={"c": 3.0, "scope": "all", "half_life_days": 3650.0}),
                              tmp_path / "b", progress=False).out_dir)
-    # Day 0: nobody's satisfaction differs yet, so arrivals (users, requests) are identical.
+    # Day 0: nobody's satisfaction differs yet, so arrivals (users, requests) are identical. (A slot left
+    # empty for want of candidates under one policy may be filled under another: slots are not compared.)
     a0, b0 = a[a.day == 0], b[b.day == 0]
-    keys = ["tick", "user_id", "request_id", "position"]
-    assert sorted(map(tuple, a0[keys].to_numpy())) == sorted(map(tuple, b0[keys].to_numpy()))
+    req = ["tick", "user_id", "request_id"]
+    assert sorted(set(map(tuple, a0[req].to_numpy()))) == sorted(set(map(tuple, b0[req].to_numpy())))
+    keys = req + ["position"]
+    assert len(set(map(tuple, a0[keys].to_numpy())) ^ set(map(tuple, b0[keys].to_numpy()))) <= 0.001 * len(a0)
     m = a0.merge(b0, on=keys, suffixes=("_a", "_b"))
     # same video, and the viewer in the same follower state (follows diverge within the day)
     same = m[(m.video_id_a == m.video_id_b) & (m.follower_a == m.follower_b)

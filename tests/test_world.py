@@ -161,8 +161,9 @@ def test_interest_rows_are_distributions(mid):
 
 @pytest.mark.parametrize("alpha", [0.05, 0.3, 20.0])
 def test_interest_is_dirichlet(alpha):
+    # the Dirichlet draw itself, before demographics tilt it (their effect is tested below)
     w = build_world(small_cfg(n_users=20_000, interest_concentration=alpha, friends_mean=0.0,
-                              follows_mean=0.0), 2, 3)
+                              follows_mean=0.0, demographic_interest=0.0), 2, 3)
     x = w.user_interest.astype(np.float64)
     t = w.n_topics
     a0 = t * alpha
@@ -188,8 +189,41 @@ def test_activity_mean_and_heavy_tail(big):
 
 
 def test_activity_without_spread_is_constant():
-    w = build_world(small_cfg(activity_sigma=0.0, friends_mean=0.0), 2, 3)
+    w = build_world(small_cfg(activity_sigma=0.0, friends_mean=0.0, demographic_activity=0.0), 2, 3)
     np.testing.assert_allclose(w.user_activity, WorldConfig().activity_mean, rtol=1e-6)
+
+
+def test_demographics_scale_activity_as_stated():
+    """Without spread, a user's activity is activity_mean times the stated factors over their population mean."""
+    from sim.world import (ACTIVITY_BY_AGE, ACTIVITY_BY_GENDER, ACTIVITY_BY_TIER, AGE_SHARES, CITY_SHARES,
+                           GENDER_SHARES)
+
+    w = build_world(small_cfg(n_users=20_000, activity_sigma=0.0, friends_mean=0.0, follows_mean=0.0), 2, 3)
+    mean = (np.dot(ACTIVITY_BY_AGE, AGE_SHARES) * np.dot(ACTIVITY_BY_GENDER, GENDER_SHARES)
+            * np.dot(ACTIVITY_BY_TIER, CITY_SHARES))
+    want = (WorldConfig().activity_mean * np.asarray(ACTIVITY_BY_AGE)[w.user_age_band]
+            * np.asarray(ACTIVITY_BY_GENDER)[w.user_gender] * np.asarray(ACTIVITY_BY_TIER)[w.user_city_tier] / mean)
+    np.testing.assert_allclose(w.user_activity, want, rtol=1e-5)
+    # the 55+ band is 1.3 / 0.8 as active as 18-24; the population mean stays activity_mean
+    a = w.user_activity.astype(np.float64)
+    assert a[w.user_age_band == 4].mean() / a[w.user_age_band == 0].mean() == pytest.approx(1.3 / 0.8, rel=0.03)
+    assert a.mean() == pytest.approx(WorldConfig().activity_mean, rel=0.01)
+
+
+def test_demographics_tilt_interests_toward_their_topics():
+    """Users of an age band put more interest in the band's own topics than other users do; off: no difference."""
+    on = build_world(small_cfg(n_users=20_000, friends_mean=0.0, follows_mean=0.0), 2, 3)
+    off = build_world(small_cfg(n_users=20_000, friends_mean=0.0, follows_mean=0.0, demographic_interest=0.0), 2, 3)
+    fav = (np.arange(on.n_topics) * 7) % 5 == 1  # the 25-34 band's topics (age is grouping 0, prime 7, level 1)
+    for w, lift in ((on, 1.3), (off, None)):
+        band = w.user_age_band == 1
+        inside = w.user_interest[band][:, fav].sum(axis=1).mean()
+        outside = w.user_interest[~band][:, fav].sum(axis=1).mean()
+        if lift is None:
+            assert inside == pytest.approx(outside, rel=0.05)
+        else:
+            assert inside / outside > lift
+    np.testing.assert_allclose(on.user_interest.sum(axis=1, dtype=np.float64), 1.0, atol=1e-5)
 
 
 # --- friends ------------------------------------------------------------------------------------
