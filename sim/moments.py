@@ -22,6 +22,8 @@ completion_gt300           video's duration: <= 10, (10, 30], (30, 60], (60, 120
                            (120, 300], > 300 s
 watch_frac_q10 ... q90     10/25/50/75/90 % quantiles of watch / duration              rows with known duration
 replay_share               share of rows with watch > duration (replays, loops)        rows with known duration
+replay_given_completion    share of completed plays with watch > duration              completed plays with known
+                                                                                       duration
 like_rate, comment_rate,   likes, comments, shares, follows per impression             impressions
 share_rate, follow_rate
 follows_per_user_day       follows per (user, day) with at least one impression        active user-days
@@ -63,6 +65,7 @@ MOMENTS = (
     *((m, "completion") for m in COMPLETION_MOMENTS),
     *((m, "watch") for m in WATCH_MOMENTS),
     ("replay_share", "watch"),
+    ("replay_given_completion", "watch"),
     ("like_rate", "interaction"),
     ("comment_rate", "interaction"),
     ("share_rate", "interaction"),
@@ -194,7 +197,10 @@ def compute_moments(log: Log) -> dict[str, Moment]:
     frac = log.watch_s[known] / d[known]
     for name, q in zip(WATCH_MOMENTS, WATCH_QUANTILES):
         out[name] = _quantile(name, frac, q)
-    out["replay_share"] = _rate("replay_share", int((frac > 1.0 + REPLAY_MARGIN).sum()), int(frac.shape[0]))
+    replay = frac > 1.0 + REPLAY_MARGIN
+    out["replay_share"] = _rate("replay_share", int(replay.sum()), int(frac.shape[0]))
+    done = log.completed[known]
+    out["replay_given_completion"] = _rate("replay_given_completion", int(replay[done].sum()), int(done.sum()))
     for name, col in (("like_rate", log.liked), ("comment_rate", log.commented), ("share_rate", log.shared),
                       ("follow_rate", log.followed)):
         out[name] = _rate(name, int(col.sum()), n)

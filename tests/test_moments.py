@@ -45,6 +45,9 @@ def test_moments_match_a_hand_computation():
         assert m[name].value == pytest.approx(np.quantile(frac, q))
         assert 0 < m[name].se < 0.1
     assert m["replay_share"].value == pytest.approx(np.mean(frac > 1.0001))
+    done = completed[~np.isnan(dur)]
+    assert m["replay_given_completion"].value == pytest.approx(np.mean(frac[done] > 1.0001))
+    assert m["replay_given_completion"].n == done.sum()
     for name, col in (("like_rate", "liked"), ("comment_rate", "commented"), ("share_rate", "shared"),
                       ("follow_rate", "followed")):
         p = flags[col].mean()
@@ -74,6 +77,7 @@ def test_replay_is_watch_beyond_duration_not_float_rounding():
                completed=[True, True, False, False])
     m = compute_moments(log)
     assert m["replay_share"].value == pytest.approx(1 / 4)
+    assert m["replay_given_completion"].value == pytest.approx(1 / 2)
     assert m["completion_30_60"].value == pytest.approx(2 / 3)  # 3 plays, 2 complete
     assert m["play3_rate"].value == pytest.approx(3 / 4)
 
@@ -96,6 +100,7 @@ def test_kuairand_subset_moments_and_selection(kuairand_path):
     assert m["completion_60_120"].value == pytest.approx(0.2656, abs=1e-4)
     assert m["completion_gt300"].value == pytest.approx(0.0465, abs=1e-4)
     assert m["replay_share"].value == pytest.approx(0.3786, abs=1e-3)
+    assert m["replay_given_completion"].value > 0.99  # every completion there runs past the end
     assert m["share_rate"].value == pytest.approx(0.00779, abs=1e-5)
     assert m["repeat_share"].value == pytest.approx(0.01035, abs=1e-4)
     # every row is a like or a hate: the like rate and per-user-day counts are not shown
