@@ -24,6 +24,8 @@ watch_frac_q10 ... q90     10/25/50/75/90 % quantiles of watch / duration       
 replay_share               share of rows with watch > duration (replays, loops)        rows with known duration
 replay_given_completion    share of completed plays with watch > duration              completed plays with known
                                                                                        duration
+loop_seconds_median,       median and 90th percentile of watch - duration, seconds     rows with watch > duration
+loop_seconds_p90
 like_rate, comment_rate,   likes, comments, shares, follows per impression             impressions
 share_rate, follow_rate
 follows_per_user_day       follows per (user, day) with at least one impression        active user-days
@@ -66,6 +68,8 @@ MOMENTS = (
     *((m, "watch") for m in WATCH_MOMENTS),
     ("replay_share", "watch"),
     ("replay_given_completion", "watch"),
+    ("loop_seconds_median", "watch"),
+    ("loop_seconds_p90", "watch"),
     ("like_rate", "interaction"),
     ("comment_rate", "interaction"),
     ("share_rate", "interaction"),
@@ -201,6 +205,9 @@ def compute_moments(log: Log) -> dict[str, Moment]:
     out["replay_share"] = _rate("replay_share", int(replay.sum()), int(frac.shape[0]))
     done = log.completed[known]
     out["replay_given_completion"] = _rate("replay_given_completion", int(replay[done].sum()), int(done.sum()))
+    past = (log.watch_s[known] - d[known])[replay]
+    out["loop_seconds_median"] = _quantile("loop_seconds_median", past, 0.5)
+    out["loop_seconds_p90"] = _quantile("loop_seconds_p90", past, 0.9)
     for name, col in (("like_rate", log.liked), ("comment_rate", log.commented), ("share_rate", log.shared),
                       ("follow_rate", log.followed)):
         out[name] = _rate(name, int(col.sum()), n)
