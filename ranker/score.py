@@ -54,10 +54,16 @@ class ScoreWeights(Section):
         highest weight; it is the reference unit.
     completion = 1.0
         Also among the highest-weighted signals, and the one least fooled by a
-        strong hook (clickbait lifts play3, not completion).
+        strong hook: it is counted per 3-second play (``ranker.signals``), so
+        a hook that doubles the plays leaves it where it is (clickbait lifts
+        play3, not completion).
     avg_play = 0.5
         Highest tier too, but it largely re-measures completion (both come from
         watch time), so half a weight keeps watch time from being counted twice.
+        It is counted per impression (watch fraction, replays clipped), so a
+        hook that doubles the plays raises it almost as much as play3: with
+        play3's weight, 1.5 log-units of score per log-unit of hook lift, the
+        part of the score clickbait can still buy.
     like = 0.3
         Second tier ("next: share, like and comment rates"); likes are the
         cheapest interaction, so the lowest of the three.

@@ -23,7 +23,7 @@ trials :math:`n_{vr}` (:data:`RATE_NAMES`):
 rate       successes :math:`s`                               trials :math:`n`
 ========== ================================================= ==========================================
 play3      plays_3s                                          impressions
-completion completions :math:`\cdot\,\mathbb{1}[d>0]`        impressions :math:`\cdot\,\mathbb{1}[d>0]`
+completion :math:`\min(c, p)\cdot\mathbb{1}[d>0]`              plays_3s :math:`\cdot\,\mathbb{1}[d>0]`
 avg_play   :math:`\min(w/d,\ i)\cdot\mathbb{1}[d>0]`         impressions :math:`\cdot\,\mathbb{1}[d>0]`
 like       likes                                             impressions
 comment    comments                                          impressions
@@ -33,7 +33,14 @@ retention  creator_regular_readers                           creator_followers
 rr_play    rr_plays_3s                                       rr_impressions
 ========== ================================================= ==========================================
 
-with :math:`w` = watch_s, :math:`d` = duration_s, :math:`i` = impressions.
+with :math:`w` = watch_s, :math:`d` = duration_s, :math:`i` = impressions,
+:math:`c` = completions, :math:`p` = plays_3s. Completion is counted per
+3-second play, not per impression, so a strong hook (more plays, the same
+completion per play) lifts the play3 signal and not the completion signal:
+the completion rate measures whether the video holds the viewers it caught.
+Completions without a 3-second play (a video shorter than 3 s in a real
+log) count at most as many as the plays.
+
 A duration of 0 means *unknown*: completion and average play then carry no
 information (trials 0, signal 0). The average play fraction is a continuous
 outcome in :math:`[0, 1]` per impression (replays are clipped at one full
@@ -514,9 +521,10 @@ def rate_counts(counters: Counters) -> tuple[np.ndarray, np.ndarray]:
     imp_known = np.where(known, c.impressions, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         plays = np.where(known, np.minimum(c.watch_s / np.where(known, c.duration_s, 1.0), c.impressions), 0.0)
-    s = np.stack([c.plays_3s, np.where(known, c.completions, 0.0), plays, c.likes, c.comments, c.shares,
+    comp = np.where(known, np.minimum(c.completions, c.plays_3s), 0.0)
+    s = np.stack([c.plays_3s, comp, plays, c.likes, c.comments, c.shares,
                   c.share_opens, c.creator_regular_readers, c.rr_plays_3s])
-    n = np.stack([c.impressions, imp_known, imp_known, c.impressions, c.impressions, c.impressions,
+    n = np.stack([c.impressions, np.where(known, c.plays_3s, 0.0), imp_known, c.impressions, c.impressions, c.impressions,
                   c.share_recipients, c.creator_followers, c.rr_impressions])
     return s, n
 

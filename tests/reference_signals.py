@@ -18,7 +18,9 @@ def rate_table(c, v):
     known = d > 0
     return {
         "play3": (float(c.plays_3s[v]), i),
-        "completion": (float(c.completions[v]) if known else 0.0, i if known else 0.0),
+        # completion per 3-second play (completions without a play count at most as many as the plays)
+        "completion": (min(float(c.completions[v]), float(c.plays_3s[v])) if known else 0.0,
+                       float(c.plays_3s[v]) if known else 0.0),
         "avg_play": (min(float(c.watch_s[v]) / d, i) if known else 0.0, i if known else 0.0),
         "like": (float(c.likes[v]), i),
         "comment": (float(c.comments[v]), i),

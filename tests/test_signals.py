@@ -33,7 +33,7 @@ def population(rng, n, creators=None):
     imp = rng.integers(0, 400, n).astype(float)
     q = rng.beta(4, 4, n)
     plays = rng.binomial(imp.astype(int), q).astype(float)
-    comp = rng.binomial(imp.astype(int), q * 0.5).astype(float)
+    comp = rng.binomial(plays.astype(int), 0.5).astype(float)  # completions are plays that held
     dur = rng.uniform(5, 120, n)
     watch = imp * dur * rng.uniform(0.1, 1.2, n)
     likes = rng.binomial(imp.astype(int), rng.beta(2, 30, n)).astype(float)
@@ -377,12 +377,36 @@ def test_each_signal_reads_its_own_counter():
     base = compute_signals(c, prior).matrix[7]
     i = 7
     imp = c.impressions[i]
-    for col, j in [("plays_3s", 0), ("completions", 1), ("likes", 3), ("comments", 4)]:
+    # plays_3s are also the completion rate's trials (completion per 3-second play)
+    for col, j in [("plays_3s", [0, 1]), ("completions", [1]), ("likes", [3]), ("comments", [4])]:
         v = getattr(c, col)[i]
         new = min(imp, v + 5) if v + 5 <= imp else max(0.0, v - 5)
+        if col == "completions":
+            new = min(c.plays_3s[i], v + 5) if v + 5 <= c.plays_3s[i] else max(0.0, v - 5)
         m = compute_signals(with_row(c, i, **{col: new}), prior).matrix[i]
         changed = np.flatnonzero(m != base)
-        assert changed.tolist() == [j], col
+        assert changed.tolist() == j, col
+
+
+def test_completion_is_per_3s_play_so_a_hook_lifts_play3_not_completion():
+    """Two videos that hold their viewers alike, one with twice the 3-second plays (a strong hook):
+    the hook lifts play3 (and avg_play, per impression) and leaves completion where it is."""
+    rng = np.random.default_rng(5)
+    prior = fit_prior(population(rng, 300))
+    plain = one_video(impressions=1000, plays_3s=300, completions=120, watch_s=300 * 40.0 * 0.5, duration_s=60.0)
+    hooked = one_video(impressions=1000, plays_3s=600, completions=240, watch_s=600 * 40.0 * 0.5, duration_s=60.0)
+    a, b = compute_signals(plain, prior).matrix[0], compute_signals(hooked, prior).matrix[0]
+    names = list(SIGNAL_NAMES)
+    assert b[names.index("play3")] - a[names.index("play3")] > 0.5  # about ln 2 less shrinkage
+    assert b[names.index("completion")] == pytest.approx(a[names.index("completion")], abs=0.01)
+    # the posterior's trials are the plays
+    s = compute_signals(hooked, prior)
+    j = names.index("completion")
+    assert s.alpha[0, j] + s.beta[0, j] == pytest.approx(prior.alpha[1] + prior.beta[1] + 600)
+    # a log whose completions outnumber its plays (videos under 3 s) counts at most the plays
+    short = one_video(impressions=100, plays_3s=10, completions=40, watch_s=200.0, duration_s=2.0)
+    s = compute_signals(short, prior)
+    assert s.alpha[0, j] == pytest.approx(prior.alpha[1] + 10) and s.beta[0, j] == pytest.approx(prior.beta[1])
 
 
 def test_shrinkage_small_samples_sit_near_zero_large_near_raw():
