@@ -103,12 +103,17 @@ class BehaviorConfig(Section):
     play_h: float = param(0.9, "float", -20.0, 20.0, doc="3-second play: hook coefficient")
     play_q: float = param(0.3, "float", -20.0, 20.0, doc="3-second play: quality coefficient")
     play_a: float = param(0.6, "float", -20.0, 20.0, doc="3-second play: log-affinity coefficient")
-    play_r: float = param(0.8, "float", -20.0, 20.0, doc="3-second play: regular-reader coefficient")
-    complete_b: float = param(-0.6, "float", -20.0, 20.0, doc="completion given a 3-second play: intercept")
+    play_r: float = param(0.0, "float", -20.0, 20.0, doc="3-second play: regular-reader coefficient (0: no lift the value does not share; see docs)")
+    complete_b: float = param(-0.6, "float", -20.0, 20.0, doc="completion given a 3-second play: intercept (at 30 s)")
     complete_q: float = param(1.0, "float", -20.0, 20.0, doc="completion: quality coefficient")
     complete_a: float = param(0.5, "float", -20.0, 20.0, doc="completion: log-affinity coefficient")
-    complete_r: float = param(0.4, "float", -20.0, 20.0, doc="completion: regular-reader coefficient")
+    complete_r: float = param(0.0, "float", -20.0, 20.0, doc="completion: regular-reader coefficient (0: no lift the value does not share; see docs)")
     complete_d: float = param(0.7, "float", 0.0, 20.0, doc="completion: penalty per unit of ln(duration / 30 s)")
+    loop_b: float = param(3.0, "float", -20.0, 20.0, doc="loop given completion (watching on past the end): intercept (at 30 s)")
+    loop_d: float = param(0.0, "float", -20.0, 20.0, doc="loop given completion: penalty per unit of ln(duration / 30 s)")
+    loop_median_s: float = param(4.0, "float", 0.0, 3600.0, doc="seconds watched past the end by a looping viewer: median (log-logistic)")
+    loop_spread: float = param(0.78, "float", 0.0, 5.0, doc="seconds past the end: log-logistic spread, ln(q90 / median) / ln 9")
+    loop_cap: float = param(10.0, "float", 0.0, 1000.0, doc="seconds past the end are at most this many durations")
     like_b: float = param(-3.0, "float", -20.0, 20.0, doc="like given a 3-second play: intercept")
     like_q: float = param(0.7, "float", -20.0, 20.0, doc="like: quality coefficient")
     like_a: float = param(0.4, "float", -20.0, 20.0, doc="like: log-affinity coefficient")
@@ -130,7 +135,10 @@ class BehaviorConfig(Section):
     value_q: float = param(1.0, "float", -20.0, 20.0, doc="latent value: quality coefficient, per unit of watched fraction")
     value_a: float = param(0.5, "float", -20.0, 20.0, doc="latent value: log-affinity coefficient, per unit of watched fraction")
     value_b: float = param(0.0, "float", -20.0, 20.0, doc="latent value: intercept, per unit of watched fraction")
-    affinity_floor: float = param(0.05, "float", 0.0, 1.0, lo_open=True, doc="affinity n_topics*interest is floored here before the log")
+    value_d: float = param(0.5, "float", 0.0, 1.0, doc="latent value: elasticity of a full watch's value with duration, (d / 30 s)^value_d")
+    value_loop: float = param(0.5, "float", 0.0, 1.0, doc="latent value: worth of a second watched past the end, relative to a first-pass second (satiation)")
+    affinity_base: float = param(0.2, "float", 0.0, 1.0, doc="share of affinity every viewer has in every topic: b + (1 - b) * n_topics * interest")
+    affinity_floor: float = param(0.05, "float", 0.0, 1.0, lo_open=True, doc="affinity (after affinity_base) is floored here before the log")
     rr_rate: float = param(0.3, "float", 0.0, 1.0, lo_open=True, doc="regular readers: weight of the newest impression in a follower's engagement average")
     rr_on: float = param(0.7, "float", 0.0, 1.0, doc="regular readers: a follower whose engagement reaches this becomes a regular reader")
     rr_off: float = param(0.5, "float", 0.0, 1.0, doc="regular readers: a regular reader whose engagement falls below this stops being one")
@@ -169,6 +177,11 @@ P_COMPLETE_Q = _IDX["complete_q"]
 P_COMPLETE_A = _IDX["complete_a"]
 P_COMPLETE_R = _IDX["complete_r"]
 P_COMPLETE_D = _IDX["complete_d"]
+P_LOOP_B = _IDX["loop_b"]
+P_LOOP_D = _IDX["loop_d"]
+P_LOOP_MEDIAN_S = _IDX["loop_median_s"]
+P_LOOP_SPREAD = _IDX["loop_spread"]
+P_LOOP_CAP = _IDX["loop_cap"]
 P_LIKE_B = _IDX["like_b"]
 P_LIKE_Q = _IDX["like_q"]
 P_LIKE_A = _IDX["like_a"]
@@ -190,6 +203,9 @@ P_FOLLOW_C = _IDX["follow_c"]
 P_VALUE_Q = _IDX["value_q"]
 P_VALUE_A = _IDX["value_a"]
 P_VALUE_B = _IDX["value_b"]
+P_VALUE_D = _IDX["value_d"]
+P_VALUE_LOOP = _IDX["value_loop"]
+P_AFFINITY_BASE = _IDX["affinity_base"]
 P_AFFINITY_FLOOR = _IDX["affinity_floor"]
 P_RR_RATE = _IDX["rr_rate"]
 P_RR_ON = _IDX["rr_on"]
@@ -201,7 +217,7 @@ P_SATISFACTION_RATE = _IDX["satisfaction_rate"]
 P_AI_LABEL_PLAY = _IDX["ai_label_play"]  # applied by the feed loop (a hook shift), not by these kernels
 
 # Draw indices: outcome -> i in uniform(k0, i). Fixed forever (common random
-# numbers); 8..15 are reserved, 16 + j is recipient j's open.
+# numbers); 10..15 are reserved, 16 + j is recipient j's open.
 D_PLAY = 0
 D_COMPLETE = 1
 D_WATCH = 2
@@ -210,6 +226,8 @@ D_COMMENT = 4
 D_SHARE = 5
 D_RECIPIENTS = 6
 D_FOLLOW = 7
+D_LOOP = 8
+D_LOOP_LEN = 9
 D_OPEN0 = 16
 #: First draw index this module never uses (opens take 16..79, as share_max_recipients <= 64):
 #: callers sharing an impression's key (the engine choosing recipients) draw from here on.
@@ -217,7 +235,7 @@ D_FREE = D_OPEN0 + 64
 
 #: Seconds that make a "3-second play".
 PLAY_SECONDS = 3.0
-#: Duration at which the completion logit has no length penalty, seconds.
+#: Reference duration of the completion and loop logits and of the value's duration factor, seconds.
 REFERENCE_DURATION_S = 30.0
 #: Floor of the completion probability in the watch-time exponent.
 PC_FLOOR = 1e-3
@@ -260,8 +278,15 @@ def _bernoulli(u, x):
 # --- logits and probabilities ----------------------------------------------------
 
 @njit(**JIT)
+def _affinity(bp, affinity):
+    """The effective affinity: a base share ``affinity_base`` in every topic, floored at ``affinity_floor``."""
+    b = bp[P_AFFINITY_BASE]
+    return max(b + (1.0 - b) * affinity, bp[P_AFFINITY_FLOOR])
+
+
+@njit(**JIT)
 def _log_affinity(bp, affinity):
-    return np.log(max(affinity, bp[P_AFFINITY_FLOOR]))
+    return np.log(_affinity(bp, affinity))
 
 
 @njit(**JIT)
@@ -301,6 +326,23 @@ def _value_factor(bp, quality, a):
 
 
 @njit(**JIT)
+def _loop_logit(bp, log_d30):
+    return bp[P_LOOP_B] - bp[P_LOOP_D] * log_d30
+
+
+@njit(**JIT)
+def _value_seconds(bp, watch, d):
+    """First-pass seconds plus ``value_loop`` times the seconds watched past the end."""
+    return min(watch, d) + bp[P_VALUE_LOOP] * max(watch - d, 0.0)
+
+
+@njit(**JIT)
+def _loop_seconds(bp, d, odds_pow):
+    """Seconds past the end of a looping viewer, from ``odds_pow = (u / (1 - u))^loop_spread``."""
+    return min(bp[P_LOOP_MEDIAN_S] * odds_pow, bp[P_LOOP_CAP] * d)
+
+
+@njit(**JIT)
 def _watch_exponent(t):
     """``(1 - p_c) / max(p_c, 1e-3)`` from ``t = e^{-x_c} = (1 - p_c) / p_c``, with one division."""
     return t * min(1.0, (1.0 / PC_FLOOR) / (1.0 + t))
@@ -326,7 +368,9 @@ def play_probability(bp, quality, hook, affinity, regular):
               \quad a = \ln\max(\mathrm{affinity}, \mathrm{affinity\_floor})
 
     Scalars: ``bp`` from :func:`behavior_params`; ``quality``, ``hook``
-    (latent units); ``affinity`` (``n_topics * interest``, mean 1);
+    (latent units); ``affinity`` (``n_topics * interest``, mean 1; :math:`a`
+    is the log of :math:`\max(\beta + (1 - \beta)\,\mathrm{affinity},\ \mathrm{affinity\_floor})`,
+    :math:`\beta` = ``affinity_base``);
     ``regular`` (bool: the viewer is a regular reader of the creator).
     """
     return _sigmoid(_play_logit(bp, quality, hook, _log_affinity(bp, affinity), 1.0 if regular else 0.0))
@@ -347,6 +391,20 @@ def completion_probability(bp, quality, affinity, regular, duration_s):
         return 1.0
     return _sigmoid(_complete_logit(bp, quality, _log_affinity(bp, affinity), 1.0 if regular else 0.0,
                                     np.log(duration_s / REFERENCE_DURATION_S)))
+
+
+@njit(**JIT)
+def loop_probability(bp, duration_s):
+    r"""Probability that a viewer who completed watches on past the end (a replay).
+
+    .. math:: p_o = \sigma\bigl(\mathrm{loop\_b} - \mathrm{loop\_d}\ln(d / 30)\bigr)
+
+    The seconds past the end are log-logistic,
+    :math:`x = \min(\mathrm{loop\_median\_s}\,(u / (1 - u))^{\mathrm{loop\_spread}},\
+    \mathrm{loop\_cap}\,d)` for a uniform :math:`u`: median ``loop_median_s``,
+    90th percentile :math:`9^{\mathrm{loop\_spread}}` times the median.
+    """
+    return _sigmoid(_loop_logit(bp, np.log(duration_s / REFERENCE_DURATION_S)))
 
 
 @njit(**JIT)
@@ -407,8 +465,9 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     r"""Outcomes and latent value of one impression.
 
     With :math:`\sigma` the logistic function, :math:`q` the video's latent
-    quality, :math:`a = \ln\max(\mathrm{affinity}, \mathrm{affinity\_floor})`,
-    :math:`r` = ``regular`` (0 or 1), :math:`d` the duration in seconds and
+    quality, :math:`a = \ln\max(\beta + (1 - \beta)\,\mathrm{affinity},\ \mathrm{affinity\_floor})`
+    (:math:`\beta` = ``affinity_base``), :math:`r` = ``regular`` (0 or 1),
+    :math:`d` the duration in seconds, :math:`\ell = \ln(d / 30)` and
     :math:`u_i` = ``uniform(k0, i)``:
 
     .. math::
@@ -418,11 +477,16 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
        \qquad \mathrm{play3} = [u_0 < p_3] \\
        p_c &= \sigma\bigl(\mathrm{complete\_b} + \mathrm{complete\_q}\,q
               + \mathrm{complete\_a}\,a + \mathrm{complete\_r}\,r
-              - \mathrm{complete\_d}\ln(d/30)\bigr),
+              - \mathrm{complete\_d}\,\ell\bigr),
        \qquad \mathrm{completed} = \mathrm{play3} \wedge ([d \le 3] \vee [u_1 < p_c]) \\
+       p_o &= \sigma(\mathrm{loop\_b} - \mathrm{loop\_d}\,\ell),
+       \qquad \mathrm{looped} = \mathrm{completed} \wedge [u_8 < p_o] \\
+       x &= \min\bigl(\mathrm{loop\_median\_s}\,(u_9 / (1 - u_9))^{\mathrm{loop\_spread}},\
+              \mathrm{loop\_cap}\,d\bigr) \\
        w &= \begin{cases}
               \min(3, d)\,u_2 & \text{no play} \\
-              d & \text{completed} \\
+              d + x & \text{looped} \\
+              d & \text{completed, not looped} \\
               3 + (d - 3)\,u_2^{(1 - p_c)/\max(p_c,\,10^{-3})} & \text{otherwise}
             \end{cases} \\
        p_l &= \sigma(\mathrm{like\_b} + \mathrm{like\_q}\,q + \mathrm{like\_a}\,a
@@ -438,10 +502,23 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
        p_f &= \sigma(\mathrm{follow\_b} + \mathrm{follow\_q}\,q + \mathrm{follow\_a}\,a
               + \mathrm{follow\_c}\,\mathrm{completed}),
        \qquad \mathrm{followed} = \mathrm{play3} \wedge \neg\mathrm{follower} \wedge [u_7 < p_f] \\
-       v &= \frac{w}{d}\,(\mathrm{value\_b} + \mathrm{value\_q}\,q + \mathrm{value\_a}\,a)
+       v &= (\mathrm{value\_b} + \mathrm{value\_q}\,q + \mathrm{value\_a}\,a)
+            \,\Bigl(\frac{d}{30}\Bigr)^{\mathrm{value\_d}}
+            \,\frac{\min(w, d) + \mathrm{value\_loop}\,\max(w - d, 0)}{d}
 
     A viewer who does not play leaves within the first three seconds (or
-    the whole video, if shorter) at a uniform point. The watch time of a
+    the whole video, if shorter) at a uniform point. A viewer who completes
+    may watch on into the loop (``looped``, with probability :math:`p_o`) for
+    :math:`x` seconds, a log-logistic length with median ``loop_median_s``
+    whose 90th percentile is :math:`9^{\mathrm{loop\_spread}}` times the
+    median; so ``watch_s`` exceeds the duration (a *replay*) with probability
+    :math:`p_3\,p_c\,p_o`, which falls with the duration through
+    :math:`p_c` (and through ``loop_d`` if set). The value of an impression
+    is its value per full watch of a 30-second video, scaled by
+    :math:`(d/30)^{\mathrm{value\_d}}` (a full watch of a longer video is
+    worth more, less than in proportion when ``value_d < 1``) and by the
+    share of the video watched, where a second past the end counts
+    ``value_loop`` of a first-pass second (satiation). The watch time of a
     play that does not complete has mean :math:`3 + (d - 3)\,p_c` when
     :math:`p_c \ge 10^{-3}` (as :math:`E[u^e] = 1/(1+e)`) and, for a fixed
     draw, grows with :math:`p_c`. The hook enters :math:`p_3` only: given a play,
@@ -452,21 +529,23 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     Draw table (index ``i`` of ``uniform(k0, i)``; fixed, so the same key
     gives the same draws whatever was served):
 
-    ====  ==============================
-    i     outcome
-    ====  ==============================
-    0     3-second play
-    1     completion
-    2     watch position
-    3     like
-    4     comment
-    5     share
-    6     number of recipients
-    7     follow
-    8-15  reserved
-    16+j  recipient j opens (:func:`recipient_opens`), j < 64
-    80-   free for callers (:data:`D_FREE`)
-    ====  ==============================
+    =====  ==============================
+    i      outcome
+    =====  ==============================
+    0      3-second play
+    1      completion
+    2      watch position
+    3      like
+    4      comment
+    5      share
+    6      number of recipients
+    7      follow
+    8      loop (watch on past the end)
+    9      seconds past the end
+    10-15  reserved
+    16+j   recipient j opens (:func:`recipient_opens`), j < 64
+    80-    free for callers (:data:`D_FREE`)
+    =====  ==============================
 
     Parameters
     ----------
@@ -488,7 +567,8 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     -------
     play3, completed : bool
     watch_s : float
-        Seconds watched, in ``[0, d]``.
+        Seconds watched, in ``[0, d (1 + loop_cap)]``; above ``d`` only
+        after a completion (a replay).
     liked, commented, shared : bool
     n_recipients : int
         In ``1..share_max_recipients`` when shared, else 0 (the engine caps
@@ -516,17 +596,22 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     d = duration_s
     r = 1.0 if regular else 0.0
     a = _log_affinity(bp, affinity)
-    vfac = _value_factor(bp, quality, a)
+    ld = np.log(d * (1.0 / REFERENCE_DURATION_S))
+    # value per second watched: (value factor) (d / 30)^value_d / d
+    vps = _value_factor(bp, quality, a) * np.exp(bp[P_VALUE_D] * ld) / d
     if not _bernoulli(uniform(k0, D_PLAY), _play_logit(bp, quality, hook, a, r)):
         watch = min(PLAY_SECONDS, d) * uniform(k0, D_WATCH)
-        return False, False, watch, False, False, False, 0, False, vfac * (watch / d)
+        return False, False, watch, False, False, False, 0, False, vps * watch
     if d <= PLAY_SECONDS:
         completed = True
         watch = d
     else:
-        t = np.exp(-_complete_logit(bp, quality, a, r, np.log(d * (1.0 / REFERENCE_DURATION_S))))
+        t = np.exp(-_complete_logit(bp, quality, a, r, ld))
         completed = uniform(k0, D_COMPLETE) * (1.0 + t) < 1.0
         watch = d if completed else _partial_watch(d, t, uniform(k0, D_WATCH))
+    if completed and _bernoulli(uniform(k0, D_LOOP), _loop_logit(bp, ld)):
+        ul = uniform(k0, D_LOOP_LEN)
+        watch = d + _loop_seconds(bp, d, (ul / (1.0 - ul)) ** bp[P_LOOP_SPREAD])
     c = 1.0 if completed else 0.0
     liked = _bernoulli(uniform(k0, D_LIKE), _like_logit(bp, quality, a, c))
     commented = _bernoulli(uniform(k0, D_COMMENT), _comment_logit(bp, quality, a))
@@ -535,7 +620,7 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     followed = False
     if not follower:
         followed = _bernoulli(uniform(k0, D_FOLLOW), _follow_logit(bp, quality, a, c))
-    return True, completed, watch, liked, commented, shared, n_rec, followed, vfac * (watch / d)
+    return True, completed, watch, liked, commented, shared, n_rec, followed, vps * _value_seconds(bp, watch, d)
 
 
 @njit(**JIT)
@@ -545,9 +630,9 @@ def recipient_opens(bp, quality, recipient_affinity, k0, j):
     .. math:: \mathrm{opens} = [u_{16+j} < \sigma(\mathrm{open\_b} + \mathrm{open\_q}\,q
               + \mathrm{open\_a}\,a_r)]
 
-    with :math:`a_r` the log of the recipient's floored affinity for the
-    video's topic. Shareability plays no part: share-bait earns shares that
-    nobody opens.
+    with :math:`a_r` the log of the recipient's effective affinity for the
+    video's topic (``affinity_base`` added, then floored, as the viewer's).
+    Shareability plays no part: share-bait earns shares that nobody opens.
 
     Parameters
     ----------

@@ -24,10 +24,11 @@ from numba.extending import intrinsic
 
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker.rng import STREAM_BEHAVIOR, key, uniform
-from sim.behavior import (D_COMMENT, D_COMPLETE, D_FOLLOW, D_LIKE, D_PLAY, D_RECIPIENTS, D_SHARE, D_WATCH,
-                          N_PARAMS, OUTCOME_NAMES, P_AFFINITY_FLOOR, P_SHARE_MAX_RECIPIENTS, PLAY_SECONDS,
-                          REFERENCE_DURATION_S, BehaviorConfig, _comment_logit, _complete_logit, _follow_logit,
-                          _like_logit, _play_logit, _share_logit, _value_factor, _watch_exponent, behavior_params)
+from sim.behavior import (D_COMMENT, D_COMPLETE, D_FOLLOW, D_LIKE, D_LOOP, D_LOOP_LEN, D_PLAY, D_RECIPIENTS,
+                          D_SHARE, D_WATCH, N_PARAMS, OUTCOME_NAMES, P_LOOP_SPREAD, P_SHARE_MAX_RECIPIENTS,
+                          P_VALUE_D, P_VALUE_LOOP, PLAY_SECONDS, REFERENCE_DURATION_S, BehaviorConfig, _affinity,
+                          _comment_logit, _complete_logit, _follow_logit, _like_logit, _loop_logit, _loop_seconds,
+                          _play_logit, _share_logit, _value_factor, _watch_exponent, behavior_params)
 
 
 # --- fast elementary functions -------------------------------------------------
@@ -66,9 +67,22 @@ def _fma(typingctx, a, b, c):
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 
+@intrinsic
+def _fence(typingctx, x):
+    """``x`` unchanged, behind ``llvm.arithmetic.fence``: fast-math may not reassociate across it."""
+    def codegen(context, builder, signature, args):
+        f64 = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.arithmetic.fence", [f64], ir.FunctionType(f64, [f64]))
+        return builder.call(fn, args)
+    return types.float64(types.float64), codegen
+
+
 if numba.config.DISABLE_JIT:  # pure-Python paths (CI runs them once)
     def _fma(a, b, c):
         return a * b + c
+
+    def _fence(x):
+        return x
 
     def _f64_bits(x):
         return struct.unpack("<q", struct.pack("<d", x))[0]
@@ -170,7 +184,7 @@ def _bernoulli_lanes(u, x):
 
 @njit(inline="always", **JIT)
 def _log_affinity_lanes(bp, affinity):
-    return _log(max(affinity, bp[P_AFFINITY_FLOOR]))
+    return _log(_affinity(bp, affinity))
 
 
 
@@ -197,19 +211,31 @@ def _impression_lanes(bp, quality, hook, shareability, duration_s, affinity, fol
     d = duration_s
     r = 1.0 if regular else 0.0
     a = _log_affinity_lanes(bp, affinity)
+    ld = _log(d * (1.0 / REFERENCE_DURATION_S))
     play3 = _bernoulli_lanes(uniform(k0, D_PLAY), _play_logit(bp, quality, hook, a, r))
-    t = _exp(-_complete_logit(bp, quality, a, r, _log(d * (1.0 / REFERENCE_DURATION_S))))
+    t = _exp(-_complete_logit(bp, quality, a, r, ld))
     completed = play3 & ((d <= PLAY_SECONDS) | (uniform(k0, D_COMPLETE) * (1.0 + t) < 1.0))
     u = uniform(k0, D_WATCH)
     partial = _partial_watch_lanes(d, t, u)
     watch = (d if completed else partial) if play3 else min(PLAY_SECONDS, d) * u
+    looped = completed & _bernoulli_lanes(uniform(k0, D_LOOP), _loop_logit(bp, ld))
+    ul = uniform(k0, D_LOOP_LEN)
+    spread = bp[P_LOOP_SPREAD]
+    # (ul / (1 - ul))^spread, with pow's 0^0 = 1 and 0^s = 0 for s > 0
+    odds_pow = _exp(spread * (_log(ul) - _log(1.0 - ul))) if ul > 0.0 else (1.0 if spread == 0.0 else 0.0)
+    watch = d + _loop_seconds(bp, d, odds_pow) if looped else watch
     c = 1.0 if completed else 0.0
     liked = play3 & _bernoulli_lanes(uniform(k0, D_LIKE), _like_logit(bp, quality, a, c))
     commented = play3 & _bernoulli_lanes(uniform(k0, D_COMMENT), _comment_logit(bp, quality, a))
     shared = play3 & _bernoulli_lanes(uniform(k0, D_SHARE), _share_logit(bp, quality, shareability))
     n_rec = 1 + int(uniform(k0, D_RECIPIENTS) * bp[P_SHARE_MAX_RECIPIENTS]) if shared else 0
     followed = play3 & (not follower) & _bernoulli_lanes(uniform(k0, D_FOLLOW), _follow_logit(bp, quality, a, c))
-    value = _value_factor(bp, quality, a) * (watch / d)
+    # Fenced factors and an explicit fused multiply-add: fast-math may not reassociate or
+    # contract them differently in the vectorized body and the scalar remainder of the loop,
+    # so a row's bits do not depend on where a thread's chunk of rows starts.
+    seconds = _fma(bp[P_VALUE_LOOP], max(watch - d, 0.0), min(watch, d))
+    vps = _fence(_fence(_value_factor(bp, quality, a) * _exp(bp[P_VALUE_D] * ld)) / d)
+    value = vps * _fence(seconds)
     return play3, completed, watch, liked, commented, shared, n_rec, followed, value
 
 

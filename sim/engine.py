@@ -281,7 +281,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     elif ranker_cfg.kind == "oracle":
         # The upper bound: rank on what the latent value rewards, latent quality and true
         # affinity, in the ratio the behaviour model's value formula weighs them.
-        aff = np.log(np.maximum(w.n_topics * w.user_interest, bcfg.affinity_floor)).astype(np.float32)
+        b = bcfg.affinity_base
+        aff = np.log(np.maximum(b + (1.0 - b) * (w.n_topics * w.user_interest), bcfg.affinity_floor)).astype(np.float32)
         aff_strength = 0.0
         w_aff = bcfg.value_a / bcfg.value_q if bcfg.value_q != 0 else 1.0
         w_rr = 0.0

@@ -15,8 +15,9 @@ from tests.reference import key, uniform
 
 STREAM_BEHAVIOR = 3
 D_PLAY, D_COMPLETE, D_WATCH, D_LIKE, D_COMMENT, D_SHARE, D_RECIPIENTS, D_FOLLOW = range(8)
+D_LOOP, D_LOOP_LEN = 8, 9
 D_OPEN0 = 16
-N_DRAWS = 8
+N_DRAWS = 10
 
 
 def sigmoid(x):
@@ -26,7 +27,19 @@ def sigmoid(x):
 
 
 def log_affinity(p, affinity):
-    return math.log(max(affinity, p["affinity_floor"]))
+    b = p["affinity_base"]
+    return math.log(max(b + (1.0 - b) * affinity, p["affinity_floor"]))
+
+
+def loop_seconds(p, d, u):
+    """Seconds past the end of a looping viewer: log-logistic, capped at ``loop_cap`` durations."""
+    return min(p["loop_median_s"] * (u / (1.0 - u)) ** p["loop_spread"], p["loop_cap"] * d)
+
+
+def value_of(p, value_factor, watch, d):
+    """Latent value: factor x (d / 30)^value_d x (first-pass seconds + value_loop x seconds past the end) / d."""
+    seconds = min(watch, d) + p["value_loop"] * max(watch - d, 0.0)
+    return value_factor * (d / 30.0) ** p["value_d"] * seconds / d
 
 
 def impression_ref(p, quality, hook, shareability, duration_s, affinity, follower, regular, k0):
@@ -40,7 +53,7 @@ def impression_ref(p, quality, hook, shareability, duration_s, affinity, followe
     if not play3:
         watch = min(3.0, d) * uniform(k0, D_WATCH)
         return dict(play3=False, completed=False, watch_s=watch, liked=False, commented=False, shared=False,
-                    n_recipients=0, followed=False, value=watch / d * value_factor)
+                    n_recipients=0, followed=False, value=value_of(p, value_factor, watch, d))
 
     if d <= 3.0:
         completed = True
@@ -54,6 +67,8 @@ def impression_ref(p, quality, hook, shareability, duration_s, affinity, followe
         else:
             e = (1.0 - pc) / max(pc, 1e-3)
             watch = 3.0 + (d - 3.0) * uniform(k0, D_WATCH) ** e
+    if completed and uniform(k0, D_LOOP) < sigmoid(p["loop_b"] - p["loop_d"] * math.log(d / 30.0)):
+        watch = d + loop_seconds(p, d, uniform(k0, D_LOOP_LEN))
     c = 1.0 if completed else 0.0
 
     liked = uniform(k0, D_LIKE) < sigmoid(p["like_b"] + p["like_q"] * q + p["like_a"] * a + p["like_c"] * c)
@@ -63,7 +78,7 @@ def impression_ref(p, quality, hook, shareability, duration_s, affinity, followe
     followed = (not follower) and uniform(k0, D_FOLLOW) < sigmoid(
         p["follow_b"] + p["follow_q"] * q + p["follow_a"] * a + p["follow_c"] * c)
     return dict(play3=True, completed=completed, watch_s=watch, liked=liked, commented=commented, shared=shared,
-                n_recipients=n_recipients, followed=followed, value=watch / d * value_factor)
+                n_recipients=n_recipients, followed=followed, value=value_of(p, value_factor, watch, d))
 
 
 def recipient_opens_ref(p, quality, recipient_affinity, k0, j):
@@ -108,13 +123,14 @@ def _sigmoid_np(x):
 def simulate_numpy(p, quality, hook, shareability, duration_s, affinity, follower, regular, draws):
     """The model in vectorized NumPy: every formula evaluated on whole arrays, outcomes masked.
 
-    ``draws`` is a float64 array of shape (n, 8) of uniforms in [0, 1),
+    ``draws`` is a float64 array of shape (n, 10) of uniforms in [0, 1),
     column ``i`` playing the part of ``uniform(k0, i)``; given the counter
     generator's draws (:func:`draws_ref`) the result equals the kernel's.
     """
     q, d = quality, duration_s
     r = regular.astype(np.float64)
-    a = np.log(np.maximum(affinity, p["affinity_floor"]))
+    b = p["affinity_base"]
+    a = np.log(np.maximum(b + (1.0 - b) * affinity, p["affinity_floor"]))
     value_factor = p["value_b"] + p["value_q"] * q + p["value_a"] * a
 
     play3 = draws[:, D_PLAY] < _sigmoid_np(p["play_b"] + p["play_h"] * hook + p["play_q"] * q
@@ -126,6 +142,10 @@ def simulate_numpy(p, quality, hook, shareability, duration_s, affinity, followe
     u = draws[:, D_WATCH]
     partial = 3.0 + (d - 3.0) * u ** ((1.0 - pc) / np.maximum(pc, 1e-3))
     watch = np.where(play3, np.where(completed, d, partial), np.minimum(3.0, d) * u)
+    looped = completed & (draws[:, D_LOOP] < _sigmoid_np(p["loop_b"] - p["loop_d"] * np.log(d / 30.0)))
+    ul = draws[:, D_LOOP_LEN]
+    extra = np.minimum(p["loop_median_s"] * (ul / (1.0 - ul)) ** p["loop_spread"], p["loop_cap"] * d)
+    watch = np.where(looped, d + extra, watch)
     c = completed.astype(np.float64)
 
     liked = play3 & (draws[:, D_LIKE] < _sigmoid_np(p["like_b"] + p["like_q"] * q + p["like_a"] * a + p["like_c"] * c))
@@ -136,4 +156,6 @@ def simulate_numpy(p, quality, hook, shareability, duration_s, affinity, followe
     followed = play3 & ~follower & (draws[:, D_FOLLOW] < _sigmoid_np(
         p["follow_b"] + p["follow_q"] * q + p["follow_a"] * a + p["follow_c"] * c))
     return dict(play3=play3, completed=completed, watch_s=watch, liked=liked, commented=commented, shared=shared,
-                n_recipients=n_recipients, followed=followed, value=watch / d * value_factor)
+                n_recipients=n_recipients, followed=followed,
+                value=value_factor * (d / 30.0) ** p["value_d"]
+                * (np.minimum(watch, d) + p["value_loop"] * np.maximum(watch - d, 0.0)) / d)

@@ -201,8 +201,11 @@ def test_probabilities_are_probabilities_and_move_the_right_way(q, h, s, d, aff,
         assert bh.completion_probability(BP, q, aff, reg, d * 2) < bh.completion_probability(BP, q, aff, reg, d)
     else:
         assert bh.completion_probability(BP, q, aff, reg, d) == 1.0
-    # regular readers play more; affinity above the floor helps
-    assert bh.play_probability(BP, q, h, aff, True) > bh.play_probability(BP, q, h, aff, False)
+    # by default a regular reader's view is lifted by nothing the value does not see (play_r = complete_r = 0);
+    # with play_r set, regular readers play more; affinity above the floor helps
+    assert bh.play_probability(BP, q, h, aff, True) == bh.play_probability(BP, q, h, aff, False)
+    bp_rr = bh.behavior_params(CFG.replace(play_r=0.8))
+    assert bh.play_probability(bp_rr, q, h, aff, True) > bh.play_probability(bp_rr, q, h, aff, False)
     assert bh.open_probability(BP, q, max(aff, 0.05) * 2) > bh.open_probability(BP, q, aff)
 
 
@@ -212,8 +215,12 @@ def test_outcomes_are_consistent():
     play, d = o["play3"], x["duration_s"]
     for name in ("completed", "liked", "commented", "shared", "followed"):
         assert not np.any(o[name] & ~play), name
-    assert np.all((o["watch_s"] >= 0) & (o["watch_s"] <= d))
-    np.testing.assert_array_equal(o["watch_s"][o["completed"]], d[o["completed"]])
+    w = o["watch_s"]
+    assert np.all((w >= 0) & (w <= d * (1.0 + CFG.loop_cap) * (1.0 + 1e-12)))
+    assert np.all(w[o["completed"]] >= d[o["completed"]])
+    assert not np.any((w > d) & ~o["completed"])  # a replay follows a completion
+    replay = w[o["completed"]] > d[o["completed"]]
+    assert 0.8 < replay.mean() < 1.0  # loop_b = 3: sigma(3) = 0.95 of completions loop
     assert np.all(o["watch_s"][~play] <= np.minimum(3.0, d[~play]))
     assert np.all(o["watch_s"][play & ~o["completed"]] >= 3.0)
     np.testing.assert_array_equal(o["completed"][d <= 3.0], play[d <= 3.0])  # short videos: a play completes
