@@ -54,7 +54,64 @@ class BehaviorConfig(Section):
 
     Logits: ``b*`` intercepts, ``*_q`` quality, ``*_a`` log-affinity,
     ``*_h`` hook, ``*_s`` shareability, ``*_r`` regular reader, ``*_c``
-    completion. See :func:`sim.behavior.impression` for the formulas.
+    completion, ``*_d`` log-duration. See :func:`sim.behavior.impression`
+    for the formulas.
+
+    Which parameters a log can fit, and the moments that identify them
+    (for ``ranksim calibrate``; the rest are assumptions, stated below):
+
+    - ``play_b``: the 3-second play rate per impression.
+    - ``complete_b``, ``complete_d``: completion given a 3-second play by
+      duration bucket (``complete_b`` the level at 30 s, ``complete_d`` the
+      slope on :math:`\ln d`; KuaiRand subset: 0.28 for 60-120 s, 0.05 above
+      300 s, slope -0.61 overall).
+    - ``loop_b``, ``loop_d``: the replay share (``watch_s > duration``) among
+      completions, by duration bucket (KuaiRand: 99.9 % of completions run
+      past the end, in every bucket, so ``loop_d = 0``).
+    - ``loop_median_s``, ``loop_spread``: the quantiles of the seconds
+      watched past the end (KuaiRand: median 4.0 s, 10th percentile 0.66 s,
+      90th 22 s, about the same in every duration bucket; a log-logistic of
+      median 4 s and spread 0.78 gives 0.71, 4 and 22 s).
+    - ``like_b``, ``comment_b``, ``share_b``, ``follow_b``: like, comment,
+      share and follow per impression (and follows per active user-day).
+    - ``complete_q``, ``complete_a`` and the other ``*_q``, ``*_a``, ``*_h``,
+      ``*_s`` coefficients: the spread of the rates across videos and across
+      a user's topics; per-video dispersion of completion at a fixed duration
+      identifies ``complete_q`` given the world's ``quality_sd``. Aggregate
+      rates alone do not identify them: leave them at their defaults unless
+      the log gives per-video or per-topic rates.
+    - Not in any public log: ``open_*`` (whether a shared card's recipient
+      opens it), ``rr_*`` and ``play_r``, ``complete_r`` (need follow
+      histories), ``value_*`` (latent by definition), ``affinity_base``,
+      ``affinity_floor``; ``return_*`` and ``satisfaction_rate`` only through
+      active days per user.
+
+    Assumptions (the sensitivity of each: ``docs/behavior.md``, "Stated
+    assumptions", made by running the default world with it changed):
+
+    - *Regular readers are not lifted* (``play_r = complete_r = 0``). A
+      regular reader's view used to be lifted in play and completion with no
+      counterpart in value, which inflated incumbents' signals against
+      newcomers; no public log shows follow histories to justify it. Set them
+      to model a real habit effect; the value then does not follow.
+    - *Value grows with time watched* (``value_d = 0.5``): a full watch of a
+      300-s video is worth :math:`10^{0.5} = 3.2` times a full watch of a 30-s
+      one; seconds past the end count half (``value_loop = 0.5``).
+    - *A base interest in every topic* (``affinity_base = 0.2``): the
+      effective affinity is :math:`0.2 + 0.8\,n_\mathrm{topics}\,\mathrm{interest}`
+      (mean 1), at least 0.2, so no (user, topic) pair sits at
+      ``affinity_floor`` (30 % did with a floor of 0.05 and no base), and an
+      exploratory impression off a user's topics costs a bounded amount.
+    - *Share opens are decided when the card is sent*: an open stands for the
+      recipient opening the card in the chat, a view outside the feed that is
+      counted in ``share_opens`` (so in share follow-through) whether or not
+      the feed later serves the video to the recipient; it is not an
+      impression and carries no latent value. The opened video then waits in
+      the recipient's inbox as a feed candidate (in the default world about
+      half of the opened cards are later served from there).
+    - *No deliberate re-serving*: a video is never served twice to a user
+      (:mod:`sim.seen`); re-watching exists only as loops within an
+      impression, at the rate and value above.
 
     Regular readers (``rr_*``, applied by the feed loop). Each follow of a
     user :math:`u` to a creator :math:`c` carries an engagement average
@@ -99,36 +156,36 @@ class BehaviorConfig(Section):
         S_u \leftarrow (1 - \mathrm{satisfaction\_rate})\,S_u + \mathrm{satisfaction\_rate}\,V / n .
     """
 
-    play_b: float = param(-0.2, "float", -20.0, 20.0, doc="3-second play: intercept (logit)")
+    play_b: float = param(0.3, "float", -20.0, 20.0, doc="3-second play: intercept (logit)")
     play_h: float = param(0.9, "float", -20.0, 20.0, doc="3-second play: hook coefficient")
     play_q: float = param(0.3, "float", -20.0, 20.0, doc="3-second play: quality coefficient")
     play_a: float = param(0.6, "float", -20.0, 20.0, doc="3-second play: log-affinity coefficient")
     play_r: float = param(0.0, "float", -20.0, 20.0, doc="3-second play: regular-reader coefficient (0: no lift the value does not share; see docs)")
-    complete_b: float = param(-0.6, "float", -20.0, 20.0, doc="completion given a 3-second play: intercept (at 30 s)")
+    complete_b: float = param(-1.2, "float", -20.0, 20.0, doc="completion given a 3-second play: intercept (at 30 s)")
     complete_q: float = param(1.0, "float", -20.0, 20.0, doc="completion: quality coefficient")
     complete_a: float = param(0.5, "float", -20.0, 20.0, doc="completion: log-affinity coefficient")
     complete_r: float = param(0.0, "float", -20.0, 20.0, doc="completion: regular-reader coefficient (0: no lift the value does not share; see docs)")
-    complete_d: float = param(0.7, "float", 0.0, 20.0, doc="completion: penalty per unit of ln(duration / 30 s)")
+    complete_d: float = param(1.0, "float", 0.0, 20.0, doc="completion: penalty per unit of ln(duration / 30 s)")
     loop_b: float = param(3.0, "float", -20.0, 20.0, doc="loop given completion (watching on past the end): intercept (at 30 s)")
     loop_d: float = param(0.0, "float", -20.0, 20.0, doc="loop given completion: penalty per unit of ln(duration / 30 s)")
     loop_median_s: float = param(4.0, "float", 0.0, 3600.0, doc="seconds watched past the end by a looping viewer: median (log-logistic)")
     loop_spread: float = param(0.78, "float", 0.0, 5.0, doc="seconds past the end: log-logistic spread, ln(q90 / median) / ln 9")
     loop_cap: float = param(10.0, "float", 0.0, 1000.0, doc="seconds past the end are at most this many durations")
-    like_b: float = param(-3.0, "float", -20.0, 20.0, doc="like given a 3-second play: intercept")
+    like_b: float = param(-5.3, "float", -20.0, 20.0, doc="like given a 3-second play: intercept")
     like_q: float = param(0.7, "float", -20.0, 20.0, doc="like: quality coefficient")
     like_a: float = param(0.4, "float", -20.0, 20.0, doc="like: log-affinity coefficient")
     like_c: float = param(1.0, "float", -20.0, 20.0, doc="like: completion coefficient")
-    comment_b: float = param(-4.5, "float", -20.0, 20.0, doc="comment given a 3-second play: intercept")
+    comment_b: float = param(-5.0, "float", -20.0, 20.0, doc="comment given a 3-second play: intercept")
     comment_q: float = param(0.5, "float", -20.0, 20.0, doc="comment: quality coefficient")
     comment_a: float = param(0.3, "float", -20.0, 20.0, doc="comment: log-affinity coefficient")
-    share_b: float = param(-4.0, "float", -20.0, 20.0, doc="share given a 3-second play: intercept")
+    share_b: float = param(-5.7, "float", -20.0, 20.0, doc="share given a 3-second play: intercept")
     share_s: float = param(1.2, "float", -20.0, 20.0, doc="share: shareability coefficient")
     share_q: float = param(0.4, "float", -20.0, 20.0, doc="share: quality coefficient")
     share_max_recipients: int = param(3, "int", 1, 64, doc="a share goes to 1..this many friends")
     open_b: float = param(-0.8, "float", -20.0, 20.0, doc="recipient opens a shared card: intercept")
     open_q: float = param(0.9, "float", -20.0, 20.0, doc="open: quality coefficient (shareability plays no part)")
     open_a: float = param(0.5, "float", -20.0, 20.0, doc="open: recipient's log-affinity coefficient")
-    follow_b: float = param(-5.0, "float", -20.0, 20.0, doc="follow given a 3-second play (non-followers): intercept")
+    follow_b: float = param(-6.4, "float", -20.0, 20.0, doc="follow given a 3-second play (non-followers): intercept")
     follow_q: float = param(0.8, "float", -20.0, 20.0, doc="follow: quality coefficient")
     follow_a: float = param(0.4, "float", -20.0, 20.0, doc="follow: log-affinity coefficient")
     follow_c: float = param(1.0, "float", -20.0, 20.0, doc="follow: completion coefficient")
