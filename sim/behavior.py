@@ -120,7 +120,10 @@ class BehaviorConfig(Section):
       effective affinity is :math:`0.2 + 0.8\,n_\mathrm{topics}\,\mathrm{interest}`
       (mean 1), at least 0.2, so no (user, topic) pair sits at
       ``affinity_floor`` (30 % did with a floor of 0.05 and no base), and an
-      exploratory impression off a user's topics costs a bounded amount.
+      exploratory impression off a user's topics costs a bounded amount
+      (log-affinity -1.6 instead of -3.0). The Dirichlet interests still put
+      20 % of pairs within 0.01 of the base: a base, not a spread, is what
+      this assumption changes.
     - *Share opens are decided when the card is sent*: an open stands for the
       recipient opening the card in the chat, a view outside the feed that is
       counted in ``share_opens`` (so in share follow-through) whether or not
