@@ -1,6 +1,7 @@
 """sim.calibrate: parameter recovery, the fit report, bad input, and the command line."""
 
 import csv
+import dataclasses
 import math
 
 import numpy as np
@@ -80,6 +81,8 @@ def test_calibration_recovers_known_parameters(true_log):
 def test_unfittable_parameters_and_unshown_moments_are_reported(true_log):
     targets = targets_from_log(true_log)
     targets["like_rate"] = Target("like_rate", math.nan, math.nan, 0, "x", "not shown by this log: test")
+    # a follow rate four times the log's: far from what the default world makes, and no fitted parameter moves it
+    targets["follow_rate"] = dataclasses.replace(targets["follow_rate"], value=4 * targets["follow_rate"].value)
     params = [FitParam("behavior.like_b", -12.0, 6.0, ("like_rate",)),
               FitParam("behavior.play_b", -8.0, 8.0, ("play3_rate",))]
     res = fit(targets, Config(), params=params, seed=0, max_evals=1, **SMALL)
@@ -88,8 +91,7 @@ def test_unfittable_parameters_and_unshown_moments_are_reported(true_log):
     rows = {r["moment"]: r for r in res.rows()}
     assert rows["like_rate"]["status"] == "not fitted: not shown by this log: test"
     assert rows["like_rate"]["weight"] == 0
-    # with one evaluation nothing moves; the default world's follow rate is far from this log's and
-    # no fitted parameter moves it
+    # with one evaluation nothing moves; the follow rate is far from its target and no fitted parameter moves it
     assert rows["follow_rate"]["status"] == "OUT OF TOLERANCE (no fitted parameter moves it)"
     assert "follow_rate" in res.out_of_tolerance()
 
