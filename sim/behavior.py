@@ -87,7 +87,8 @@ class BehaviorConfig(Section):
       active days per user.
 
     Assumptions, each with its sensitivity: the default world (10,000 users,
-    7 days, seed 1) run under the policies ``none`` and ``fixed_tilt``
+    7 days, seed 1; measured with the no-repeat filter of the issue-14 branch,
+    not in this version) run under the policies ``none`` and ``fixed_tilt``
     (strength 0.5) with the assumption changed; value per impression and
     new-creator exposure under ``none``, and the tilt's cost (value per
     impression lost against ``none``, one seed, common random numbers):
@@ -131,9 +132,11 @@ class BehaviorConfig(Section):
       impression and carries no latent value. The opened video then waits in
       the recipient's inbox as a feed candidate (in the default world about
       half of the opened cards are later served from there).
-    - *No deliberate re-serving*: a video is never served twice to a user
-      (:mod:`sim.seen`); re-watching exists only as loops within an
-      impression, at the rate and value above.
+    - *No deliberate re-serving*: re-watching is modelled only as loops
+      within an impression, at the rate and value above. (The feed loop
+      still excludes only a user's last ``feed.seen_memory`` impressions, so
+      accidental repeats remain; the exact no-repeat filter of issue 14
+      point 1 is not in this version.)
 
     Regular readers (``rr_*``, applied by the feed loop). Each follow of a
     user :math:`u` to a creator :math:`c` carries an engagement average
