@@ -96,6 +96,10 @@ TWINS = {
     "sim.behavior._sigmoid": _IMPRESSION,
     "sim.behavior._bernoulli": _IMPRESSION,
     "sim.behavior._log_affinity": _IMPRESSION,
+    "sim.behavior._affinity": _IMPRESSION,
+    "sim.behavior._loop_logit": _IMPRESSION,
+    "sim.behavior._loop_seconds": _IMPRESSION,
+    "sim.behavior._value_seconds": _IMPRESSION,
     "sim.behavior._play_logit": _IMPRESSION,
     "sim.behavior._complete_logit": _IMPRESSION,
     "sim.behavior._like_logit": _IMPRESSION,
@@ -139,6 +143,7 @@ ALLOWED = {
     # probabilities and move the documented way.
     "sim.behavior.play_probability": "sigmoid of _play_logit",
     "sim.behavior.completion_probability": "sigmoid of _complete_logit",
+    "sim.behavior.loop_probability": "sigmoid of _loop_logit",
     "sim.behavior.like_probability": "sigmoid of _like_logit",
     "sim.behavior.comment_probability": "sigmoid of _comment_logit",
     "sim.behavior.share_probability": "sigmoid of _share_logit",

@@ -118,8 +118,10 @@ def test_slot_quota_reserves_its_slots(tmp_path):
     full = lambda e: (e[e.day >= 2].groupby("request_id")["is_new_creator"].sum() >= share * slate).mean()  # noqa: E731
     # a tiny world has few new creators' posts to fill the slots with, so not every request
     # can be filled; the quota fills two slots several times as often as the ranker alone
-    assert full(q) > 0.25 and full(q) > 3 * full(n)  # measured: 0.36 against 0.088
-    assert q.is_new_creator.mean() > 1.8 * n.is_new_creator.mean()
+    # measured: 0.36 against 0.088 before issue 14's defaults, 0.37 against 0.13 with them (the ranker
+    # alone now shows new creators' posts more often)
+    assert full(q) > 0.25 and full(q) > 2.5 * full(n)
+    assert q.is_new_creator.mean() > 1.6 * n.is_new_creator.mean()  # measured 1.79 with issue 14's defaults
 
 
 # --- log sampling --------------------------------------------------------------------------
