@@ -73,6 +73,13 @@ DAYS = 5
 PLAY, COMP, FOL, RR = 0, 1, 2, 3
 
 
+def _users(U):
+    """The user columns OnlineMetrics reads for its by-group metrics (their values do not matter here)."""
+    i = np.arange(U, dtype=np.int8)
+    return dict(n_users=U, user_activity=np.linspace(1.0, 3.0, U), user_age_band=i % 3, user_gender=i % 2,
+                user_city_tier=i % 3)
+
+
 def small_world():
     """3 established creators (join day 0) and 9 new ones (3 a day on days 1-3); 2 posts each."""
     join = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], np.int32)
@@ -84,7 +91,7 @@ def small_world():
     post_day[:6] = np.array([-2, -1, -2, 0, -1, 0])  # established creators' backlog
     vq = np.arange(vcre.size, dtype=np.float64)[::-1] * 0.1  # distinct video qualities
     ai = np.zeros(vcre.size, bool)
-    return SimpleNamespace(n_creators=C, creator_join_day=join, creator_quality=quality, video_creator=vcre,
+    return SimpleNamespace(**_users(100), n_creators=C, creator_join_day=join, creator_quality=quality, video_creator=vcre,
                            video_post_day=post_day, video_quality=vq, video_is_ai=ai)
 
 
@@ -220,7 +227,7 @@ def _ai_world(ratios):
     ai = (np.arange(V) % 2).astype(bool)
     plain = 10.0 + np.arange(V) // 2
     vi = np.where(ai, plain * np.repeat(ratios, 2), plain)
-    w = SimpleNamespace(n_creators=1, creator_join_day=np.array([0], np.int32), creator_quality=np.zeros(1),
+    w = SimpleNamespace(**_users(10), n_creators=1, creator_join_day=np.array([0], np.int32), creator_quality=np.zeros(1),
                         video_creator=np.zeros(V, np.int64), video_post_day=np.zeros(V, np.int32),
                         video_quality=q, video_is_ai=ai)
     vc = np.stack([np.zeros(V), vi], axis=1)
