@@ -618,6 +618,18 @@ def _umask() -> int:
     return mask
 
 
+def temp_dir(parent, prefix: str) -> Path:
+    """A new uniquely named directory in ``parent`` with the mode the umask gives (not 0700).
+
+    ``tempfile.mkdtemp`` makes private directories; a run or model directory
+    renamed into place from one should be as readable as any other directory
+    its user creates.
+    """
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(d, 0o777 & ~_umask())
+    return d
+
+
 def atomic_write(path, write) -> None:
     """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it to ``path``.
 

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numba
 import numpy as np
 
 from ranker._numba import JIT, PJIT, njit, prange
+from ranker.io import temp_dir
 from ranker.policies import NonFiniteBoost, PolicyContext, quota_slots
 from ranker.rng import STREAM_LOG, key, uniform
 from ranker.score import ScoreWeights, base_scores, weight_vector
@@ -28,6 +28,7 @@ from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
 from sim.behavior import behavior_params
 from sim.config import Config, write_config
+from sim.events import EVENT_COLUMNS, EventWriter  # noqa: F401  (EVENT_COLUMNS: its old home)
 from sim.metrics import OnlineMetrics, creator_age_days
 from sim.world import build_world
 
@@ -122,37 +123,9 @@ class _RowBuffers:
         return self.i[:n], self.f[:n], self.u[:n], self.rec[:n]
 
 
-class _EventWriter:
-    """Parquet event log written in chunks (one file per tick with rows)."""
-
-    def __init__(self, path: Path):
-        import pyarrow  # noqa: F401  (fail early if missing)
-
-        self.path = path
-        path.mkdir(parents=True, exist_ok=True)
-        self.n_files = 0
-        self.n_rows = 0
-
-    def write(self, table):
-        import pyarrow.parquet as pq
-
-        if table.num_rows == 0:
-            return
-        pq.write_table(table, self.path / f"part-{self.n_files:05d}.parquet", compression="zstd")
-        self.n_files += 1
-        self.n_rows += table.num_rows
-
-
 #: The events' ``source`` column, code -> the candidate source the impression came from.
 SOURCE_NAMES = {K.SOURCE_FOLLOW: "follow", K.SOURCE_SHARE: "share", K.SOURCE_INTEREST: "interest",
                 K.SOURCE_FRESH: "fresh"}
-
-EVENT_COLUMNS = (
-    "day", "tick", "request_id", "user_id", "video_id", "creator_id", "position", "source", "score",
-    "boost", "affinity", "duration_s", "creator_age_days", "is_new_creator", "is_ai_labeled", "regular_reader",
-    "follower", "play_3s", "completed", "watch_s", "liked", "commented", "shared", "share_recipients",
-    "share_opens", "followed", "latent_value",
-)
 
 
 def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None, overwrite=False) -> RunResult:
@@ -223,7 +196,7 @@ def _preflight(cfg: Config, world) -> None:
 
 
 def _simulate_into(cfg: Config, out: Path, progress: bool, world) -> RunResult:
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
+    tmp = temp_dir(out.parent, prefix=f".{out.name}.partial-{os.getpid()}-")
     try:
         (tmp / "INCOMPLETE").write_text(f"This run did not finish; its files are partial (pid {os.getpid()}).\n")
         write_config(cfg, tmp / "config.toml")
@@ -317,7 +290,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         video_creator=w.video_creator, video_topic=w.video_topic, video_duration_s=w.video_duration_s,
         video_quality=w.video_quality, video_hook=_hook_seen(w, bcfg), video_shareability=w.video_shareability)
     metrics = OnlineMetrics(w, feed, days)
-    writer = _EventWriter(out / "events") if (out is not None and run.log_sample > 0) else None
+    writer = EventWriter(out / "events", cfg) if (out is not None and run.log_sample > 0) else None
     top_m = max(4 * feed.n_interest_candidates, 64)
     bufs = _RowBuffers(bcfg.share_max_recipients)
     max_rec = bcfg.share_max_recipients
@@ -463,6 +436,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             bar.set_postfix(impressions=f"{total_imps:,}")
     if bar is not None:
         bar.close()
+    if writer is not None:
+        writer.close()
     m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS, K.VC_PLAYS_3S)
     seconds = time.perf_counter() - t_start
     return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds,
@@ -483,9 +458,7 @@ def _hook_seen(w, bcfg):
 
 
 def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days):
-    """Append the tick's sampled requests to the event log."""
-    import pyarrow as pa
-
+    """Append the tick's sampled requests to the event log (the day is the file's partition)."""
     rows = np.arange(out_i.shape[0], dtype=np.int64)
     keep = out_i[:, K.I_VIDEO] >= 0
     if run.log_sample < 1.0:
@@ -500,7 +473,6 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
     c = w.video_creator[v]
     age = creator_age_days(w.creator_join_day[c], day + tick / T)
     cols = {
-        "day": np.full(v.size, day, np.int32),
         "tick": np.full(v.size, tick, np.int16),
         # rows are grouped by request, so row // slate is the tick's running request index
         "request_id": req_base + rows[keep] // slate,
@@ -529,4 +501,4 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
         "followed": ou[:, K.U_FOLLOWED].astype(bool),
         "latent_value": of[:, K.F_VALUE],
     }
-    writer.write(pa.table({k: cols[k] for k in EVENT_COLUMNS}))
+    writer.write(day, cols)

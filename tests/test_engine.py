@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow.dataset as ds
 import pytest
 
 from sim.config import Config, load_config
 from sim.engine import EVENT_COLUMNS, simulate
+from sim.events import read_events as _read_events
 from sim.world import WorldConfig
 
 TINY_WORLD = WorldConfig(n_users=400, n_creators=60, new_creators_per_day=4, friends_mean=6.0, follows_mean=4.0)
@@ -21,8 +21,7 @@ def tiny(policy="none", days=3, seed=1, log_sample=1.0, params=None):
     return cfg.with_overrides(policy=policy, policy_params=params, days=days, seed=seed, log_sample=log_sample)
 
 
-def read_events(d):
-    return ds.dataset(Path(d) / "events", format="parquet").to_table().to_pandas()
+read_events = _read_events
 
 
 def files_bytes(d):
@@ -260,3 +259,19 @@ def test_a_policy_returning_a_non_finite_boost_is_named(monkeypatch):
     monkeypatch.setattr(cls, "act", bad_act)
     with pytest.raises(ValueError, match=r"Policy 'none' returned a boost of -inf for video \d+ on day 0, tick 0"):
         simulate(tiny(days=1), progress=False)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_run_directory_respects_the_umask(tmp_path, umask):
+    """The run is written in a temporary directory (mkdtemp makes it 0700) and renamed: it gets the umask's mode."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        res = simulate(tiny(days=1), tmp_path / "run", progress=False)
+    finally:
+        os.umask(old)
+    for p in [res.out_dir, *res.out_dir.rglob("*")]:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert mode == (0o777 if p.is_dir() else 0o666) & ~umask, (p, oct(mode))

@@ -79,11 +79,20 @@ def fake_log_columns(seed=0, days=5, ticks=3, n_users=40, n_videos=60, slate=6, 
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 
-def write_log(path, cols, n_files=3):
+def write_log(path, cols, n_files=3, flat=False):
+    """The simulator's layout (``day=NNNN/part-0.parquet``, no day column in the files), or ``flat``:
+    ``n_files`` files holding every column (the layout of logs written before 0.2)."""
     path.mkdir(parents=True, exist_ok=True)
     n = len(cols["day"])
-    for i, part in enumerate(np.array_split(np.arange(n), n_files)):
-        pq.write_table(pa.table({k: v[part] for k, v in cols.items()}), path / f"part-{i:05d}.parquet")
+    if flat:
+        for i, part in enumerate(np.array_split(np.arange(n), n_files)):
+            pq.write_table(pa.table({k: v[part] for k, v in cols.items()}), path / f"part-{i:05d}.parquet")
+        return path
+    for d in np.unique(cols["day"]):
+        sel = cols["day"] == d
+        (path / f"day={int(d):04d}").mkdir()
+        pq.write_table(pa.table({k: v[sel] for k, v in cols.items() if k != "day"}),
+                       path / f"day={int(d):04d}" / "part-0.parquet")
     return path
 
 
@@ -195,6 +204,16 @@ def test_training_set_shapes_and_counts(sim_log):
     H = ts.hand_features()
     np.testing.assert_allclose(ts.hand_score, H @ np.array([getattr(w, c) for c in learn.HAND_NAMES]))
     assert np.isfinite(ts.X[:, :7]).all()
+
+
+def test_day_partitioned_and_flat_logs_read_the_same(tmp_path):
+    """The simulator writes day=NNNN directories (day only in the names); logs of earlier versions are flat."""
+    cols = fake_log_columns(seed=2, days=3)
+    a = read_event_log(write_log(tmp_path / "part", cols))
+    b = read_event_log(write_log(tmp_path / "flat", cols, flat=True))
+    assert a.n == b.n == len(cols["day"]) and a.n_days == 3
+    for name in ("day", "block", "request", "user", "video", "watch_s", "play3"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
 def test_log_needs_columns_and_order(tmp_path):

@@ -122,8 +122,9 @@ def read_event_log(path) -> EventLog:
     Parameters
     ----------
     path : str or path-like
-        A directory of Parquet files (``RUN/events``), or a run directory
-        holding ``events/``. Columns :data:`EVENT_REQUIRED`, and
+        A directory of Parquet files (``RUN/events``: ``day=NNNN``
+        directories, or flat files), or a run directory holding
+        ``events/``. Columns :data:`EVENT_REQUIRED`, and
         :data:`EVENT_OPTIONAL` where present.
 
     Returns
@@ -145,7 +146,9 @@ def read_event_log(path) -> EventLog:
     if not p.is_dir():
         raise FileNotFoundError(f"{path}: no such directory (expected a directory of Parquet files)")
     try:
-        ds = pads.dataset(str(p), format="parquet")
+        # the simulator's layout: day=NNNN directories (Hive); older logs: flat files with a day column
+        hive = any(c.is_dir() and c.name.startswith("day=") for c in p.iterdir())
+        ds = pads.dataset(str(p), format="parquet", partitioning="hive" if hive else None)
         names = set(ds.schema.names)
     except Exception as e:  # pyarrow raises several types for unreadable files
         raise ValueError(f"{path}: cannot read as a Parquet dataset: {e}") from None
