@@ -6,6 +6,7 @@ breaks ``isnan``/``isinf`` checks. The set below keeps those checks valid.
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numba
@@ -52,6 +53,37 @@ def _set_cache_dir() -> None:
 
 
 _set_cache_dir()
+
+#: Seconds a first run spends compiling the kernels into an empty cache, rounded (benchmarks/run.py measures
+#: it in a fresh process with an empty NUMBA_CACHE_DIR: its ``compile`` row; 96-110 s on 2 cores).
+COMPILE_SECONDS = 100
+
+
+def _warm_stamp() -> Path | None:
+    """The file that says this code's kernels are in the cache (``None``: Numba's own locations, unknown)."""
+    d = numba.config.CACHE_DIR
+    if not d:
+        return None
+    v = sys.version_info
+    return Path(d) / f"ranksim-{SOURCE_HASH}-py{v[0]}{v[1]}-numba{numba.__version__}.warm"
+
+
+def cache_is_cold() -> bool:
+    """True when no run of this code (this Python, this Numba) has filled the kernel cache yet."""
+    if numba.config.DISABLE_JIT:
+        return False
+    stamp = _warm_stamp()
+    return stamp is not None and not stamp.exists()
+
+
+def mark_cache_warm() -> None:
+    """Record that a run finished, so its kernels are cached (best effort)."""
+    stamp = _warm_stamp()
+    if stamp is not None:
+        try:
+            stamp.touch()
+        except OSError:
+            pass
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 

@@ -190,7 +190,10 @@ def _simulate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sim import __version__
+
     p = argparse.ArgumentParser(prog="ranksim", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"ranksim {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

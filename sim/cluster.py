@@ -52,7 +52,7 @@ RETRIES = 2
 ALLOWED_FAILURES = 3
 #: What ``--scheduler`` takes to start an embedded ``LocalCluster``.
 LOCAL = "local"
-_INSTALL = "pip install 'dask[distributed]>=2024.1'"
+_INSTALL = "pip install 'ranksim[cluster]' (Dask and distributed, the cluster extra)"
 
 
 class ClusterError(RuntimeError):
@@ -166,17 +166,20 @@ def start_local_cluster(n_workers: int):
 
 
 def parse_scheduler(scheduler) -> str:
-    """``--scheduler`` checked and stripped: ``"local"``, an address or a scheduler file (no connection made)."""
+    """``--scheduler`` checked and stripped: ``"local"``, an address or a scheduler file (no connection made).
+
+    Raises :class:`ClusterError` when Dask distributed (the ``[cluster]`` extra) is not installed.
+    """
     shape = "--scheduler must be 'local' or a Dask scheduler address (tcp://host:8786 or host:8786) or an " \
             "existing scheduler file"
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise ValueError(f"{shape}; got {scheduler!r}.")
     s = scheduler.strip()
-    if s == LOCAL or os.path.isfile(s):
-        return s
-    m = _ADDRESS.fullmatch(s)
-    if m is None or not 0 < int(m.group("port")) < 65536:
-        raise ValueError(f"{shape}; got {scheduler!r} (no such file, and not an address with a port).")
+    if s != LOCAL and not os.path.isfile(s):
+        m = _ADDRESS.fullmatch(s)
+        if m is None or not 0 < int(m.group("port")) < 65536:
+            raise ValueError(f"{shape}; got {scheduler!r} (no such file, and not an address with a port).")
+    _distributed()  # the [cluster] extra: say so before any run starts
     return s
 
 

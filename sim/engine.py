@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from ranker._numba import JIT, PJIT, njit, prange
+from ranker._progress import Progress
 from ranker.io import temp_dir
 from ranker.policies import NonFiniteBoost, PolicyContext, quota_slots
 from ranker.rng import STREAM_LOG, key, uniform
@@ -55,6 +56,30 @@ class RunResult:
     def scalars(self) -> dict:
         """The metrics that are single numbers, as ``name -> value``."""
         return {k: v["value"] for k, v in self.metrics.items() if not isinstance(v["value"], list)}
+
+    def to_frame(self):
+        """The single-number metrics as a ``pandas.DataFrame``: index ``metric``, columns ``value``, ``unit``,
+        ``description`` (``value`` NaN where the metric is undefined, e.g. no breakout yet)."""
+        import pandas as pd
+
+        rows = {k: v for k, v in self.metrics.items() if not isinstance(v["value"], list)}
+        df = pd.DataFrame({"value": [np.nan if v["value"] is None else float(v["value"]) for v in rows.values()],
+                           "unit": [v["unit"] for v in rows.values()],
+                           "description": [v["description"] for v in rows.values()]},
+                          index=pd.Index(list(rows), name="metric"))
+        return df
+
+    def by_day_frame(self):
+        """The per-day metrics (names ending ``_by_day`` with one number a day) as a ``pandas.DataFrame``
+        indexed by ``day``, one column per metric."""
+        import pandas as pd
+
+        cols = {k: v["value"] for k, v in self.metrics.items()
+                if k.endswith("_by_day") and isinstance(v["value"], list)
+                and all(not isinstance(x, list) for x in v["value"])}
+        df = pd.DataFrame({k: [np.nan if x is None else x for x in v] for k, v in cols.items()})
+        df.index.name = "day"
+        return df
 
 
 @njit(**PJIT)
@@ -140,7 +165,9 @@ def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None,
         into a temporary sibling and renamed at the end, so an interrupted run
         leaves nothing that looks complete.
     progress : bool
-        Show a progress bar per day (tqdm).
+        Report progress: a bar per day on a terminal, one line per day
+        elsewhere (a pipe, a log, a notebook); and, when the kernel cache is
+        empty, one line saying the first run compiles them.
     threads : int, optional
         Numba threads; results are identical for any count.
     world : World, optional
@@ -155,10 +182,21 @@ def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None,
     A run holds a lock on ``out_dir`` while it writes, and removes partial
     output that earlier runs left beside it when their process is gone.
     """
-    from ranker._numba import set_threads
+    from ranker._numba import COMPILE_SECONDS, cache_is_cold, mark_cache_warm, set_threads
 
     set_threads(threads)
     _preflight(cfg, world)
+    cold = cache_is_cold()
+    if progress and cold:
+        print(f"ranksim: compiling kernels (first run only, about {COMPILE_SECONDS} s)...", file=sys.stderr,
+              flush=True)
+    res = _simulate(cfg, out_dir, progress, world, overwrite)
+    if cold:
+        mark_cache_warm()
+    return res
+
+
+def _simulate(cfg, out_dir, progress, world, overwrite) -> RunResult:
     if out_dir is None:
         return _run(cfg, None, progress, world)
     from sim.preflight import OutputBusy, OutputLock, clean_stale_partials, lock_path, prepare_run_dir
@@ -299,11 +337,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     total_imps = 0
     t_kernels = 0.0
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=days, desc=f"simulate {cfg.policy.name} seed={seed}", unit="day", leave=False)
+    bar = Progress(days, f"simulate {cfg.policy.name} seed={seed}", "day", enabled=progress)
     for day in range(days):
         K.draw_returns(seed, day, sat, bcfg.return_b, bcfg.return_v, returned)
         user_day[:] = 0.0
@@ -431,11 +465,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         quits = alive & joined & old_enough & (daily.sum(axis=1) < feed.quit_min_impressions)
         quit_day[quits] = day
         metrics.end_day(day, int(np.count_nonzero(returned)), int(np.count_nonzero(had)), quit_day > day)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(impressions=f"{total_imps:,}")
-    if bar is not None:
-        bar.close()
+        bar.update(1, impressions=f"{total_imps:,}")
+    bar.close()
     if writer is not None:
         writer.close()
     m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS, K.VC_PLAYS_3S)

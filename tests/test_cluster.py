@@ -321,6 +321,19 @@ def test_bad_scheduler_arguments_fail_before_any_work(tmp_path, capsys, monkeypa
         K.connect("local", 1)
 
 
+def test_scheduler_without_the_cluster_extra_names_it_before_any_run(tmp_path, capsys, monkeypatch):
+    from sim.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # pip install ranksim without [cluster]
+    out = tmp_path / "cmp"
+    assert main(["compare", "--users", "200", "--days", "1", "--seeds", "1", "--quiet", "--scheduler", "local",
+                 "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ranksim compare: error: --scheduler needs Dask distributed, which is not installed: "
+                   "pip install 'ranksim[cluster]' (Dask and distributed, the cluster extra)"]
+    assert not out.exists()  # refused before planning, compiling or writing anything
+
+
 def test_unreachable_scheduler_is_one_line_exit_1(tmp_path, capsys):
     import dask
 

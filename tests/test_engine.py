@@ -275,3 +275,64 @@ def test_run_directory_respects_the_umask(tmp_path, umask):
     for p in [res.out_dir, *res.out_dir.rglob("*")]:
         mode = stat.S_IMODE(p.stat().st_mode)
         assert mode == (0o777 if p.is_dir() else 0o666) & ~umask, (p, oct(mode))
+
+
+def test_progress_is_a_line_per_day_when_not_a_terminal(tmp_path, capsys):
+    """Piped or logged (stderr not a TTY): plain lines, no carriage-return frames of a bar."""
+    simulate(tiny(days=2), tmp_path / "run", progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("simulate none seed=1")]
+    assert [ln.split(",")[0] for ln in lines] == ["simulate none seed=1: day 1/2", "simulate none seed=1: day 2/2"]
+    assert all("impressions " in ln for ln in lines)
+    simulate(tiny(days=1), tmp_path / "quiet", progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_is_a_bar_on_a_terminal():
+    import io
+
+    from ranker._progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        p = Progress(3, "work", "day", stream=stream)
+        for _ in range(3):
+            p.update(1, rows=5)
+        p.close()
+    assert "\r" in tty.getvalue() and "3/3" in tty.getvalue()
+    assert pipe.getvalue() == "".join(f"work: day {i}/3, rows 5\n" for i in (1, 2, 3))
+
+
+def test_cold_kernel_cache_says_so_once(tmp_path, capsys, monkeypatch):
+    import ranker._numba as N
+
+    if N.numba.config.DISABLE_JIT:
+        pytest.skip("nothing is compiled with the JIT off")
+    stamp = tmp_path / "cache" / "ranksim-x.warm"
+    stamp.parent.mkdir()
+    monkeypatch.setattr(N, "_warm_stamp", lambda: stamp)
+    simulate(tiny(days=1), tmp_path / "a", progress=True)
+    notice = f"ranksim: compiling kernels (first run only, about {N.COMPILE_SECONDS} s)..."
+    assert capsys.readouterr().err.splitlines()[0] == notice
+    assert stamp.exists()
+    simulate(tiny(days=1), tmp_path / "b", progress=True)
+    assert "compiling" not in capsys.readouterr().err
+
+
+def test_result_frames_hold_the_metrics(tmp_path):
+    res = simulate(tiny(days=2), tmp_path / "run", progress=False)
+    df = res.to_frame()
+    scalars = res.scalars()
+    assert list(df.index) == list(scalars) and list(df.columns) == ["value", "unit", "description"]
+    for k, v in scalars.items():
+        assert (np.isnan(df.at[k, "value"]) if v is None else df.at[k, "value"] == v), k
+        assert df.at[k, "unit"] == res.metrics[k]["unit"]
+    by_day = res.by_day_frame()
+    assert list(by_day.index) == [0, 1]
+    assert by_day["retention_by_day"].tolist() == res.metrics["retention_by_day"]["value"]
+    assert "impressions_by_cohort_day" not in by_day  # a day x cohort table, not one number a day
