@@ -45,6 +45,38 @@ class CompareResult:
     n_reused: int
     seconds: float
 
+    def to_frame(self):
+        """Every arm's statistics as a ``pandas.DataFrame``, one row per (arm, metric).
+
+        Columns: ``n``, ``mean``, ``sd``, ``lo``, ``hi`` (the confidence interval of the mean at
+        ``summary["ci_level"]``), ``unit``; and the difference against the baseline paired by
+        seed, ``diff``, ``diff_lo``, ``diff_hi``, ``rel`` (diff / baseline mean), ``detectable``
+        (the interval excludes 0; NaN and False for the baseline itself).
+        """
+        import pandas as pd
+
+        s = self.summary
+        rows = []
+        for arm, per in s["stats"].items():
+            for metric, st in per.items():
+                pd_ = s["paired"].get(arm, {}).get(metric)
+                rows.append({"arm": arm, "metric": metric, "n": st["n"], "mean": st["mean"], "sd": st["sd"],
+                             "lo": st["lo"], "hi": st["hi"], "unit": s["metric_info"].get(metric, {}).get("unit", ""),
+                             "diff": pd_["diff"] if pd_ else float("nan"),
+                             "diff_lo": pd_["lo"] if pd_ else float("nan"),
+                             "diff_hi": pd_["hi"] if pd_ else float("nan"),
+                             "rel": pd_["rel"] if pd_ else float("nan"),
+                             "detectable": bool(pd_["detectable"]) if pd_ else False})
+        return pd.DataFrame(rows).set_index(["arm", "metric"])
+
+    def runs_frame(self):
+        """One row per run (index ``run_id``): ``arm``, ``policy``, ``seed`` and every single-number metric."""
+        import pandas as pd
+
+        rows = [{"run_id": r["run_id"], "arm": r["arm"], "policy": r["policy"], "seed": r["seed"], **r["scalars"]}
+                for r in self.summary["runs"]]
+        return pd.DataFrame(rows).set_index("run_id")
+
 
 def _check_inputs(specs, out: Path, jobs, scheduler, executor, run_fn) -> None:
     """Everything a comparison needs, checked before any world is built.

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ranker._numba import COMPILE_SECONDS, cache_is_cold
+from ranker._progress import Progress
 from sim.arms import RunSpec
 from sim.config import load_config
 from sim.engine import simulate
@@ -232,7 +234,7 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
         Worker processes for the default executor (default:
         :func:`default_jobs`).
     progress : bool
-        One tqdm bar over runs.
+        One bar over runs on a terminal, one line per finished run elsewhere.
     run_fn : callable, optional
         ``run_fn(spec, run_dir, threads)``, default :func:`run_one`; it must
         leave a complete run (``metrics.json``) in ``run_dir``.
@@ -261,26 +263,18 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
     # In-process runs may use every Numba thread (results do not depend on the count);
     # worker processes use one each, since the workers already fill the cores.
     threads = None if isinstance(executor, SerialExecutor) else 1
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="ranksim compare", unit="run",
-                   dynamic_ncols=True)
+    bar = Progress(len(specs), "ranksim compare", "run", enabled=progress, initial=len(specs) - len(todo))
     futures = {}
     done: set[str] = set()
     try:
         if isinstance(executor, SerialExecutor):
             # runs happen inside submit: stop at the first failure, update the bar after each run
             for s in todo:
-                if bar is not None:
-                    bar.set_postfix_str(s.run_id)
                 f = executor.submit(run_fn, s, str(root / s.run_id), threads)
                 futures[f] = s
                 _check(f, s)
                 done.add(s.run_id)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1, run=s.run_id)
         else:
             for s in todo:
                 futures[executor.submit(run_fn, s, str(root / s.run_id), threads)] = s
@@ -290,9 +284,7 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
                     continue
                 _check(f, s)
                 done.add(s.run_id)
-                if bar is not None:
-                    bar.set_postfix_str(s.run_id)
-                    bar.update(1)
+                bar.update(1, run=s.run_id)
     except BaseException:
         for f in futures:
             f.cancel()
@@ -303,8 +295,7 @@ def run_specs(specs: Sequence[RunSpec], out_dir, executor=None, *, jobs: int | N
             own = None
         raise
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         if own is not None:
             own.shutdown(wait=True)
         clear_world_cache()
@@ -347,7 +338,7 @@ def warm_up(specs, progress: bool) -> None:
         tiny = c.replace(world=c.world.replace(n_users=min(c.world.n_users, 200),
                                                n_creators=min(c.world.n_creators, 20),
                                                new_creators_per_day=min(c.world.new_creators_per_day, 2)))
-        if progress and not seen - {k}:
-            print("ranksim compare: compiling kernels (once per installation and version)...", file=sys.stderr,
-                  flush=True)
+        if progress and not seen - {k} and cache_is_cold():
+            print(f"ranksim compare: compiling kernels (first run only, about {COMPILE_SECONDS} s)...",
+                  file=sys.stderr, flush=True)
         simulate(tiny.with_overrides(days=1, log_sample=0.0), progress=False, threads=1)

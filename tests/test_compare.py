@@ -318,6 +318,28 @@ def test_compare_writes_summary_rows_and_paired_stats(tmp_path):
     assert not list(out.glob(".*tmp"))  # atomic writes leave no temporary files
 
 
+def test_result_frames_are_the_summary(tmp_path, capsys):
+    res = C.compare(tiny_cfg(), policies="none,ucb", seeds=3, out_dir=tmp_path / "rep", jobs=1, progress=True,
+                    report=False, run_fn=fake_run)
+    # progress off a terminal: one plain line per run, no carriage-return frames
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert [ln.split(",")[0] for ln in err.splitlines() if ln.startswith("ranksim compare: run")] == \
+        [f"ranksim compare: run {i}/6" for i in range(1, 7)]
+    s = res.summary
+    df = res.to_frame()
+    assert df.index.names == ["arm", "metric"] and len(df) == 2 * len(s["scalars"])
+    m = "value_per_impression"
+    assert df.loc[("ucb", m), "mean"] == s["stats"]["ucb"][m]["mean"]
+    assert df.loc[("ucb", m), "diff"] == s["paired"]["ucb"][m]["diff"]
+    assert df.loc[("ucb", m), "diff_hi"] == s["paired"]["ucb"][m]["hi"]
+    assert math.isnan(df.loc[("none", m), "diff"]) and not df.loc[("none", m), "detectable"]
+    assert df.loc[("none", m), "unit"] == s["metric_info"][m]["unit"]
+    runs = res.runs_frame()
+    assert len(runs) == 6 and runs.loc["ucb__seed2", m] == s["runs"][5]["scalars"][m]
+    assert list(runs.columns[:3]) == ["arm", "policy", "seed"]
+
+
 def test_jobs_1_and_2_give_identical_summaries(tmp_path):
     kw = dict(policies="none,fixed_tilt,decaying_tilt", seeds=2, progress=False, report=False, run_fn=fake_run)
     C.compare(tiny_cfg(), out_dir=tmp_path / "a", jobs=1, **kw)

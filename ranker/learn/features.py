@@ -96,16 +96,14 @@ def _grades(name: str, y: np.ndarray, fit_rows: np.ndarray):
 
 
 def tqdm_class(progress: bool):
-    """The tqdm class for a bar: ``tqdm.auto``'s only when one is shown.
+    """A tqdm-like factory (:func:`ranker._progress.tqdm_like`): a bar on a terminal, a few plain lines elsewhere.
 
-    Importing ``tqdm.auto`` in a notebook without ipywidgets warns ("IProgress
-    not found") even for a bar that is then disabled; the plain class does not.
+    Never ``tqdm.auto``: in a notebook without ipywidgets its import warns
+    ("IProgress not found"), and off a terminal no bar is drawn at all.
     """
-    if progress:
-        from tqdm.auto import tqdm
-    else:
-        from tqdm import tqdm
-    return tqdm
+    from ranker._progress import tqdm_like
+
+    return tqdm_like
 
 
 def build_training_set(log: EventLog, label: str | None = None, *, warmup_days: int = 1,
