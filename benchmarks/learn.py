@@ -35,9 +35,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lightgbm as lgb  # noqa: E402
 import numba  # noqa: E402
+from _common import load_check  # noqa: E402
 
 from ranker import learn  # noqa: E402
 from ranker.learn import EventLog, LearnConfig, TreeEnsemble, build_training_set, train  # noqa: E402
@@ -158,7 +160,7 @@ def bench_eval(trees, rows, reps):
     P[rng.random(P.shape) < 0.05] = np.nan
     assert np.array_equal(ens.predict(P[:5000]), booster.predict(P[:5000], raw_score=True))
     before = numba.get_num_threads()
-    print("  wall-clock medians (the speed) and CPU-time medians (steadier on a shared machine; for 2 threads")
+    print(f"  wall-clock medians of {reps} (the speed) and CPU-time medians (steadier on a shared machine; for 2 threads")
     print("  CPU time adds both threads, so its ratio compares work, not speed)")
     print(f"  {'threads':>7} {'Numba rows/s':>13} {'Booster rows/s':>15} {'ratio':>6}   "
           f"{'Numba rows/CPU-s':>16} {'Booster rows/CPU-s':>18} {'ratio':>6}")
@@ -203,9 +205,11 @@ def main(argv=None):
         a.rows, a.train_reps, a.reps = 100_000, 1, 3
     print(f"machine: {os.cpu_count()} CPUs, numba {numba.__version__}, lightgbm {lgb.__version__}; "
           f"load average {os.getloadavg()[0]:.1f}")
+    load_check("before")
     bench_eval(a.trees, a.eval_rows, a.reps)
     if not a.skip_training:
         bench_training(a.rows, a.trees, a.train_reps)
+    load_check("after")
 
 
 if __name__ == "__main__":

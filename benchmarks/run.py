@@ -2,10 +2,14 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/run.py             # full sizes (about half an hour on 2 cores)
+    .venv/bin/python benchmarks/run.py --update-readme   # full sizes; then README's figures from this run
     .venv/bin/python benchmarks/run.py --quick     # small sizes, a few minutes (CI runs this)
     .venv/bin/python benchmarks/run.py --only engine,scoring --no-scaling
-    .venv/bin/python benchmarks/run.py --table-from benchmarks/results/<date>.json   # re-make the table only
+    .venv/bin/python benchmarks/run.py --table-from benchmarks/results/<date>.json [--update-readme]
+                                                  # re-make the table (and README's figures) only
+
+How long a full run takes is measured and written with its figures (the
+``seconds`` of the JSON, and the line under the README's table).
 
 Each benchmark script in ``benchmarks/`` runs in its own process (its thread
 settings, memory and compile caches stay its own; one that fails is
@@ -16,10 +20,15 @@ runner has no entry for are run as they are (``--quick`` passed when they
 offer it) and their output kept.
 
 What is recorded, per benchmark, are the figures as the scripts measure
-them: medians over their repetitions, ratios against the NumPy references
-and the memory-read floor taken in the same run, and the compile time (or
-the first call that loads Numba's on-disk cache), which is kept out of the
-throughput figures and reported apart.
+them: medians over their repetitions (a figure from a single run says so in
+its ``runs`` column), ratios against the NumPy references and the
+memory-read floor taken in the same run with their thread counts stated
+(per core: the same count on both sides; per thread count: each side at its
+own), and the compile time measured in a fresh process from an empty Numba
+cache, kept out of the throughput figures and reported apart. The main job,
+the default ``ranksim compare``, is timed end to end (``compare.py``), and
+RecSim's interest-evolution environment beside ranksim when RecSim is
+installed (``peers.py``).
 
 The scaling run (part of this script) times the whole feed loop over users
 (10 thousand to 1 million; ``--quick``: 10 and 100 thousand) at a fixed
@@ -38,8 +47,10 @@ the local date (``-quick`` added for ``--quick``):
 - ``<date>.md``: a headline table (throughput, ratios, compile times,
   growth exponents) and then every figure, as Markdown (for the README).
 
-The machine may be shared: the load average is recorded, and ratios
-measured within one run are steadier than absolute figures.
+The machine may be shared: the load average is checked against the cores
+before and after, and a busy machine is warned about in the output, the JSON
+and the Markdown (ratios measured within one run are steadier than absolute
+figures, but 2-thread figures need a free second core).
 """
 
 from __future__ import annotations
@@ -62,6 +73,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
 DEFAULT_RESULTS = BENCH_DIR / "results"
+README = ROOT / "README.md"
+#: The README's figures live between these two lines; ``--update-readme`` rewrites what is between them.
+README_START = "<!-- benchmark figures: made by `python benchmarks/run.py --update-readme`; do not edit by hand -->"
+README_END = "<!-- end of benchmark figures -->"
+
+sys.path.insert(0, str(BENCH_DIR))
+from _common import load_check  # noqa: E402
 
 # --------------------------------------------------------------------------- machine and versions
 
@@ -151,9 +169,10 @@ def git_commit() -> dict:
 # --------------------------------------------------------------------------- rows
 
 
-def row(what: str, value: float, unit: str, kind: str = "speed", ref: str | None = None) -> dict:
-    """One figure. ``kind``: speed (a median rate or time), ratio (measured in the same run), compile."""
-    return {"what": what, "value": float(value), "unit": unit, "kind": kind, "ref": ref}
+def row(what: str, value: float, unit: str, kind: str = "speed", ref: str | None = None, runs: str = "") -> dict:
+    """One figure. ``kind``: speed (a median rate or time), ratio (measured in the same run), compile.
+    ``runs``: "median of N", "single run", or "" where not applicable."""
+    return {"what": what, "value": float(value), "unit": unit, "kind": kind, "ref": ref, "runs": runs}
 
 
 _NUM = r"([0-9][0-9,]*\.?[0-9]*)"
@@ -167,15 +186,16 @@ def parse_behavior(text: str) -> list[dict]:
     """Rows from ``behavior.py``'s printed report (it has no ``--json``)."""
     rows = []
     if m := re.search(rf"compile from scratch: first call {_NUM} s", text):
-        rows.append(row("compile from scratch (fresh process)", _num(m[1]), "s", "compile"))
+        rows.append(row("compile from an empty cache (fresh process)", _num(m[1]), "s", "compile", runs="single run"))
     if m := re.search(rf"first call here: {_NUM} s", text):
-        rows.append(row("first call (Numba cache)", _num(m[1]), "s", "compile"))
-    for block in re.split(r"\n(?=[0-9][0-9,]* impressions, median of)", text)[1:]:
+        rows.append(row("first call, loaded from the cache", _num(m[1]), "s", "compile", runs="single run"))
+    for block in re.split(r"\n(?=[0-9][0-9,]* impressions, (?:median of|single run))", text)[1:]:
         n = block.split(" ", 1)[0]
+        runs = m[1] if (m := re.match(r"[0-9,]+ impressions, (median of [0-9]+|single run)", block)) else ""
         for m in re.finditer(rf"^  ((?!ratio)[a-z0-9(),. ]+?)\s+{_NUM} M impressions/s", block, re.M):
-            rows.append(row(f"{m[1]} ({n} imps)", _num(m[2]), "M impressions/s"))
+            rows.append(row(f"{m[1]} ({n} imps)", _num(m[2]), "M impressions/s", runs=runs))
         for m in re.finditer(rf"^  ratio (.+?)\s+{_NUM}x", block, re.M):
-            rows.append(row(f"{m[1].strip()} ({n} imps)", _num(m[2]), "x", "ratio"))
+            rows.append(row(f"{m[1].strip()} ({n} imps)", _num(m[2]), "x", "ratio", runs=runs))
     return rows
 
 
@@ -184,19 +204,22 @@ def parse_learn(text: str) -> list[dict]:
     rows = []
     if m := re.search(rf"compile \(fresh process, empty cache\): {_NUM} s", text):
         rows.append(row("tree replay: compile from scratch (fresh process)", _num(m[1]), "s", "compile"))
+    ev = _runs(int(m[1])) if (m := re.search(r"wall-clock medians of ([0-9]+)", text)) else "median"
     for m in re.finditer(rf"^\s+([12])\s+{_NUM}\s+{_NUM}\s+{_NUM}x\s+{_NUM}\s+{_NUM}\s+{_NUM}x", text, re.M):
         t = m[1]
-        rows.append(row(f"tree replay (Numba), {t} thread(s)", _num(m[2]), "rows/s"))
-        rows.append(row(f"Booster.predict, {t} thread(s)", _num(m[3]), "rows/s"))
-        rows.append(row(f"tree replay / Booster.predict, {t} thread(s)", _num(m[4]), "x", "ratio"))
-        rows.append(row(f"tree replay / Booster.predict, {t} thread(s), CPU time", _num(m[7]), "x", "ratio"))
+        rows.append(row(f"tree replay (Numba), {t} thread(s)", _num(m[2]), "rows/s", runs=ev))
+        rows.append(row(f"Booster.predict, {t} thread(s)", _num(m[3]), "rows/s", runs=ev))
+        rows.append(row(f"tree replay / Booster.predict, both {t} thread(s)", _num(m[4]), "x", "ratio", runs=ev))
+        rows.append(row(f"tree replay / Booster.predict, both {t} thread(s), CPU time", _num(m[7]), "x", "ratio",
+                        runs=ev))
     if m := re.search(r"== training on ([0-9,]+) synthetic", text):
         n = m[1]
-        if m2 := re.search(rf"build_training_set: {_NUM} s median", text):
-            rows.append(row(f"build_training_set, {n} impressions", _num(m2[1]), "s"))
-        for m2 in re.finditer(rf"train \(([0-9]+) trees, .*?([12]) thread\(s\).*?\): {_NUM} s median", text):
+        if m2 := re.search(rf"build_training_set: {_NUM} s median of ([0-9]+)", text):
+            rows.append(row(f"build_training_set, {n} impressions", _num(m2[1]), "s", runs=_runs(int(m2[2]))))
+        for m2 in re.finditer(rf"train \(([0-9]+) trees, .*?([12]) thread\(s\).*?\): {_NUM} s median of ([0-9]+)",
+                              text):
             rows.append(row(f"LambdaRank training, {n} impressions, {m2[1]} trees, {m2[2]} thread(s)",
-                            _num(m2[3]), "s"))
+                            _num(m2[3]), "s", runs=_runs(int(m2[4]))))
     return rows
 
 
@@ -204,11 +227,14 @@ def parse_sweep(text: str) -> list[dict]:
     """Rows from ``sweep.py``'s printed report (it has no ``--json``)."""
     rows = []
     if m := re.search(rf"first run in this process: {_NUM} s", text):
-        rows.append(row("first run in this process", _num(m[1]), "s", "compile"))
+        rows.append(row("first run in this process (compile or cache load)", _num(m[1]), "s", "compile",
+                        runs="single run"))
     n = m[1] if (m := re.search(r"sweep of ([0-9,]+) runs", text)) else "?"
+    reps = int(m[1]) if (m := re.search(r"over ([0-9]+) repetitions", text)) else 0
+    runs = _runs(reps) if reps else ""
     table = text.split("sweep of", 1)[-1]
     for m in re.finditer(rf"^  ([a-z][a-z0-9 ,-]+?)\s+{_NUM} s\s+{_NUM} s\s+{_NUM} s\s+{_NUM}\s*$", table, re.M):
-        rows.append(row(f"sweep of {n} runs, {m[1]}", _num(m[2]), "s wall"))
+        rows.append(row(f"sweep of {n} runs, {m[1]}", _num(m[2]), "s wall", runs=runs))
     kind = "wall"
     for line in table.splitlines():
         if "ratios" in line:
@@ -218,27 +244,62 @@ def parse_sweep(text: str) -> list[dict]:
     return rows
 
 
+def _runs(n) -> str:
+    return "single run" if n == 1 else f"median of {n}"
+
+
 def rows_scoring(d: dict) -> list[dict]:
-    rows = [row("first call", d["first_call_s"], "s", "compile", d.get("first_call"))]
+    rows = [row("scoring kernels: compile from an empty cache (fresh process)", d["compile_empty_cache_s"], "s",
+                "compile", runs="single run"),
+            row(f"first call in this process ({d.get('first_call', 'compiled or loaded from the cache')})",
+                d["first_call_s"], "s", "compile", d.get("first_call"), runs="single run")]
     for c in d["configs"]:
         tag = f"{c['n_videos']:,} videos"
+        runs = _runs(c["repeats"])
         for name in ("kernel, 1 thread", "kernel, 2 threads", "kernel, quota 2, 2 threads", "face, 2 threads",
-                     "numpy"):
+                     "numpy, 1 thread", "floor, all reads, 1 thread", "floor, all reads, 2 threads"):
             if name in c["rate"]:
-                rows.append(row(f"{name} ({tag})", c["rate"][name] / 1e6, "M candidates/s"))
+                rows.append(row(f"{name} ({tag})", c["rate"][name] / 1e6, "M candidates/s", runs=runs))
         for name, v in c["ratios"].items():
-            rows.append(row(f"{name} ({tag})", v, "x", "ratio"))
+            rows.append(row(f"{name} ({tag})", v, "x", "ratio", runs=runs))
     return rows
 
 
 def rows_engine(d: dict) -> list[dict]:
-    rows = [row("compile + first tiny run", d["compile_s"], "s", "compile")]
+    rows = [row("simulate: compile from an empty cache (fresh process), first tiny run", d["compile_empty_cache_s"],
+                "s", "compile", runs="single run"),
+            row(f"simulate: first tiny run in this process ({d.get('first_run_how', 'kernels from the cache')})",
+                d["first_run_cached_s"], "s", "compile", runs="single run")]
     for r in d["rows"]:
         rows.append(row(f"{r['users']:,} users x {r['days']} days, logging {'on' if r['log'] else 'off'}",
-                        r["imps_per_s"], "impressions/s"))
+                        r["imps_per_s"], "impressions/s", runs=_runs(r.get("reps", 1))))
     if "memory_run" in d:
         m = d["memory_run"]
-        rows.append(row("1,000,000 users x 30 days: peak RSS", m["peak_rss_gib"], "GiB"))
+        rows.append(row("1,000,000 users x 30 days: peak RSS", m["peak_rss_gib"], "GiB", runs="single run"))
+    return rows
+
+
+def rows_compare(d: dict) -> list[dict]:
+    """The main job: the default ``ranksim compare`` (``compare.py``)."""
+    runs = _runs(d["reps"])
+    return [row(f"`{d['command']}` ({d['runs']} runs), wall", d["seconds"], "s", "job", runs=runs),
+            row(f"`{d['command']}`, CPU of its processes", d["cpu_seconds"], "s", "job", runs=runs),
+            row(f"`{d['command']}`, impressions per wall second", d["impressions"] / d["seconds"], "impressions/s",
+                "job", runs=runs)]
+
+
+def rows_peers(d: dict) -> list[dict]:
+    """RecSim beside ranksim (``peers.py``); nothing when RecSim is not installed."""
+    if "skipped" in d:
+        return []
+    runs = _runs(d["ranksim"]["repeats"])
+    rows = [row(f"ranksim simulate, {d['ranksim']['users']:,} users x 1 day, 1 thread",
+                d["ranksim"]["impressions_per_s"], "impressions/s", runs=runs)]
+    for r in d["recsim"]:
+        rows.append(row(f"RecSim interest evolution, {r['num_candidates']} candidates, slate {r['slate_size']}, "
+                        "1 thread", r["slate_items_per_s"], "slate items/s", runs=_runs(r["repeats"])))
+    for name, v in d["ratios"].items():
+        rows.append(row(f"ranksim / {name}, both 1 thread", v, "x", "ratio", runs=runs))
     return rows
 
 
@@ -261,6 +322,7 @@ class Bench:
 
 
 SUITE = {
+    "compare": Bench("compare", [], ["--quick"], from_json=rows_compare),
     "behavior": Bench("behavior", [], ["--sizes", "100000", "--repeats", "3"], from_text=parse_behavior),
     "scoring": Bench("scoring", [], ["--requests", "50000", "--videos", "20000", "1000000", "--repeats", "3"],
                      from_json=rows_scoring),
@@ -268,6 +330,7 @@ SUITE = {
     "learn": Bench("learn", [], ["--quick"], from_text=parse_learn),
     "sweep": Bench("sweep", [], ["--quick", "--users", "3000", "--days", "2", "--policies", "none,fixed_tilt",
                                  "--seeds", "2", "--repeats", "1"], from_text=parse_sweep),
+    "peers": Bench("peers", [], ["--quick", "--repeats", "1"], from_json=rows_peers),
 }
 
 
@@ -328,6 +391,9 @@ def run_bench(b: Bench, quick: bool, timeout: float) -> dict:
             if wants_json and jpath.is_file():
                 data = json.loads(jpath.read_text())
                 out["json"] = data
+                if isinstance(data, dict) and "skipped" in data:  # an optional peer that is not installed
+                    out.update(ok=True, skipped=data["skipped"], source="json")
+                    return out
                 out["rows"] = (b.from_json or rows_generic)(data)
                 out["source"] = "json"
             elif b.from_text is not None:
@@ -455,21 +521,25 @@ def _fmt(v: float) -> str:
 def table_rows(results: dict) -> list[tuple]:
     """(section, benchmark, what, value, unit) for the printed table."""
     out = []
-    for kind, section in (("speed", "median figures"), ("ratio", "ratios (measured in the same run)"),
-                          ("compile", "compile / first call (kept out of the figures above)")):
+    for kind, section in (("job", "the main job: the default `ranksim compare`, end to end"),
+                          ("speed", "throughput"),
+                          ("ratio", "ratios (measured in the same run; thread counts as stated)"),
+                          ("compile", "compile (empty cache, fresh process) / first call (kept out of the figures "
+                                      "above)")):
         for name, b in results["benchmarks"].items():
             for r in b["rows"]:
                 if r["kind"] == kind:
-                    out.append((section, name, r["what"], r["value"], r["unit"]))
+                    out.append((section, name, r["what"], r["value"], r["unit"], r.get("runs", "")))
     sc = results.get("scaling")
     if sc:
         for p in sc["users"]:
             out.append(("scaling (fresh process per point)", "scaling",
                         f"{p['users']:,} users x {p['days']} days, logging off", p["impressions"] / p["seconds"],
-                        "impressions/s"))
+                        "impressions/s", _runs(p.get("reps", 1))))
         out.append(("scaling (fresh process per point)", "scaling", "cost grows as users^k: k", sc["exponent_users"],
-                    ""))
-        out.append(("scaling (fresh process per point)", "scaling", "cost grows as days^k: k", sc["exponent_days"], ""))
+                    "", ""))
+        out.append(("scaling (fresh process per point)", "scaling", "cost grows as days^k: k", sc["exponent_days"],
+                    "", ""))
     return out
 
 
@@ -477,21 +547,25 @@ def format_table(results: dict) -> str:
     rows = table_rows(results)
     w = max([len(r[2]) for r in rows] + [10])
     lines, section = [], None
-    lines.append(f"{'benchmark':<10} {'what':<{w}} {'median':>12}  unit")
-    for sec, name, what, v, unit in rows:
+    lines.append(f"{'benchmark':<10} {'what':<{w}} {'value':>12}  {'unit':<16} runs")
+    for sec, name, what, v, unit, runs in rows:
         if sec != section:
             lines.append(f"-- {sec}")
             section = sec
-        lines.append(f"{name:<10} {what:<{w}} {_fmt(v):>12}  {unit}")
+        lines.append(f"{name:<10} {what:<{w}} {_fmt(v):>12}  {unit:<16} {runs}")
     return "\n".join(lines)
 
 
 #: The figures of the headline table (README): benchmark -> patterns of "what".
 HEADLINE = {
-    "behavior": [r"^numba kernel, [12] threads? \(", r"^kernel [12] threads? / numpy"],
-    "scoring": [r"^kernel, [12] threads? \(", r"^kernel [12] threads? vs numpy", r"^best kernel / floor \(all reads\)"],
+    "compare": [r"."],
+    "behavior": [r"^numba kernel, [12] threads? \(", r"^face / numpy, both allocating",
+                 r"^face 2 threads / numpy 1 thread"],
+    "scoring": [r"^kernel, [12] threads? \(", r"^per core: kernel / numpy, both 1 thread",
+                r"^kernel 2 threads / numpy 1 thread", r"^per core: kernel time / floor \(all reads\)"],
     "engine": [r"users x"],
-    "learn": [r"^tree replay \(Numba\), 1", r"^tree replay / Booster.predict, [12] thread\(s\)$",
+    "peers": [r"."],
+    "learn": [r"^tree replay \(Numba\), 1", r"^tree replay / Booster.predict, both [12] thread\(s\)$",
               r"^LambdaRank training"],
     "sweep": [r"^sweep of"],
     "scaling": [r"users x", r"\^k"],
@@ -509,13 +583,13 @@ def headline_rows(results: dict) -> list[tuple]:
 
 
 def _md_table(rows) -> list[str]:
-    lines = ["| benchmark | what | median | unit |", "|---|---|---:|---|"]
+    lines = ["| benchmark | what | value | unit | runs |", "|---|---|---:|---|---|"]
     section = None
-    for sec, name, what, val, unit in rows:
+    for sec, name, what, val, unit, runs in rows:
         if sec != section:
-            lines.append(f"| **{sec}** | | | |")
+            lines.append(f"| **{sec}** | | | | |")
             section = sec
-        lines.append(f"| {name} | {what} | {_fmt(val)} | {unit} |")
+        lines.append(f"| {name} | {what} | {_fmt(val)} | {unit} | {runs} |")
     return lines
 
 
@@ -526,19 +600,87 @@ def machine_line(results: dict) -> str:
             f"NumPy {v['numpy']}, Numba {v['numba']}, LightGBM {v['lightgbm']}, PyArrow {v['pyarrow']}")
 
 
-def format_markdown(results: dict) -> str:
-    """The run as Markdown: a headline table, then every figure."""
-    head = (f"Benchmarks of {results['date']} ({results['mode']} run) on {machine_line(results)}; load average "
-            f"{results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after (a shared machine: "
-            f"read ratios before absolute figures). Made by "
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "unknown"
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def header_line(results: dict) -> str:
+    head = (f"Benchmarks of {results['date']} ({results['mode']} run, {_duration(results.get('seconds'))} in all) "
+            f"on {machine_line(results)}; load average "
+            f"{results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after. Made by "
             f"`python benchmarks/run.py{' --quick' if results['mode'] == 'quick' else ''}`"
             + (f" at commit {results['git']['commit'][:10]}{' (with local changes)' if results['git']['dirty'] else ''}"
                if results.get("git", {}).get("commit") else "") + ".")
-    lines = [head, "", "### Headline figures", ""] + _md_table(headline_rows(results))
+    warnings = [c["warning"] for c in results.get("load_checks", []) if c.get("busy")]
+    if warnings:
+        head += "\n\n**" + " ".join(warnings) + "**"
+    return head
+
+
+def format_markdown(results: dict) -> str:
+    """The run as Markdown: a headline table, then every figure."""
+    lines = [header_line(results), "", "### Headline figures", ""] + _md_table(headline_rows(results))
     if results.get("scaling_plot"):
         lines += ["", f"![cost over users and days]({results['scaling_plot']})"]
     lines += ["", "### Every figure", ""] + _md_table(table_rows(results))
     return "\n".join(lines) + "\n"
+
+
+def _find(results: dict, bench: str, pattern: str):
+    for r in results["benchmarks"].get(bench, {}).get("rows", []):
+        if re.search(pattern, r["what"]):
+            return r["value"]
+    return None
+
+
+def targets_lines(results: dict) -> list[str]:
+    """The project's speed targets against this run's figures (only those the run measured)."""
+    out = []
+
+    def add(text, v, fmt):
+        if v is not None:
+            out.append(f"- {text}: {fmt.format(v)}")
+
+    add("the default `ranksim compare`, end to end (the main job)", _find(results, "compare", r"wall$"), "{:.0f} s")
+    add("feed loop, 1,000,000 users, logging off (target 2 million/s)",
+        _find(results, "engine", r"^1,000,000 users x .* logging off"), "{:,.0f} impressions/s")
+    for nv in ("20,000", "1,000,000"):
+        add(f"scoring kernel / NumPy at {nv} videos, per core, both 1 thread (target 3x)",
+            _find(results, "scoring", rf"^per core: kernel / numpy, both 1 thread \({nv} videos"), "{:.1f}x")
+        add(f"scoring kernel on 2 threads / NumPy on its 1 thread at {nv} videos",
+            _find(results, "scoring", rf"^kernel 2 threads / numpy 1 thread \({nv} videos"), "{:.1f}x")
+        for t in ("1 thread", "2 threads"):
+            add(f"scoring kernel time / memory-read floor (all reads) at {nv} videos, both {t} (target 2x)",
+                _find(results, "scoring", rf"^per core: kernel time / floor \(all reads\), both {t} \({nv} videos"),
+                "{:.2f}x")
+    add("behaviour model / NumPy, both allocating, both 1 thread (target 5x)",
+        _find(results, "behavior", r"^face / numpy, both allocating, both 1 thread \(2,000,000"), "{:.1f}x")
+    add("compile from an empty cache, the first `simulate` after installing",
+        _find(results, "engine", r"compile from an empty cache"), "{:.0f} s")
+    return out
+
+
+def readme_block(results: dict, md_name: str) -> str:
+    lines = [header_line(results), ""] + _md_table(headline_rows(results))
+    if results.get("scaling_plot"):
+        lines += ["", f"![cost over users and days](benchmarks/results/{results['scaling_plot']})"]
+    lines += ["", f"Every figure of that run: [`benchmarks/results/{md_name}`](benchmarks/results/{md_name})."]
+    t = targets_lines(results)
+    if t:
+        lines += ["", "Against the project's targets, in this run:", ""] + t
+    return "\n".join(lines)
+
+
+def update_readme(results: dict, md_name: str, readme: Path = README) -> None:
+    """Replace the README's figures (between :data:`README_START` and :data:`README_END`) with this run's."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"{readme} has no benchmark-figures markers ({README_START!r} ... {README_END!r}).")
+    a = text.index(README_START) + len(README_START)
+    b = text.index(README_END)
+    readme.write_text(text[:a] + "\n\n" + readme_block(results, md_name) + "\n\n" + text[b:])
 
 
 # --------------------------------------------------------------------------- main
@@ -554,6 +696,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=7200.0, help="seconds allowed per script (default 7200)")
     ap.add_argument("--table-from", type=Path, metavar="JSON", help="run nothing: print the table of an earlier "
                     "results file and rewrite its .md beside it")
+    ap.add_argument("--update-readme", action="store_true", help="then replace README.md's figures with this run's "
+                    "headline table (a full run's; with --table-from, that file's)")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     if a.table_from is not None:
@@ -562,6 +706,9 @@ def main(argv=None) -> int:
         md = a.table_from.with_suffix(".md")
         md.write_text(format_markdown(results))
         print(f"wrote {md}")
+        if a.update_readme:
+            update_readme(results, md.name)
+            print(f"updated {README}")
         return 0
 
     mode = "quick" if a.quick else "full"
@@ -581,6 +728,7 @@ def main(argv=None) -> int:
     m = results["machine"]
     print(f"{m['cpu_model']}, {m['cores']} cores, {m['memory_gib']:.1f} GiB; "
           f"load average {results['load_before'][0]:.2f}; {mode} run", flush=True)
+    results["load_checks"] = [load_check("before")]
     t_all = time.perf_counter()
     for b in benches:
         print(f"running benchmarks/{b.name}.py ...", end=" ", flush=True)
@@ -610,11 +758,15 @@ def main(argv=None) -> int:
     print(format_table(results))
     print(f"\nload average {results['load_before'][0]:.2f} before, {results['load_after'][0]:.2f} after; "
           f"{results['seconds']:.0f} s in all")
+    results["load_checks"].append(load_check("after"))
     jpath = a.results_dir / f"{stem}.json"
     jpath.write_text(json.dumps(results, indent=1, default=str) + "\n")
     (a.results_dir / f"{stem}.md").write_text(format_markdown(results))
     print(f"wrote {jpath}" + (f", {a.results_dir / results['scaling_plot']}" if results.get("scaling_plot") else "")
           + f", {a.results_dir / (stem + '.md')}")
+    if a.update_readme:
+        update_readme(results, f"{stem}.md")
+        print(f"updated {README}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _tiny_specs(n: int):
@@ -108,6 +109,9 @@ def main(argv=None) -> None:
 
     print(f"distributed {distributed.__version__}, numba {numba.__version__}, load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews the figures)")
+    from _common import load_check
+
+    load_check("before")
     base = Config().with_overrides(users=a.users, days=a.days)
     n_runs = len(build_arms(a.policies)) * a.seeds
     print(f"sweep: {n_runs} runs ({a.policies} x {a.seeds} seeds), {a.users:,} users, {a.days} days")
@@ -176,6 +180,7 @@ def main(argv=None) -> None:
             print(f"    {what:48s} {mcpu[x] / mcpu[y]:6.2f}x")
         print(f"summary.csv identical on every executor in every repetition: {'yes' if same else 'NO'}")
         print(f"load average now {os.getloadavg()[0]:.2f}")
+        load_check("after")
     finally:
         if pool is not None:
             pool.shutdown(wait=True)

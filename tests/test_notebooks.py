@@ -107,7 +107,7 @@ def test_benchmark_suite_quick(tmp_path):
     assert res["machine"]["cores"] >= 1 and res["machine"]["memory_gib"] > 0 and res["machine"]["cpu_model"]
     for pkg in ("python", "numpy", "numba", "lightgbm", "pyarrow"):
         assert res["versions"][pkg]
-    for name in ("behavior", "scoring", "engine", "learn"):
+    for name in ("compare", "behavior", "scoring", "engine", "learn"):
         b = res["benchmarks"][name]
         assert b["ok"], (name, b.get("error"), b.get("stdout", "")[-2000:])
         assert b["rows"], name
@@ -115,6 +115,13 @@ def test_benchmark_suite_quick(tmp_path):
     ratios = {r["what"] for b in res["benchmarks"].values() for r in b["rows"] if r["kind"] == "ratio"}
     assert any("numpy" in w for w in ratios) and any("floor" in w for w in ratios)
     assert any(r["kind"] == "compile" for b in res["benchmarks"].values() for r in b["rows"])
+    # compile times from an empty cache; every throughput figure says how many runs it is the median of
+    rows = [r for b in res["benchmarks"].values() for r in b["rows"]]
+    assert any("compile from an empty cache" in r["what"] for r in res["benchmarks"]["engine"]["rows"])
+    assert all(r["runs"] for r in rows if r["kind"] in ("speed", "job")), [r for r in rows if not r["runs"]]
+    assert [r["kind"] for r in res["benchmarks"]["compare"]["rows"]] == ["job"] * 3  # the main job, timed
+    assert "per core: kernel / numpy, both 1 thread (20,000 videos)" in {r["what"] for r in rows}
+    assert len(res["load_checks"]) == 2
     users = [p["users"] for p in res["scaling"]["users"]]
     assert users == [10_000, 100_000]
     assert all(p["seconds"] > 0 and p["impressions"] > 0 for p in res["scaling"]["users"] + res["scaling"]["days"])
