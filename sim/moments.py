@@ -289,10 +289,15 @@ def log_from_events(path) -> Log:
         p = p / "events"
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such event directory (expected the events/ of a `ranksim simulate` run).")
-    parts = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
-    if not parts:
-        raise ValueError(f"{p}: no Parquet event files; was the run made with --log-sample 0?")
-    dataset = ds.dataset([str(x) for x in parts], format="parquet")
+    if p.is_dir() and any(p.glob("day=*")):  # the simulator's layout: events/day=NNNN/part-0.parquet
+        from sim.events import events_dataset
+
+        dataset = events_dataset(p)
+    else:  # a flat directory of parts (logs of earlier versions) or one file
+        parts = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
+        if not parts:
+            raise ValueError(f"{p}: no Parquet event files; was the run made with --log-sample 0?")
+        dataset = ds.dataset([str(x) for x in parts], format="parquet")
     names = dataset.schema.names
     missing = [c for c in EVENT_COLUMNS if c not in names]
     if missing:

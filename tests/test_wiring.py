@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.dataset as ds
 import pytest
 
 import sim.engine as E
@@ -38,7 +37,9 @@ def tiny(days=4, seed=1, policy="none", params=None, log_sample=1.0, behavior=No
 
 
 def events(d):
-    return ds.dataset(Path(d) / "events", format="parquet").to_table().to_pandas()
+    from sim.events import read_events
+
+    return read_events(Path(d) / "events")
 
 
 # --- counters -> signals ------------------------------------------------------------------
