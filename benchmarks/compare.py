@@ -13,9 +13,8 @@ every policy on every seed in parallel processes, statistics, the report).
 The kernels are compiled before the first timing (an untimed tiny
 ``ranksim simulate``): compiling once after installing is measured apart, by
 ``engine.py``, from an empty cache. Reported: wall seconds (median, or
-"single run"), runs, impressions summed over the runs, the worker
-processes' CPU seconds, and the load average before and after with a
-warning when the machine is busy.
+"single run"), runs, impressions summed over the runs, and the load
+average before and after with a warning when the machine is busy.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -48,17 +46,14 @@ def one_run(extra: list[str]) -> dict:
     out = Path(tempfile.mkdtemp(prefix="ranksim-bench-compare-"))
     try:
         cmd = ranksim_cmd() + ["compare", "--quiet", "--out", str(out / "report"), *extra]
-        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         wall = time.perf_counter() - t0
-        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed: " + " ".join(proc.stderr.strip().splitlines()[-3:]))
         metrics = list((out / "report" / "runs").glob("*/metrics.json"))
         imps = sum(json.loads(m.read_text())["impressions"]["value"] for m in metrics)
-        cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
-        return {"seconds": wall, "cpu_seconds": cpu, "runs": len(metrics), "impressions": imps,
+        return {"seconds": wall, "runs": len(metrics), "impressions": imps,
                 "summary_line": proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else ""}
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -88,14 +83,13 @@ def main(argv=None) -> int:
     load0 = load_check("before")
     runs = [one_run(args) for _ in range(a.repeats)]
     wall = statistics.median(r["seconds"] for r in runs)
-    cpu = statistics.median(r["cpu_seconds"] for r in runs)
     r0 = runs[0]
-    print(f"  {shown}: {wall:.1f} s wall ({runs_label(a.repeats)}), {cpu:.0f} CPU s, {r0['runs']} runs, "
+    print(f"  {shown}: {wall:.1f} s wall ({runs_label(a.repeats)}), {r0['runs']} runs, "
           f"{r0['impressions']:,} impressions ({r0['impressions'] / wall:,.0f}/s)")
     print(f"  its own summary: {r0['summary_line']}")
     load1 = load_check("after")
     if a.json:
-        a.json.write_text(json.dumps({"command": shown, "seconds": wall, "cpu_seconds": cpu, "reps": a.repeats,
+        a.json.write_text(json.dumps({"command": shown, "seconds": wall, "reps": a.repeats,
                                       "runs": r0["runs"], "impressions": r0["impressions"],
                                       "each": runs, "load": [load0, load1]}, indent=1))
     return 0

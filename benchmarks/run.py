@@ -283,7 +283,6 @@ def rows_compare(d: dict) -> list[dict]:
     """The main job: the default ``ranksim compare`` (``compare.py``)."""
     runs = _runs(d["reps"])
     return [row(f"`{d['command']}` ({d['runs']} runs), wall", d["seconds"], "s", "job", runs=runs),
-            row(f"`{d['command']}`, CPU of its processes", d["cpu_seconds"], "s", "job", runs=runs),
             row(f"`{d['command']}`, impressions per wall second", d["impressions"] / d["seconds"], "impressions/s",
                 "job", runs=runs)]
 
