@@ -262,6 +262,9 @@ def rows_scoring(d: dict) -> list[dict]:
                 rows.append(row(f"{name} ({tag})", c["rate"][name] / 1e6, "M candidates/s", runs=runs))
         for name, v in c["ratios"].items():
             rows.append(row(f"{name} ({tag})", v, "x", "ratio", runs=runs))
+    for r in d.get("vector_ir", []):
+        rows.append(row(f"kernel time, plain loops / vector IR, both 1 thread ({r['n_videos']:,} videos)",
+                        r["plain_over_ir"], "x", "ratio", runs=_runs(r["repeats"])))
     return rows
 
 
