@@ -65,13 +65,16 @@ def test_calibration_recovers_known_parameters(true_log):
         start, got = res.params[path]
         tol = RECOVERY_TOL.get(path, RECOVERY_TOL_DEFAULT)
         assert abs(got - true) <= tol, f"{path}: true {true}, fitted {got:.3f} (start {start})"
-        assert abs(got - true) < abs(start - true), path  # the fit moved toward the truth
-    # the report's errors shrink: every moment a fitted parameter moves is closer after than before,
-    # and within tolerance after
+        if abs(start - true) > tol:  # a start already within tolerance (follow_b: the default is 0.1 off) may stay
+            assert abs(got - true) < abs(start - true), path  # the fit moved toward the truth
+    # the report's errors shrink: every moment a fitted parameter moves that started out of tolerance is
+    # closer after than before (one that started within may trade a little for the others), and every one
+    # is within tolerance after
     rows = {r["moment"]: r for r in res.rows()}
     for name in res.reachable:
         r = rows[name]
-        assert abs(r["simulated_after"] - r["target"]) < abs(r["simulated_before"] - r["target"]), name
+        if abs(r["simulated_before"] - r["target"]) > r["tolerance"]:
+            assert abs(r["simulated_after"] - r["target"]) < abs(r["simulated_before"] - r["target"]), name
         assert r["status"] == "within tolerance", (name, r)
     before = sum(abs(rows[n]["simulated_before"] - rows[n]["target"]) / rows[n]["tolerance"] for n in res.reachable)
     after = sum(abs(rows[n]["simulated_after"] - rows[n]["target"]) / rows[n]["tolerance"] for n in res.reachable)

@@ -140,11 +140,22 @@ def _attempts(log_dir) -> list[tuple[str, str, int]]:
 def test_cli_on_cluster_address_gives_the_local_process_summary(client, reference, tmp_path, capsys):
     from sim.cli import main
 
+    from sim.config import write_config
+
     out = tmp_path / "rep"
-    argv = ["compare", "--users", str(USERS), "--days", str(DAYS), "--seeds", str(SEEDS), "--policies", POLICIES,
-            "--quiet", "--scheduler", client.scheduler.address, "--out", str(out)]
+    # the reference's world, not the command's own default world; one arm per policy, as the reference ran
+    write_config(real_cfg(), tmp_path / "world.toml")
+    argv = ["compare", "--config", str(tmp_path / "world.toml"), "--seeds", str(SEEDS), "--policies", POLICIES,
+            "--no-frontier", "--no-robustness", "--quiet", "--scheduler", client.scheduler.address,
+            "--out", str(out)]
     assert main(argv) == 0, capsys.readouterr().err
-    assert _summary_bytes(out) == reference
+    csv, js = _summary_bytes(out)
+    assert csv == reference[0]
+    # summary.json: identical but for the re-make command the command line records (the API call has none)
+    got, want = json.loads(js), json.loads(reference[1])
+    assert got["options"].pop("command").startswith("ranksim compare --config ")
+    want["options"].pop("command", None)
+    assert got == want
     assert (out / "report.html").is_file()
     assert sorted(p.name for p in (out / "runs").iterdir()) == RUN_IDS  # no partial or probe files left
     assert not list(out.glob(".ranksim-probe-*"))
