@@ -55,8 +55,9 @@ def _set_cache_dir() -> None:
 _set_cache_dir()
 
 #: Seconds a first run spends compiling the kernels into an empty cache, rounded (benchmarks/run.py measures
-#: it in a fresh process with an empty NUMBA_CACHE_DIR: its ``compile`` row; 96-110 s on 2 cores).
-COMPILE_SECONDS = 100
+#: it in a fresh process with an empty NUMBA_CACHE_DIR: its ``compile`` rows; 2026-12-03 on 2 idle cores:
+#: 32 s for the engine's first tiny run, 26 s for a first ``ranksim simulate``; a busy machine takes longer).
+COMPILE_SECONDS = 30
 
 
 def _warm_stamp() -> Path | None:
