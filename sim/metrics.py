@@ -126,6 +126,30 @@ def _tick_kernel(videos, out_u, values, play_col, comp_col, fol_col, rr_col):
     return n, plays, comps, fols, rrs, value
 
 
+@njit(**JIT)
+def _user_tick_kernel(videos, users, values, video_creator, creator_is_new, n_users):
+    """One tick's served rows (``videos >= 0``) summed per user, one sequential pass.
+
+    Returns ``(impressions, new-creator impressions, latent value)``, float64
+    arrays of ``n_users``: for each user the sum over their served rows in row
+    order, as ``np.bincount`` sums its weights, so adding them to a run's
+    totals gives the same bits as the bincounts did.
+    """
+    imps = np.zeros(n_users, np.float64)
+    new = np.zeros(n_users, np.float64)
+    value = np.zeros(n_users, np.float64)
+    for i in range(videos.shape[0]):
+        v = videos[i]
+        if v < 0:
+            continue
+        u = users[i]
+        imps[u] += 1.0
+        if creator_is_new[video_creator[v]]:
+            new[u] += 1.0
+        value[u] += np.float64(values[i])
+    return imps, new, value
+
+
 class OnlineMetrics:
     """Accumulators of one run. See module docstring."""
 
@@ -172,12 +196,11 @@ class OnlineMetrics:
                                                     minlength=self.days).astype(np.int64)
         self.creator_imps += creator_imps
         if users is not None and day >= self.start:
-            ok = videos >= 0
-            u = np.asarray(users)[ok]
-            U = self.user_imps.size
-            self.user_imps += np.bincount(u, minlength=U)
-            self.user_new_imps += np.bincount(u, weights=is_new[w.video_creator[videos[ok]]], minlength=U)
-            self.user_value += np.bincount(u, weights=np.asarray(values, np.float64)[ok], minlength=U)
+            imps, new, value = _user_tick_kernel(videos, np.asarray(users), values, w.video_creator, is_new,
+                                                 self.user_imps.size)
+            self.user_imps += imps
+            self.user_new_imps += new
+            self.user_value += value
 
     def end_day(self, day, returned, active, alive):
         """Record the day's returning and served users, and survivors."""

@@ -514,3 +514,13 @@ def tick_sums(videos, out_u, values, play_col, comp_col, fol_col, rr_col):
         rrs += int(out_u[i, rr_col]) != 0
         value += float(values[i])
     return n, plays, comps, fols, rrs, value
+
+
+def user_tick_sums(videos, users, values, video_creator, creator_is_new, n_users):
+    """Twin of ``sim.metrics._user_tick_kernel``: per user, as ``np.bincount`` over the served rows."""
+    ok = np.asarray(videos) >= 0
+    u = np.asarray(users)[ok]
+    new = np.asarray(creator_is_new)[np.asarray(video_creator)[np.asarray(videos)[ok]]]
+    return (np.bincount(u, minlength=n_users).astype(np.float64),
+            np.bincount(u, weights=new.astype(np.float64), minlength=n_users),
+            np.bincount(u, weights=np.asarray(values, np.float64)[ok], minlength=n_users))

@@ -568,6 +568,27 @@ def test_metrics_tick_kernel_matches_twin(seed, n_rows):
         assert 0 < want[1] < want[0] and 0 < want[4] < want[0]
 
 
+@pytest.mark.parametrize("seed, n_rows", [(0, 0), (1, 1), (2, 500), (3, 40_000)])
+def test_metrics_user_tick_kernel_matches_twin(seed, n_rows):
+    """Per-user sums of a tick equal np.bincount's bit for bit (the run's by-group metrics add them)."""
+    from sim.metrics import _user_tick_kernel
+
+    r = np.random.default_rng(seed)
+    n_users, n_videos, n_creators = 300, 50, 7
+    videos = np.where(r.random(n_rows) < 0.15, -1, r.integers(0, n_videos, n_rows)).astype(np.int32)
+    users = r.integers(0, n_users, n_rows).astype(np.int32)
+    values = r.normal(1.0, 2.0, n_rows).astype(np.float32)
+    video_creator = r.integers(0, n_creators, n_videos).astype(np.int32)
+    is_new = np.arange(n_creators) % 3 == 0  # creators 0, 3 and 6 are new
+    got = _user_tick_kernel(videos, users, values, video_creator, is_new, n_users)
+    want = ref.user_tick_sums(videos, users, values, video_creator, is_new, n_users)
+    for g, x in zip(got, want):
+        assert g.dtype == np.float64 and g.shape == (n_users,)
+        np.testing.assert_array_equal(g, x)
+    if n_rows > 100:
+        assert 0 < want[1].sum() < want[0].sum() == np.count_nonzero(videos >= 0)
+
+
 @pytest.mark.parametrize("name", ["default", "full_follows_eviction", "follows_exceed_follow_slots"])
 def test_follow_counts_match_twin_and_stay_consistent_across_a_tick(name):
     case = make_case(SHAPES[name])

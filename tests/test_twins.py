@@ -124,6 +124,8 @@ TWINS = {
     "sim.engine._log_mask": ("tests/test_wiring.py", "test_log_sampling_draws_afresh_each_day", "ref.uniform"),
     "sim.metrics._tick_kernel": ("tests/test_engine_kernels.py", "test_metrics_tick_kernel_matches_twin",
                                  "tick_sums"),
+    "sim.metrics._user_tick_kernel": ("tests/test_engine_kernels.py", "test_metrics_user_tick_kernel_matches_twin",
+                                      "user_tick_sums"),
     "sim.world._scatter_pairs": ("tests/test_world.py", "test_friend_csr_matches_reference", "friend_csr"),
     "sim.world._sort_unique_rows": ("tests/test_world.py", "test_sort_unique_rows_and_compact_match_reference",
                                     "sort_unique_rows"),
