@@ -24,9 +24,10 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from ranker._explore_kernels import plackett_luce_pos
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker._score_kernels import topk_quota_pos
-from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_RETENTION, STREAM_RETRIEVAL,
+from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_RETENTION, STREAM_RETRIEVAL,
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
 from sim.behavior import impression, recipient_opens
@@ -40,8 +41,9 @@ N_VC = 14
 # Output row columns.
 I_VIDEO, I_USER, I_REQ, I_EVICTED = 0, 1, 2, 3
 N_I = 4
-F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF = 0, 1, 2, 3, 4
-N_F = 5
+F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF, F_PROP = 0, 1, 2, 3, 4, 5
+N_F = 6
+# F_PROP: the position's propensity given the positions above (1 when serving the top k)
 (U_POS, U_PLAY, U_COMPLETE, U_LIKE, U_COMMENT, U_SHARE, U_FOLLOWED, U_REGULAR, U_FOLLOWER,
  U_NREC, U_NOPEN, U_RR_CHANGE, U_EVICTED_RR, U_SOURCE) = range(14)
 N_U = 14
@@ -111,6 +113,9 @@ class ServeSettings(NamedTuple):
     rr_on: float
     rr_off: float
     affinity_strength: float  # > 0: the logged affinity, smoothed; 0: ServeState.affinity as given
+    # > 0: each slate is drawn by Plackett-Luce at temperature 1 / inv_temperature
+    # (ranker._explore_kernels); 0: the top k, deterministic
+    inv_temperature: float = 0.0
 
 
 class WorldArrays(NamedTuple):
@@ -288,6 +293,7 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
     interest_top_m, first_request_id = settings.interest_top_m, settings.first_request_id
     bp, affinity_strength = settings.behavior_params, settings.affinity_strength
     rr_rate, rr_on, rr_off = settings.rr_rate, settings.rr_on, settings.rr_off
+    inv_temperature = settings.inv_temperature
     user_interest, friend_indptr, friend_indices = world.user_interest, world.friend_indptr, world.friend_indices
     video_creator, video_topic, video_duration_s = world.video_creator, world.video_topic, world.video_duration_s
     video_quality, video_hook, video_shareability = world.video_quality, world.video_hook, world.video_shareability
@@ -334,6 +340,9 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
         # the user's keys of the day: only the slot differs between draws
         rkey_u = key_prefix(seed, STREAM_RETRIEVAL, u, day)
         bkey_u = key_prefix(seed, STREAM_BEHAVIOR, u, day)
+        xkey_u = key_prefix(seed, STREAM_EXPLORE, u, day)
+        w_pl = np.empty(n_cand_max, np.float64)  # Plackett-Luce scratch and propensities
+        prob = np.ones(slate_size, np.float64)
         for r in range(request_counts[u]):
             req_id = first_request_id + row_off[ui] // slate_size + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
@@ -414,7 +423,12 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                 scores[i] = (video_record[v, 0] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
                              + weight_regular_reader * rr)
                 newflag[i] = packed_is_new(packed)
-            chosen, m = topk_quota_pos(scores, cand, newflag, n, slate_size, quota_slots, sel_f, sel_u)
+            if inv_temperature > 0.0:
+                m = plackett_luce_pos(scores, newflag, n, slate_size, quota_slots, inv_temperature,
+                                      key_from(xkey_u, tick * MAX_REQUESTS_PER_TICK + r), w_pl, sel_u, prob)
+                chosen = sel_u[:slate_size]
+            else:
+                chosen, m = topk_quota_pos(scores, cand, newflag, n, slate_size, quota_slots, sel_f, sel_u)
             # serve
             row0 = row_off[ui] + r * slate_size
             for p in range(slate_size):
@@ -487,6 +501,7 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                 out_f[row, F_WATCH] = watch_s
                 out_f[row, F_VALUE] = value
                 out_f[row, F_AFF] = aff_u[t]
+                out_f[row, F_PROP] = prob[p]
                 out_u[row, U_PLAY] = play3
                 out_u[row, U_COMPLETE] = completed
                 out_u[row, U_LIKE] = liked

@@ -167,10 +167,26 @@ def add_run_options(p, *, days_default=None):
     p.add_argument("--threads", type=_int_arg(), help="Numba threads (results do not depend on it)")
 
 
+def add_loop_options(p):
+    """Learning in the loop: exploration (``[loop] explore``, ``temperature``) and retraining."""
+    p.add_argument("--explore-temperature", type=float, metavar="T",
+                   help="draw each slate by Plackett-Luce over score / T and log each impression's propensity "
+                        "([loop] explore = 'plackett_luce', temperature = T; T > 0)")
+
+
+def loop_overrides(args) -> dict:
+    """The ``[loop]`` fields the command line sets."""
+    out = {}
+    if getattr(args, "explore_temperature", None) is not None:
+        out.update(explore="plackett_luce", temperature=args.explore_temperature)
+    return out
+
+
 def _simulate(args) -> int:
     cfg = load_config(args.config).with_overrides(
         policy=args.policy, policy_params=_parse_params(args.param) if args.param else None,
-        seed=args.seed, days=args.days, users=args.users, log_sample=args.log_sample, ranker=args.ranker)
+        seed=args.seed, days=args.days, users=args.users, log_sample=args.log_sample, ranker=args.ranker,
+        loop=loop_overrides(args))
     res = simulate(cfg, out_dir=args.out, progress=not args.quiet, threads=args.threads, overwrite=args.overwrite)
     s = res.scalars()
 
@@ -203,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--param", action="append", metavar="NAME=VALUE", help="policy parameter (repeatable)")
     s.add_argument("--log-sample", type=_fraction, help="fraction of requests logged to events/ (0: none)")
     s.add_argument("--ranker", metavar="SPEC", help="hand (default), learned:MODEL_DIR, distilled:MODEL_DIR or oracle")
+    add_loop_options(s)
     s.add_argument("--out", required=True, metavar="DIR", help="output directory (must be new or empty)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

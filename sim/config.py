@@ -3,7 +3,9 @@
 Sections: ``[world]`` (:class:`sim.world.WorldConfig`), ``[behavior]``
 (:class:`sim.behavior.BehaviorConfig`), ``[feed]`` (:class:`FeedConfig`),
 ``[weights]`` (:class:`ranker.score.ScoreWeights`), ``[policy]``
-(:class:`PolicyConfig`) and ``[run]`` (:class:`RunConfig`). Every field has a
+(:class:`PolicyConfig`), ``[ranker]`` (:class:`RankerConfig`), ``[run]``
+(:class:`RunConfig`) and ``[loop]`` (:class:`LoopConfig`, left out of a written
+config while at its defaults). Every field has a
 default: the embedded default world is ``Config()``. A bad value fails before
 any work starts, naming the field, the value and what is allowed; unknown keys
 are errors.
@@ -140,6 +142,53 @@ class RankerConfig(Section):
         return f"{self.kind}:{self.model_dir}" if self.model_dir else self.kind
 
 
+EXPLORE_KINDS = ("none", "plackett_luce")
+#: Feature presets a retraining in the loop may use (``ranker.learn.FEATURE_SETS``).
+LOOP_FEATURE_SETS = ("loop", "video+pair")
+
+
+@dataclass(frozen=True)
+class LoopConfig(Section):
+    """Learning in the loop (the ``[loop]`` section): exploration with propensities, and retraining.
+
+    ``explore = "plackett_luce"`` draws each slate by Plackett-Luce over the final
+    scores at ``temperature`` (``ranker._explore_kernels``) and logs each
+    impression's ``propensity``. ``retrain_every = N > 0`` retrains the learned
+    ranker every N days on the run's own impressions of the last
+    ``window_days`` days (``sim.loop``). At its defaults (both off) the section
+    is left out of ``config.toml`` and the run is exactly the run without it.
+    """
+
+    explore: str = param("none", "str", choices=EXPLORE_KINDS,
+                         doc="none: serve the top k; plackett_luce: draw the slate, softmax of score / temperature")
+    temperature: float = param(0.25, "float", 0.0, 100.0, lo_open=True,
+                               doc="Plackett-Luce temperature, in score units (lower: closer to the top k)")
+    retrain_every: int = param(0, "int", 0, 3650, doc="retrain the learned ranker every this many days (0: never)")
+    window_days: int = param(7, "int", 1, 3650, doc="a retraining reads the impressions of the last this-many days")
+    train_sample: float = param(0.25, "float", 0.0, 1.0, lo_open=True,
+                                doc="share of requests whose impressions are kept for retraining")
+    features: str = param("loop", "str", choices=LOOP_FEATURE_SETS,
+                          doc="retraining's feature preset (ranker.learn.FEATURE_SETS)")
+    n_trees: int = param(100, "int", 1, 10_000, doc="boosting rounds of each retraining")
+    ipw: bool = param(False, "bool", doc="weight training rows by their inverse propensity (needs explore)")
+    ipw_max_weight: float = param(20.0, "float", 1.0, 1e6,
+                                  doc="inverse-propensity weights are clipped at this (clipped IPS)")
+    train_threads: int = param(1, "int", 1, 1024, doc="LightGBM threads of a retraining (results depend on it)")
+
+    def check(self):
+        if self.ipw and self.explore == "none":
+            raise ValueError("The 'ipw' parameter of LoopConfig needs explore = 'plackett_luce' (without "
+                             "exploration every propensity is 1). Got ipw = true with explore = 'none' instead.")
+
+    @property
+    def exploring(self) -> bool:
+        return self.explore != "none"
+
+    @property
+    def retraining(self) -> bool:
+        return self.retrain_every > 0
+
+
 @dataclass(frozen=True)
 class Config(Section):
     """The whole configuration of a run. ``Config()`` is the built-in default world."""
@@ -151,24 +200,51 @@ class Config(Section):
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     ranker: RankerConfig = field(default_factory=RankerConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
 
     def check(self):
         for name, typ in (("world", WorldConfig), ("behavior", BehaviorConfig), ("feed", FeedConfig),
                           ("weights", ScoreWeights), ("policy", PolicyConfig), ("ranker", RankerConfig),
-                          ("run", RunConfig)):
+                          ("run", RunConfig), ("loop", LoopConfig)):
             if not isinstance(getattr(self, name), typ):
                 raise TypeError(f"The {name!r} parameter of Config must be a {typ.__name__}. Got {getattr(self, name)!r} instead.")
         # a policy parameter that rounds to no effect in this feed (a quota share below one slot) fails here,
         # where the slate size is known, before any run
         self.policy.policy().check_serving(self.feed.slate_size)
+        lp = self.loop
+        if lp.retraining:
+            if self.ranker.kind == "oracle":
+                raise ValueError("The 'retrain_every' parameter of LoopConfig retrains a learned ranker; the oracle "
+                                 f"ranker learns nothing. Got retrain_every = {lp.retrain_every} with ranker "
+                                 "'oracle' instead (use ranker hand, learned:DIR or distilled:DIR).")
+            if lp.window_days > self.run.days:
+                raise ValueError(f"The 'window_days' parameter of LoopConfig must be at most the run's days "
+                                 f"({self.run.days}) when retraining. Got {lp.window_days} instead.")
+            if lp.retrain_every >= self.run.days:
+                raise ValueError(f"The 'retrain_every' parameter of LoopConfig must be below the run's days "
+                                 f"({self.run.days}), or no retrained model would ever serve. "
+                                 f"Got {lp.retrain_every} instead.")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if self.loop == LoopConfig():  # off: written as before the section existed
+            del d["loop"]
+        return d
 
     def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None,
-                       ranker=None):
+                       ranker=None, loop=None):
         """A copy with the command line's common overrides applied (validated).
 
-        ``ranker`` is a :class:`RankerConfig` or its command-line form (``learned:DIR``).
+        ``ranker`` is a :class:`RankerConfig` or its command-line form (``learned:DIR``); ``loop`` a
+        dict of :class:`LoopConfig` fields to change.
         """
         c = self
+        if loop:
+            # applied together with days (a window checked against the run's new length)
+            import dataclasses
+
+            run = c.run.replace(days=days) if days is not None else c.run
+            c = dataclasses.replace(c, loop=c.loop.replace(**loop), run=run)
         if ranker is not None:
             c = c.replace(ranker=ranker if isinstance(ranker, RankerConfig) else RankerConfig.parse(ranker))
         if policy is not None or policy_params is not None:

@@ -297,6 +297,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         aff_strength = 0.0
         w_aff = bcfg.value_a / bcfg.value_q if bcfg.value_q != 0 else 1.0
         w_rr = 0.0
+    # exploration: slates drawn by Plackett-Luce at the temperature (0: the top k)
+    inv_temperature = 1.0 / cfg.loop.temperature if cfg.loop.exploring else 0.0
     # ucb and thompson weigh each signal's uncertainty as the score weighs the signal
     w_policy = weight_vector(wts)
 
@@ -427,7 +429,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 n_interest_candidates=np.int64(feed.n_interest_candidates),
                 n_fresh_candidates=np.int64(feed.n_fresh_candidates), interest_top_m=np.int64(top_m),
                 first_request_id=np.int64(stamp_base), behavior_params=bp, rr_rate=float(bcfg.rr_rate),
-                rr_on=float(bcfg.rr_on), rr_off=float(bcfg.rr_off), affinity_strength=aff_strength)
+                rr_on=float(bcfg.rr_on), rr_off=float(bcfg.rr_off), affinity_strength=aff_strength,
+                inv_temperature=inv_temperature)
             state = K.ServeState(
                 follow_ptr=fs.ptr, follow_count=fs.n, follow_creator=fs.cre, follow_engagement=fs.eng,
                 follow_regular=fs.rr, seen=seen, seen_pos=seen_pos, inbox=inbox_view, topic_impressions=ut_imps,
@@ -450,7 +453,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                              K.U_FOLLOWER, K.U_REGULAR, ccounts[:, 2] - imps_before, users=out_i[:, K.I_USER])
             if writer is not None and n_rows:
                 _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
-                          feed.new_creator_days)
+                          feed.new_creator_days, cfg.loop.exploring)
         # end of day: engagement decay, authoritative follower counts, satisfaction, quitting
         fs.decay(bcfg.rr_decay, bcfg.rr_off)
         ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
@@ -488,7 +491,7 @@ def _hook_seen(w, bcfg):
     return (w.video_hook + shift * w.video_is_ai.astype(np.float32)).astype(w.video_hook.dtype)
 
 
-def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days):
+def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days, propensity=False):
     """Append the tick's sampled requests to the event log (the day is the file's partition)."""
     rows = np.arange(out_i.shape[0], dtype=np.int64)
     keep = out_i[:, K.I_VIDEO] >= 0
@@ -532,4 +535,6 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
         "followed": ou[:, K.U_FOLLOWED].astype(bool),
         "latent_value": of[:, K.F_VALUE],
     }
+    if propensity:
+        cols["propensity"] = of[:, K.F_PROP]
     writer.write(day, cols)

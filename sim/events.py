@@ -69,6 +69,21 @@ EVENT_FIELDS = (
 #: Column names, in order (``day`` first, as in a read of the whole dataset by :func:`events_dataset`).
 EVENT_COLUMNS = tuple(f[0] for f in EVENT_FIELDS)
 
+#: The column runs that explore add after ``boost`` (``[loop] explore``); absent otherwise, so a run
+#: without exploration writes exactly the columns above.
+PROPENSITY_FIELD = ("propensity", "float", "probability",
+                    "probability that the serving policy gave this slot this video, given the slots above it "
+                    "(1 when the top k is served; the running product over a request's positions is the "
+                    "cascade propensity of slate off-policy estimators)")
+
+
+def event_fields(propensity: bool = False) -> tuple:
+    """:data:`EVENT_FIELDS`, with :data:`PROPENSITY_FIELD` after ``boost`` when ``propensity``."""
+    if not propensity:
+        return EVENT_FIELDS
+    i = EVENT_COLUMNS.index("boost") + 1
+    return EVENT_FIELDS[:i] + (PROPENSITY_FIELD,) + EVENT_FIELDS[i:]
+
 #: Width of the zero-padded day in the partition directory names (``RunConfig.days`` <= 3650).
 DAY_DIGITS = 4
 
@@ -94,11 +109,12 @@ def day_partitioning():
     return ds.partitioning(pa.schema([_field(*EVENT_FIELDS[0])]), flavor="hive")
 
 
-def file_schema(metadata: dict | None = None):
-    """The Arrow schema of one day's file (every column but ``day``), with field and run metadata."""
+def file_schema(metadata: dict | None = None, propensity: bool = False):
+    """The Arrow schema of one day's file (every column but ``day``), with field and run metadata;
+    ``propensity``: with the exploring runs' column."""
     import pyarrow as pa
 
-    return pa.schema([_field(*f) for f in EVENT_FIELDS[1:]], metadata=metadata)
+    return pa.schema([_field(*f) for f in event_fields(propensity)[1:]], metadata=metadata)
 
 
 def run_metadata(cfg) -> dict:
@@ -141,6 +157,7 @@ class EventWriter:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.meta = run_metadata(cfg)
+        self.propensity = cfg.loop.exploring
         self.day = None
         self._writer = None
         self.n_files = 0
@@ -148,7 +165,7 @@ class EventWriter:
 
     def write(self, day: int, columns: dict) -> None:
         """Append one tick's rows of ``day``: ``columns`` maps every name of :data:`EVENT_COLUMNS` but ``day``
-        to a 1-d array of the field's type."""
+        (and ``propensity`` when the run explores) to a 1-d array of the field's type."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -157,7 +174,7 @@ class EventWriter:
             return
         if day != self.day:
             self.close()
-            schema = file_schema({**self.meta, "ranksim.day": str(int(day))})
+            schema = file_schema({**self.meta, "ranksim.day": str(int(day))}, self.propensity)
             d = day_dir(self.path, day)
             d.mkdir(exist_ok=True)
             self._writer = pq.ParquetWriter(d / "part-0.parquet", schema, compression="zstd")

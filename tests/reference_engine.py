@@ -27,6 +27,7 @@ import numpy as np
 
 from sim.behavior import impression, recipient_opens
 from tests.reference import key, uniform
+from tests.reference_explore import STREAM_EXPLORE, plackett_luce
 from tests.reference_signals import affinity_row
 
 STREAM_ARRIVAL = 1
@@ -38,8 +39,8 @@ MAX_REQUESTS_PER_TICK = 64
 # Output layout (an interface shared with sim.engine; tests check it equals the kernel's).
 I_VIDEO, I_USER, I_REQ, I_EVICTED = 0, 1, 2, 3
 N_I = 4
-F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF = 0, 1, 2, 3, 4
-N_F = 5
+F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF, F_PROP = 0, 1, 2, 3, 4, 5
+N_F = 6
 (U_POS, U_PLAY, U_COMPLETE, U_LIKE, U_COMMENT, U_SHARE, U_FOLLOWED, U_REGULAR, U_FOLLOWER,
  U_NREC, U_NOPEN, U_RR_CHANGE, U_EVICTED_RR, U_SOURCE) = range(14)
 RR_LOST, RR_UNCHANGED, RR_GAINED = 0, 1, 2  # U_RR_CHANGE: the regular-reader change, + 1
@@ -304,7 +305,9 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
     .. math:: s = \mathrm{base}_v + \mathrm{boost}_v + w_\mathrm{aff}\,\mathrm{aff}_{u,t(v)}
               + w_\mathrm{rr}\,[u \text{ is a regular reader of } c(v)]
 
-    and :func:`topk_quota` picks the slate, served in order, each impression
+    and :func:`topk_quota` picks the slate (with ``settings.inv_temperature > 0``,
+    ``tests.reference_explore.plackett_luce`` draws it, and ``F_PROP`` holds each
+    position's propensity; else 1), served in order, each impression
     updating the user's own state before the next is served.
 
     Rows past a request's ``m`` chosen videos carry only video -1, user,
@@ -371,8 +374,16 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                 rr = 1.0 if (e is not None and e[2]) else 0.0
                 score_of[v] = base_l[v] + float(boost[v]) + w_aff * aff_u[t] + w_rr * rr
                 source_of[v] = source
-            chosen = topk_quota([score_of[v] for v, _ in cands], [v for v, _ in cands],
-                                [bool(is_new[v]) for v, _ in cands], slate, n_quota)
+            inv_temp = float(getattr(s, "inv_temperature", 0.0))
+            if inv_temp > 0:  # exploration: a Plackett-Luce slate (tests/reference_explore.py)
+                k0 = key(seed, STREAM_EXPLORE, u, day, tick * MAX_REQUESTS_PER_TICK + r)
+                picks, probs = plackett_luce([score_of[v] for v, _ in cands], [bool(is_new[v]) for v, _ in cands],
+                                             slate, n_quota, inv_temp, k0)
+                chosen = [cands[i][0] for i in picks]
+            else:
+                chosen = topk_quota([score_of[v] for v, _ in cands], [v for v, _ in cands],
+                                    [bool(is_new[v]) for v, _ in cands], slate, n_quota)
+                probs = [1.0] * len(chosen)
             for p in range(slate):
                 row = int(row_off[ui]) + r * slate + p
                 out_i[row, I_USER], out_i[row, I_REQ], out_u[row, U_POS] = u, r, p
@@ -424,7 +435,7 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                         rr_change = RR_GAINED
                 out_i[row, I_VIDEO], out_i[row, I_EVICTED] = v, evicted
                 for col, x in ((F_SCORE, score_of[v]), (F_BOOST, boost[v]), (F_WATCH, watch_s),
-                               (F_VALUE, value), (F_AFF, aff_u[t])):
+                               (F_VALUE, value), (F_AFF, aff_u[t]), (F_PROP, probs[p])):
                     out_f[row, col] = x
                 for col, x in ((U_PLAY, play3), (U_COMPLETE, completed), (U_LIKE, liked),
                                (U_COMMENT, commented), (U_SHARE, shared), (U_FOLLOWED, followed),

@@ -27,13 +27,13 @@ from ranker.params import Section, param
 from ranker.policies import REGISTRY
 from ranker.score import ScoreWeights
 from sim.behavior import BehaviorConfig
-from sim.config import (Config, ConfigError, FeedConfig, PolicyConfig, RunConfig, load_config, parse_config,
+from sim.config import (Config, ConfigError, FeedConfig, LoopConfig, PolicyConfig, RunConfig, load_config, parse_config,
                         write_config)
 from sim.world import WorldConfig
 
 #: TOML table name -> section class, as Config lays them out.
 SECTIONS = {"world": WorldConfig, "behavior": BehaviorConfig, "feed": FeedConfig, "weights": ScoreWeights,
-            "run": RunConfig}
+            "run": RunConfig, "loop": LoopConfig}
 
 
 def keys(cls) -> str:
@@ -332,8 +332,13 @@ def test_default_to_toml_round_trips():
     # every field is written out: the file beside a run's output is the whole resolved config
     data = tomllib.loads(text)
     for table, cls in SECTIONS.items():
+        if table == "loop":  # at its defaults (off) the section is left out: a run is written as before it
+            assert table not in data
+            continue
         assert set(data[table]) == {f.name for f in _declared(cls)}
     assert data["policy"]["name"] == "none"
+    on = tomllib.loads(c.replace(loop=LoopConfig(explore="plackett_luce")).to_toml())
+    assert set(on["loop"]) == {f.name for f in _declared(LoopConfig)}
 
 
 def test_non_default_config_round_trips():

@@ -84,6 +84,14 @@ BOUNDS = {
     ("feed", "quit_window_days"): "int [1, 365]",
     ("feed", "quit_min_impressions"): "int [0, 1000000000]",
     ("feed", "first_impressions_target"): "int [1, 1000000000]",
+    # [loop]
+    ("loop", "temperature"): "float (0.0, 100.0]",
+    ("loop", "retrain_every"): "int [0, 3650]",
+    ("loop", "window_days"): "int [1, 3650]",
+    ("loop", "train_sample"): "float (0.0, 1.0]",
+    ("loop", "n_trees"): "int [1, 10000]",
+    ("loop", "ipw_max_weight"): "float [1.0, 1000000.0]",
+    ("loop", "train_threads"): "int [1, 1024]",
     # [run]
     ("run", "seed"): "int [0, 9223372036854775807]",
     ("run", "days"): "int [1, 3650]",

@@ -52,6 +52,7 @@ class Shape:
     w_aff: float = 0.7
     w_rr: float = 0.4
     aff_strength: float = 0.0  # > 0: affinity logged from ut_imps / ut_plays (as the engine runs); 0: ``aff`` given
+    temperature: float = 0.0  # > 0: slates drawn by Plackett-Luce at this temperature; 0: the top k
     seed: int = 0
 
 
@@ -155,7 +156,8 @@ def make_case(sh: Shape):
         n_follow_candidates=np.int64(sh.n_follow), n_interest_candidates=np.int64(sh.n_interest),
         n_fresh_candidates=np.int64(sh.n_fresh), interest_top_m=np.int64(sh.top_m),
         first_request_id=np.int64(stamp_base), behavior_params=bp, rr_rate=float(BCFG.rr_rate),
-        rr_on=float(BCFG.rr_on), rr_off=float(BCFG.rr_off), affinity_strength=float(sh.aff_strength))
+        rr_on=float(BCFG.rr_on), rr_off=float(BCFG.rr_off), affinity_strength=float(sh.aff_strength),
+        inv_temperature=1.0 / sh.temperature if sh.temperature > 0 else 0.0)
     world = K.WorldArrays(
         user_interest=user_interest, friend_indptr=friend_indptr, friend_indices=friend_indices,
         video_creator=video_creator, video_topic=video_topic, video_duration_s=video_duration_s,
@@ -213,7 +215,7 @@ def assert_rows_equal(got, want, what=""):
              "n_open", "rr_delta", "evicted_rr", "source"]
     for col, name in enumerate(names):
         np.testing.assert_array_equal(gu[s, col], wu[s, col], err_msg=f"{what}: out_u column {name!r}")
-    for col, name in enumerate(["score", "boost", "watch_s", "value", "affinity"]):
+    for col, name in enumerate(["score", "boost", "watch_s", "value", "affinity", "propensity"]):
         # scores are O(1) sums that may cancel: absolute slack of a few float32 ulps of their terms
         atol = 1e-6 if col == K.F_SCORE else 1e-9
         np.testing.assert_allclose(gf[s, col], wf[s, col], rtol=1e-6, atol=atol, err_msg=f"{what}: {name}")
@@ -253,6 +255,13 @@ SHAPES = {
     "logged_affinity": Shape(seed=17, aff_strength=5.0),
     "logged_affinity_wide": Shape(seed=18, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
                                   max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5, aff_strength=2.0),
+    # exploration: Plackett-Luce slates (with a quota; at a temperature cold enough to underflow; on ties)
+    "explore": Shape(seed=19, temperature=0.5, n_users=8, n_videos=60, max_requests=4),
+    "explore_quota": Shape(seed=20, temperature=0.3, n_quota=2, slate=4, p_new=0.15, n_interest=8, n_fresh=6,
+                           n_users=8, n_videos=60),
+    "explore_cold_quota": Shape(seed=21, temperature=1e-4, n_quota=2, slate=3, p_new=0.2, n_users=8, n_videos=60),
+    "explore_ties_masked": Shape(seed=22, temperature=1.0, ties=True, p_masked=0.4, masked_in_pools=True,
+                                 slate=6),
     "many_requests_wide": Shape(seed=15, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
                                 max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5),
 }
@@ -267,7 +276,7 @@ def _restore_thread_count():
 
 def test_layout_constants_match_the_kernels():
     for name in ("I_VIDEO", "I_USER", "I_REQ", "I_EVICTED", "N_I", "F_SCORE", "F_BOOST", "F_WATCH", "F_VALUE",
-                 "F_AFF", "N_F", "U_POS", "U_PLAY", "U_COMPLETE", "U_LIKE", "U_COMMENT", "U_SHARE", "U_FOLLOWED",
+                 "F_AFF", "F_PROP", "N_F", "U_POS", "U_PLAY", "U_COMPLETE", "U_LIKE", "U_COMMENT", "U_SHARE", "U_FOLLOWED",
                  "U_REGULAR", "U_FOLLOWER", "U_NREC", "U_NOPEN", "U_RR_CHANGE", "RR_LOST", "RR_UNCHANGED", "RR_GAINED", "U_EVICTED_RR", "U_SOURCE", "N_U",
                  "N_VC", "VC_IMPRESSIONS", "VC_EARLY_IMPRESSIONS", "VC_VALUE", "VC_RR_PLAYS_3S", "SOURCE_FOLLOW",
                  "SOURCE_SHARE", "SOURCE_INTEREST", "SOURCE_FRESH", "MAX_REQUESTS_PER_TICK"):

@@ -28,6 +28,10 @@ FEATURE_SETS = {
     "video": tuple(SIGNAL_NAMES) + ("log_impressions", "log_duration", "creator_age_days"),
     "video+pair": tuple(SIGNAL_NAMES) + ("affinity", "regular_reader", "log_impressions", "log_duration",
                                          "creator_age_days"),
+    # learning in the loop: video+pair without the features that encode past exposure itself (a video's
+    # impressions so far, its creator's age): a model trained on its own feed's log learns from them to
+    # withhold exposure from whoever had none (sim.loop; docs/learning_loop.md has the comparison)
+    "loop": tuple(SIGNAL_NAMES) + ("affinity", "regular_reader", "log_duration"),
 }
 #: Features of the hand-set formula, in :class:`ranker.score.ScoreWeights` field order.
 HAND_NAMES = tuple(SIGNAL_NAMES) + ("affinity", "regular_reader")
