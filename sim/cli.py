@@ -172,6 +172,19 @@ def add_loop_options(p):
     p.add_argument("--explore-temperature", type=float, metavar="T",
                    help="draw each slate by Plackett-Luce over score / T and log each impression's propensity "
                         "([loop] explore = 'plackett_luce', temperature = T; T > 0)")
+    p.add_argument("--retrain-every", type=int, metavar="N",
+                   help="retrain the learned ranker every N days on the run's own impressions of the last "
+                        "--window-days days, from the given model (or the hand-set weights with --ranker hand) "
+                        "on day 0 ([loop] retrain_every)")
+    p.add_argument("--window-days", type=int, metavar="W", help="days of impressions a retraining reads "
+                                                                "([loop] window_days, default 3)")
+    p.add_argument("--features", choices=("loop", "video+pair"),
+                   help="feature preset of the retrained models ([loop] features, default loop: no exposure counts)")
+    p.add_argument("--ipw", action="store_true",
+                   help="weight training rows by their clipped inverse propensity (needs --explore-temperature)")
+    p.add_argument("--loop-metrics", action="store_true",
+                   help="write the loop's per-day metrics (exposure concentration, feed overlap) even without "
+                        "retraining")
 
 
 def loop_overrides(args) -> dict:
@@ -179,6 +192,13 @@ def loop_overrides(args) -> dict:
     out = {}
     if getattr(args, "explore_temperature", None) is not None:
         out.update(explore="plackett_luce", temperature=args.explore_temperature)
+    for name in ("retrain_every", "window_days", "features"):
+        if getattr(args, name, None) is not None:
+            out[name] = getattr(args, name)
+    if getattr(args, "ipw", False):
+        out["ipw"] = True
+    if getattr(args, "loop_metrics", False):
+        out["metrics"] = True
     return out
 
 
@@ -199,6 +219,10 @@ def _simulate(args) -> int:
     print(f"  policy {cfg.policy.name}: new-creator exposure {num('new_creator_exposure_share')}, "
           f"value/impression {num('value_per_impression', 4)}, completion {num('completion_rate')}, "
           f"retention {num('retention')}, exposure Gini {num('exposure_gini')}")
+    if "retrain_s" in res.timings:
+        n = s.get("loop_retrainings") or 0
+        print(f"  retraining: {n} model(s) in {res.timings['retrain_s']:.1f} s, apart from the feed loop's "
+              f"{res.timings['feed_loop_s']:.1f} s")
     if res.impressions == 0:
         print("  note: no impressions were served (no user opened the app): every rate is undefined",
               file=sys.stderr)

@@ -164,7 +164,7 @@ class LoopConfig(Section):
     temperature: float = param(0.25, "float", 0.0, 100.0, lo_open=True,
                                doc="Plackett-Luce temperature, in score units (lower: closer to the top k)")
     retrain_every: int = param(0, "int", 0, 3650, doc="retrain the learned ranker every this many days (0: never)")
-    window_days: int = param(7, "int", 1, 3650, doc="a retraining reads the impressions of the last this-many days")
+    window_days: int = param(3, "int", 1, 3650, doc="a retraining reads the impressions of the last this-many days")
     train_sample: float = param(0.25, "float", 0.0, 1.0, lo_open=True,
                                 doc="share of requests whose impressions are kept for retraining")
     features: str = param("loop", "str", choices=LOOP_FEATURE_SETS,
@@ -174,6 +174,7 @@ class LoopConfig(Section):
     ipw_max_weight: float = param(20.0, "float", 1.0, 1e6,
                                   doc="inverse-propensity weights are clipped at this (clipped IPS)")
     train_threads: int = param(1, "int", 1, 1024, doc="LightGBM threads of a retraining (results depend on it)")
+    metrics: bool = param(False, "bool", doc="add the loop's per-day metrics to metrics.json (on when retraining)")
 
     def check(self):
         if self.ipw and self.explore == "none":
@@ -187,6 +188,10 @@ class LoopConfig(Section):
     @property
     def retraining(self) -> bool:
         return self.retrain_every > 0
+
+    @property
+    def measuring(self) -> bool:
+        return self.metrics or self.retraining
 
 
 @dataclass(frozen=True)

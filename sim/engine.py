@@ -230,7 +230,11 @@ def _preflight(cfg: Config, world) -> None:
         from ranker.learn import FEATURE_NAMES
         from ranker.model_check import check_model_dir
 
-        check_model_dir(cfg.ranker.model_dir, FEATURE_NAMES)
+        checked = check_model_dir(cfg.ranker.model_dir, FEATURE_NAMES)
+        if cfg.loop.retraining:
+            from sim.loop import check_start_model
+
+            check_start_model(cfg.ranker.model_dir, checked)
 
 
 def _simulate_into(cfg: Config, out: Path, progress: bool, world) -> RunResult:
@@ -299,6 +303,13 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         w_rr = 0.0
     # exploration: slates drawn by Plackett-Luce at the temperature (0: the top k)
     inv_temperature = 1.0 / cfg.loop.temperature if cfg.loop.exploring else 0.0
+    # learning in the loop: the kept impressions, retrainings and the loop's metrics (sim.loop)
+    kind = ranker_cfg.kind
+    looper = None
+    if cfg.loop.measuring:
+        from sim.loop import LoopLearner
+
+        looper = LoopLearner(cfg, w, learned)
     # ucb and thompson weigh each signal's uncertainty as the score weighs the signal
     w_policy = weight_vector(wts)
 
@@ -365,9 +376,9 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 rr_impressions=video_counters[idx, K.VC_RR_IMPRESSIONS], rr_plays_3s=video_counters[idx, K.VC_RR_PLAYS_3S],
                 creator_age_days=age_c)
             sig = compute_signals(counters)
-            if ranker_cfg.kind in ("hand", "distilled"):
+            if kind in ("hand", "distilled"):
                 b_sub = base_scores(sig.matrix, wts)
-            elif ranker_cfg.kind == "learned":
+            elif kind == "learned":
                 b_sub = learned.video_scores(sig, counters)
             else:
                 b_sub = w.video_quality[idx].astype(np.float64)
@@ -451,6 +462,9 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             total_imps += served
             metrics.add_tick(day, t_days, videos, out_u, out_f[:, K.F_VALUE], K.U_PLAY, K.U_COMPLETE,
                              K.U_FOLLOWER, K.U_REGULAR, ccounts[:, 2] - imps_before, users=out_i[:, K.I_USER])
+            if looper is not None:
+                looper.record(day, tick, idx, sig, counters, is_new, out_i, out_f, out_u, req_base - n_rows // slate,
+                              slate)
             if writer is not None and n_rows:
                 _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
                           feed.new_creator_days, cfg.loop.exploring)
@@ -468,14 +482,33 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         quits = alive & joined & old_enough & (daily.sum(axis=1) < feed.quit_min_impressions)
         quit_day[quits] = day
         metrics.end_day(day, int(np.count_nonzero(returned)), int(np.count_nonzero(had)), quit_day > day)
+        if looper is not None:
+            new_model = looper.end_day(day)
+            if new_model is not None:  # serves from tomorrow: per video through its trees, or its distillation
+                learned = new_model
+                w_aff = float(learned.pair_weights["affinity"])
+                w_rr = float(learned.pair_weights["regular_reader"])
+                if kind == "distilled":
+                    dist = learned.report["distillation"]["weights"]
+                    wts = ScoreWeights(**{n: float(dist.get(n, 0.0)) for n in SIGNAL_NAMES},
+                                       affinity=w_aff, regular_reader=w_rr)
+                else:
+                    kind = "learned"
+                w_policy = weight_vector(wts)
         bar.update(1, impressions=f"{total_imps:,}")
     bar.close()
     if writer is not None:
         writer.close()
     m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS, K.VC_PLAYS_3S)
+    timings = {"world_s": t_world, "kernels_s": t_kernels}
+    if looper is not None:
+        m.update(looper.metrics())
+        timings["retrain_s"] = looper.train_s
     seconds = time.perf_counter() - t_start
-    return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds,
-                     timings={"world_s": t_world, "kernels_s": t_kernels, "total_s": seconds})
+    timings["total_s"] = seconds
+    if looper is not None:
+        timings["feed_loop_s"] = seconds - t_world - looper.train_s
+    return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds, timings=timings)
 
 
 def _hook_seen(w, bcfg):

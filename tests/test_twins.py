@@ -33,6 +33,7 @@ _SERVE = ("tests/test_engine_kernels.py", "test_serve_tick_matches_twin", "serve
 #: kernel (module.function) -> (test file, test function, twin the test's source names).
 #: Private helpers inlined into a kernel point at that kernel's twin test.
 TWINS = {
+    "sim.loop._train_mask": ("tests/test_loop.py", "test_train_mask_matches_reference", "ref.uniform"),
     "ranker._explore_kernels.plackett_luce_pos": ("tests/test_explore.py", "test_kernel_matches_reference_twin",
                                                   "plackett_luce"),
     "ranker._policy_kernels._thompson_log_draws": ("tests/test_policies.py", "test_thompson_kernel_matches_reference",
