@@ -31,6 +31,7 @@ def test_reference_index_covers_every_kernel_module():
     area = {"ranker.rng": None, "sim.behavior": "behavior", "sim._engine_kernels": "engine",
             "sim.engine": "engine", "sim.metrics": "engine", "ranker.policies": "policies", "ranker._policy_kernels": "policies",
             "ranker._score_kernels": "score", "ranker._vector_ir": "score", "ranker._explore_kernels": "explore",
+            "sim.loop": "engine",
             "ranker.score": "score", "ranker.signals": "signals", "ranker._tree_kernels": "trees",
             "sim.behavior_batch": "behavior", "sim.world": "world"}
     modules = {m for m, _ in _kernels()}
