@@ -107,7 +107,14 @@ def check_value(owner: str, name: str, value: Any, m: dict) -> Any:
 
 
 class Section:
-    """Base of validated frozen sections (subclasses are frozen dataclasses)."""
+    """Base of validated frozen sections (subclasses are frozen dataclasses).
+
+    A subclass may list fields it no longer has in ``REMOVED`` (a class
+    attribute, name -> what replaced it): a config or a ``replace`` naming
+    one fails with that text instead of an unknown-key error.
+    """
+
+    REMOVED: dict = {}
 
     def __post_init__(self):
         owner = type(self).__name__
@@ -137,6 +144,7 @@ class Section:
         d = {} if d is None else d
         if not isinstance(d, dict):
             raise TypeError(f"The {table_label(where)} must be a table. Got {d!r} instead.")
+        cls._removed_check(d, where)
         known = {f.name: f for f in fields(cls)}
         unknown_key_check(d, known, where)
         kw = {}
@@ -162,7 +170,16 @@ class Section:
 
     def replace(self, **changes):
         """A copy with some fields changed (validated again)."""
+        type(self)._removed_check(changes, type(self).__name__)
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def _removed_check(cls, d, where) -> None:
+        gone = sorted(k for k in d if k in cls.REMOVED)
+        if gone:
+            place = f"[{where}]" if where else "the top level of the config"
+            why = " ".join(f"{k!r}: {cls.REMOVED[k]}" for k in gone)
+            raise ValueError(f"The parameter(s) {gone} of {place} were removed. {why}")
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, Any, str]]:

@@ -60,6 +60,7 @@ STREAM_WORLD = 8
 STREAM_LOG = 9
 STREAM_FOLLOW = 10
 STREAM_EXPLORE = 11
+STREAM_CREATOR = 12  # creators' daily quit draws (sim.creators)
 
 
 @njit(**JIT)

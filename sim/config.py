@@ -4,8 +4,8 @@ Sections: ``[world]`` (:class:`sim.world.WorldConfig`), ``[behavior]``
 (:class:`sim.behavior.BehaviorConfig`), ``[feed]`` (:class:`FeedConfig`),
 ``[weights]`` (:class:`ranker.score.ScoreWeights`), ``[policy]``
 (:class:`PolicyConfig`), ``[ranker]`` (:class:`RankerConfig`), ``[run]``
-(:class:`RunConfig`) and ``[loop]`` (:class:`LoopConfig`, left out of a written
-config while at its defaults). Every field has a
+(:class:`RunConfig`), ``[loop]`` (:class:`LoopConfig`, left out of a written
+config while at its defaults) and ``[creators]`` (:class:`sim.creators.CreatorConfig`). Every field has a
 default: the embedded default world is ``Config()``. A bad value fails before
 any work starts, naming the field, the value and what is allowed; unknown keys
 are errors.
@@ -29,6 +29,7 @@ from ranker.params import Section, param, table_label, unknown_key_check
 from ranker.policies import REGISTRY, make_policy
 from ranker.score import ScoreWeights
 from sim.behavior import BehaviorConfig
+from sim.creators import CreatorConfig
 from sim.world import WorldConfig
 
 
@@ -39,6 +40,15 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class FeedConfig(Section):
     """How feeds are assembled: ticks, slates, candidate sources, lifecycle thresholds."""
+
+    REMOVED = {
+        "quit_window_days": "Creators no longer quit below an absolute count of impressions: each has a motivation "
+                            "driven by its reach relative to the platform's median post and to its own history, and "
+                            "a daily quit hazard from it; set [creators] quit_b, quit_slope and motivation_rate "
+                            "(see sim.creators).",
+        "quit_min_impressions": "Replaced by the relative quit hazard of [creators] (quit_b, quit_slope; see "
+                                "sim.creators).",
+    }
 
     ticks_per_day: int = param(4, "int", 1, 96, doc="feed ticks per simulated day; counters and signals refresh each tick")
     slate_size: int = param(8, "int", 1, 100, doc="impressions served per request (feed refresh)")
@@ -52,8 +62,6 @@ class FeedConfig(Section):
     new_creator_days: int = param(14, "int", 1, 365, doc="a creator younger than this many days is a new creator")
     breakout_days: int = param(3, "int", 1, 60, doc="window after posting in which a post may break out, days")
     breakout_percentile: float = param(99.0, "float", 50.0, 100.0, hi_open=True, doc="a breakout reaches this percentile of posts' impressions within its window")
-    quit_window_days: int = param(7, "int", 1, 365, doc="a creator whose posts reach too few impressions over this many days quits")
-    quit_min_impressions: int = param(150, "int", 0, 10**9, doc="impressions over the quit window below which a creator quits")
     first_impressions_target: int = param(1000, "int", 1, 10**9, doc="milestone for the 'days until a new creator's first N impressions' metric")
 
 
@@ -206,11 +214,12 @@ class Config(Section):
     ranker: RankerConfig = field(default_factory=RankerConfig)
     run: RunConfig = field(default_factory=RunConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
+    creators: CreatorConfig = field(default_factory=CreatorConfig)
 
     def check(self):
         for name, typ in (("world", WorldConfig), ("behavior", BehaviorConfig), ("feed", FeedConfig),
                           ("weights", ScoreWeights), ("policy", PolicyConfig), ("ranker", RankerConfig),
-                          ("run", RunConfig), ("loop", LoopConfig)):
+                          ("run", RunConfig), ("loop", LoopConfig), ("creators", CreatorConfig)):
             if not isinstance(getattr(self, name), typ):
                 raise TypeError(f"The {name!r} parameter of Config must be a {typ.__name__}. Got {getattr(self, name)!r} instead.")
         # a policy parameter that rounds to no effect in this feed (a quota share below one slot) fails here,

@@ -27,6 +27,7 @@ from ranker.rng import STREAM_LOG, key, uniform
 from ranker.score import ScoreWeights, base_scores, weight_vector
 from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
+from sim import creators as CR
 from sim.behavior import behavior_params
 from sim.config import Config, write_config
 from sim.events import EVENT_COLUMNS, EventWriter  # noqa: F401  (EVENT_COLUMNS: its old home)
@@ -48,6 +49,8 @@ class RunResult:
     impressions: int = 0
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
+    #: What went wrong with the run's dynamics, each with the day it happened (see :func:`dynamics_warnings`).
+    warnings: list = field(default_factory=list)
 
     @property
     def impressions_per_second(self) -> float:
@@ -333,7 +336,20 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     stamps = np.full((n_thr, V), -1, np.int32)
     cmarks = np.full((n_thr, C), -1, np.int32)
     quit_day = np.full(C, np.iinfo(np.int32).max, np.int32)
-    daily = np.zeros((C, feed.quit_window_days), np.int64)
+    # creators' state (sim.creators): motivation, own baseline, which potential posts are realised
+    ccfg = cfg.creators
+    motivation = np.zeros(C, np.float64)
+    baseline = np.zeros(C, np.float64)
+    video_slot = CR.post_slots(w.video_creator, w.video_post_day)
+    realised = np.zeros(V, np.bool_)
+    d_first = min(0, int(w.video_post_day.min(initial=0)))
+    day_ptr = np.searchsorted(w.video_post_day, np.arange(d_first, days + 1))  # videos are sorted by day
+    for d in range(d_first, 0):  # the established creators' backlog, at neutral motivation
+        CR.realise_posts(np.int64(seed), np.int64(d), float(wc.post_potential), float(ccfg.effort_slope), motivation,
+                         quit_day, w.video_creator, video_slot, day_ptr[d - d_first], day_ptr[d - d_first + 1],
+                         realised)
+    posts_by_day = np.zeros(days, np.int64)
+    dyn = _DynamicsWatch(w, wc, ccfg, days)
     post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
     vid_all = np.arange(V, dtype=np.int32)
     world_arrays = K.WorldArrays(
@@ -353,6 +369,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     bar = Progress(days, f"simulate {cfg.policy.name} seed={seed}", "day", enabled=progress)
     for day in range(days):
         K.draw_returns(seed, day, sat, bcfg.return_b, bcfg.return_v, returned)
+        lo_v, hi_v = day_ptr[day - d_first], day_ptr[day - d_first + 1]
+        CR.realise_posts(np.int64(seed), np.int64(day), float(wc.post_potential), float(ccfg.effort_slope), motivation,
+                         quit_day, w.video_creator, video_slot, lo_v, hi_v, realised)
+        posts_by_day[day] = np.count_nonzero(realised[lo_v:hi_v])
         user_day[:] = 0.0
         for tick in range(T):
             now = day * T + tick
@@ -360,8 +380,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             lo = np.searchsorted(post_time, now - feed.candidate_window_days * T, side="right")
             hi = np.searchsorted(post_time, now, side="right")
             idx = vid_all[lo:hi]
-            cr = w.video_creator[idx]
-            idx = idx[quit_day[cr] >= w.video_post_day[idx]]  # posts of creators who had quit never appear
+            idx = idx[realised[idx]]  # realised posts only (none after the creator quit; see sim.creators)
             cr = w.video_creator[idx]
             age_c = creator_age_days(w.creator_join_day[cr], t_days)
             counters = Counters(
@@ -468,19 +487,18 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             if writer is not None and n_rows:
                 _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
                           feed.new_creator_days, cfg.loop.exploring)
-        # end of day: engagement decay, authoritative follower counts, satisfaction, quitting
+        # end of day: engagement decay, authoritative follower counts, satisfaction, creators' response
         fs.decay(bcfg.rr_decay, bcfg.rr_off)
         ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
         had = user_day[:, 0] > 0
         r = bcfg.satisfaction_rate
         sat[had] = (1 - r) * sat[had] + r * (user_day[had, 1] / user_day[had, 0])
-        daily[:, day % feed.quit_window_days] = ccounts[:, 2]
+        # live posts: the realised posts still candidates at the day's last tick
+        live_posts = np.bincount(w.video_creator[idx], minlength=C).astype(np.int64)
+        active = (quit_day > day) & (w.creator_join_day <= day)
+        CR.end_of_day(seed, day, ccounts[:, 2], live_posts, active, ccfg, motivation, baseline, quit_day)
         ccounts[:, 2] = 0
-        alive = quit_day > day
-        joined = w.creator_join_day <= day
-        old_enough = (day + 1 - np.where(w.creator_join_day > 0, w.creator_join_day, 0)) >= feed.quit_window_days
-        quits = alive & joined & old_enough & (daily.sum(axis=1) < feed.quit_min_impressions)
-        quit_day[quits] = day
+        dyn.end_day(day, quit_day, motivation)
         metrics.end_day(day, int(np.count_nonzero(returned)), int(np.count_nonzero(had)), quit_day > day)
         if looper is not None:
             new_model = looper.end_day(day)
@@ -499,7 +517,13 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     bar.close()
     if writer is not None:
         writer.close()
-    m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS, K.VC_PLAYS_3S)
+    m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS, K.VC_PLAYS_3S,
+                         posted=realised)
+    m.update(dyn.metrics(posts_by_day, motivation, quit_day))
+    warns = dyn.messages()
+    if progress:
+        for msg in warns:
+            print(f"ranksim: warning: {msg}", file=sys.stderr, flush=True)
     timings = {"world_s": t_world, "kernels_s": t_kernels}
     if looper is not None:
         m.update(looper.metrics())
@@ -508,7 +532,70 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     timings["total_s"] = seconds
     if looper is not None:
         timings["feed_loop_s"] = seconds - t_world - looper.train_s
-    return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds, timings=timings)
+    return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds, timings=timings, warnings=warns)
+
+
+class _DynamicsWatch:
+    """Days on which the creators' dynamics died out or saturated, for the run's warnings.
+
+    - every creator has quit (nobody is left to post);
+    - active creators fell below a tenth of those active on day 0 (supply collapsing);
+    - more than half of the active creators realise at least ``SATURATED_EFFORT`` of their
+      potential posts (posting pinned at the pre-drawn potential: raise ``world.post_potential``).
+    """
+
+    def __init__(self, w, wc, ccfg, days):
+        self.w, self.wc, self.ccfg, self.days = w, wc, ccfg, days
+        self.n_day0 = int(np.count_nonzero(w.creator_join_day == 0))
+        self.all_quit_day = self.collapse_day = self.saturated_day = None
+        self.active_by_day = np.zeros(days, np.int64)
+
+    def end_day(self, day, quit_day, motivation):
+        w = self.w
+        alive = (quit_day > day) & (w.creator_join_day <= day)
+        n = int(np.count_nonzero(alive))
+        self.active_by_day[day] = n
+        if n == 0 and self.all_quit_day is None:
+            self.all_quit_day = day
+        if self.n_day0 > 0 and n < 0.1 * self.n_day0 and self.collapse_day is None:
+            self.collapse_day = day
+        if self.wc.post_potential > 1.0 and n > 0 and self.saturated_day is None:
+            p = CR.effort_probability(float(self.wc.post_potential), float(self.ccfg.effort_slope), motivation[alive])
+            if np.count_nonzero(p >= CR.SATURATED_EFFORT) > 0.5 * n:
+                self.saturated_day = day
+
+    def messages(self) -> list:
+        out = []
+        if self.all_quit_day is not None:
+            out.append(f"every creator had quit by the end of day {self.all_quit_day}: nobody is left to post "
+                       "(see [creators] quit_b, quit_slope)")
+        if self.collapse_day is not None:
+            out.append(f"active creators fell below a tenth of day 0's ({self.n_day0}) on day {self.collapse_day}: "
+                       "the supply is dying out (see [creators] quit_b, quit_slope)")
+        if self.saturated_day is not None:
+            out.append(f"on day {self.saturated_day} more than half of the active creators posted at least "
+                       f"{CR.SATURATED_EFFORT:.0%} of their potential posts: posting is pinned at the pre-drawn "
+                       "potential (raise [world] post_potential or lower [creators] effort_slope)")
+        return out
+
+    def metrics(self, posts_by_day, motivation, quit_day) -> dict:
+        from sim.metrics import _m
+
+        d = self.days
+        return {
+            "posts_by_day": _m(posts_by_day.astype(np.float64), "posts, per day", "posts realised each day (potential posts the creators' motivation realised)"),
+            "posts_per_day": _m(float(posts_by_day.mean()), "posts per day", "mean posts realised per day"),
+            "creators_active_by_day": _m(self.active_by_day.astype(np.float64), "creators, per day",
+                                         "creators joined and not quit at each day's end"),
+            "warning_all_creators_quit_day": _m(self.all_quit_day, "day", "day by whose end every creator had quit (none: never)"),
+            "warning_creator_collapse_day": _m(self.collapse_day, "day",
+                                               "first day active creators fell below a tenth of day 0's (none: never)"),
+            "warning_effort_saturated_day": _m(self.saturated_day, "day",
+                                               f"first day more than half of the active creators posted at {CR.SATURATED_EFFORT:.0%}+ of their potential (none: never)"),
+            "creator_motivation_mean": _m(float(motivation[(quit_day >= d) & (self.w.creator_join_day < d)].mean())
+                                          if np.any((quit_day >= d) & (self.w.creator_join_day < d)) else float("nan"),
+                                          "motivation (0: neutral)", "mean motivation of the creators active at the end"),
+        }
 
 
 def _hook_seen(w, bcfg):

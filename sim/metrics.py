@@ -212,13 +212,16 @@ class OnlineMetrics:
         joined_new = (w.creator_join_day > 0) & (w.creator_join_day <= day)
         self.day_new_alive[day] = np.count_nonzero(alive & joined_new)
 
-    def finalize(self, video_counters, quit_day, n_users, early_col, imps_col, play_col=None):
+    def finalize(self, video_counters, quit_day, n_users, early_col, imps_col, play_col=None, posted=None):
         """The metrics mapping written to ``metrics.json``.
 
         ``play_col``: the video counter column of 3-second plays, for the
         AI-label parity audit at matched engagement (left out when ``None``).
+        ``posted``: bool per video, the potential posts that were realised
+        (``None``: all of them); the others count in no post metric.
         """
         w, feed, days = self.w, self.feed, self.days
+        self.posted = np.ones(np.shape(w.video_post_day), np.bool_) if posted is None else np.asarray(posted, np.bool_)
         out = {}
         imps = self.day_imps.sum()
         safe = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
@@ -237,7 +240,7 @@ class OnlineMetrics:
         out["exposure_lorenz"] = _m(np.stack([p, L], axis=1), "[population share, exposure share]", "Lorenz curve of creator exposure")
         # breakouts: early impressions of posts whose early window was fully observed
         post_day = w.video_post_day
-        observed = (post_day >= 0) & (post_day <= days - feed.breakout_days)
+        observed = (post_day >= 0) & (post_day <= days - feed.breakout_days) & self.posted
         early = video_counters[:, early_col]
         if observed.any():
             thr = np.percentile(early[observed], feed.breakout_percentile)
@@ -376,7 +379,7 @@ class OnlineMetrics:
         """
         w, days = self.w, self.days
         post_day = w.video_post_day
-        posted = (post_day >= 0) & (post_day < days)
+        posted = (post_day >= 0) & (post_day < days) & self.posted
         vi = vc[:, imps_col].astype(np.float64)
         ai = np.asarray(w.video_is_ai, bool)
         out = {"ai_posts": _m(int(np.count_nonzero(posted & ai)), "posts", "AI-labelled posts published during the run"),

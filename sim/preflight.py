@@ -240,8 +240,8 @@ def estimate_memory(cfg) -> dict:
     each), the seen-memory ring (4 bytes per slot), the share inbox, friend
     lists (both directions, 4 bytes per edge) and follow slots (9 bytes per
     slot). Videos: the per-video counters (``N_VC`` float64), per-thread
-    scratch stamps and the world's per-video columns. Creators: the quit
-    window and per-creator state.
+    scratch stamps and the world's per-video columns (every potential post:
+    ``post_potential`` times the posting rate). Creators: their state.
     """
     import numba
 
@@ -250,7 +250,7 @@ def estimate_memory(cfg) -> dict:
     w, f, r = cfg.world, cfg.feed, cfg.run
     U = w.n_users
     C = w.n_creators + w.new_creators_per_day * r.days
-    V = C * w.posts_per_day_mean * r.days
+    V = C * w.posts_per_day_mean * w.post_potential * (r.days + w.backlog_days)
     friends = min(w.friends_mean, w.friends_max)
     follows = min(w.follows_mean, w.follow_capacity) + 16
     n_thr = numba.config.NUMBA_NUM_THREADS
@@ -261,8 +261,8 @@ def estimate_memory(cfg) -> dict:
         "friend lists": U * friends * 8,
         "follow slots": U * follows * 9,
         "per-user state": U * 64,
-        "per-video counters and columns": V * (N_VC * 8 + 48 + 4 * n_thr),
-        "per-creator state": C * (f.quit_window_days * 8 + 64),
+        "per-video counters and columns": V * (N_VC * 8 + 52 + 4 * n_thr),
+        "per-creator state": C * 96,
     }
 
 

@@ -3,7 +3,7 @@ r"""The simulated world: users, creators, videos and graphs, as columns.
 :func:`build_world` draws, once per run, everything the feed loop takes as
 given: users (topic interests, demographics, activity), a symmetric friend
 graph, creators (quality, topic, kind, AI label, posting rate, bait type,
-join day), every video any creator will post within the horizon, and the
+join day), every potential video any creator may post within the horizon, and the
 follow graph at day 0. The result is a frozen :class:`World` of NumPy arrays
 (structure of arrays, graphs in CSR); see the "World" section of
 ``docs/CONTRACTS.md``.
@@ -94,6 +94,7 @@ class WorldConfig(Section):
     ai_share: float = param(0.10, "float", 0.0, 1.0, doc="share of creators whose posts carry the AI-generated label")
     posts_per_day_mean: float = param(0.7, "float", 0.0, 50.0, lo_open=True, doc="mean posts per creator per day")
     posts_per_day_sigma: float = param(0.5, "float", 0.0, 4.0, doc="log-normal sigma of creators' posting rates")
+    post_potential: float = param(2.0, "float", 1.0, 10.0, doc="potential posts are drawn at this multiple of a creator's posting rate; its motivation realises a share of them (1 over this at neutral motivation, all of them at most; see sim.creators)")
     quality_sd: float = param(1.0, "float", 0.0, 10.0, doc="sd of creators' latent quality")
     video_quality_sd: float = param(0.5, "float", 0.0, 10.0, doc="sd of a video's quality around its creator's")
     hook_sd: float = param(0.7, "float", 0.0, 10.0, doc="sd of videos' hook (first-3-seconds pull, unrelated to substance)")
@@ -135,7 +136,7 @@ class World:
     Attributes
     ----------
     n_users, n_topics, n_creators, n_videos, days, ticks_per_day : int
-        Sizes. ``n_creators`` and ``n_videos`` count every creator and video
+        Sizes. ``n_creators`` and ``n_videos`` count every creator and potential video
         that will exist within ``days``.
     user_interest : ndarray of float32, shape (n_users, n_topics)
         Topic interests; rows sum to 1.
@@ -162,7 +163,8 @@ class World:
     creator_is_ai : ndarray of bool, shape (n_creators,)
         Posts carry the AI-generated label.
     creator_post_rate : ndarray of float32, shape (n_creators,)
-        Mean posts per day.
+        Mean posts per day at neutral motivation (the world holds ``post_potential``
+        times as many potential posts; see :mod:`sim.creators`).
     creator_join_day : ndarray of int32, shape (n_creators,)
         0 for established creators, ``d >= 1`` for those joining on day ``d``.
     creator_bait : ndarray of int8, shape (n_creators,)
@@ -482,8 +484,10 @@ def _creators(rng, cfg, days):
 def _videos(rng, cfg, days, ticks_per_day, cr):
     r"""Every video posted from day ``-backlog_days`` (established) or the join day to ``days - 1``.
 
-    Per creator and active day, :math:`\mathrm{Poisson}(\text{post rate})`
-    videos, each at a uniform tick. Then, per video:
+    Per creator and active day, :math:`\mathrm{Poisson}(K \cdot \text{post rate})`
+    *potential* videos (:math:`K` = ``post_potential``; the feed loop realises
+    a share of them from the creator's motivation, :mod:`sim.creators`), each
+    at a uniform tick. Then, per video:
 
     .. math::
 
@@ -503,7 +507,7 @@ def _videos(rng, cfg, days, ticks_per_day, cr):
     cell_creator = np.repeat(np.arange(n_creators, dtype=np.int32), span)
     first = np.cumsum(span) - span
     cell_day = (np.arange(n_cells, dtype=np.int64) - np.repeat(first - start, span)).astype(np.int32)
-    counts = rng.poisson(cr["creator_post_rate"].astype(np.float64)[cell_creator])
+    counts = rng.poisson(cfg.post_potential * cr["creator_post_rate"].astype(np.float64)[cell_creator])
     creator = np.repeat(cell_creator, counts)
     day = np.repeat(cell_day, counts)
     del cell_creator, cell_day, counts

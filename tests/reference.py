@@ -38,6 +38,7 @@ def uniform(k0, k):
 # the one index of references. ``reference.<area>.<kernel>`` is the twin of the
 # kernel of that name.
 from tests import reference_behavior as behavior  # noqa: E402  sim.behavior: impression, recipient_opens, batch
+from tests import reference_creators as creators  # noqa: E402  sim.creators: posting, motivation, quitting
 from tests import reference_explore as explore  # noqa: E402  ranker._explore_kernels: Plackett-Luce slates
 from tests import reference_engine as engine  # noqa: E402  sim._engine_kernels: serve_tick, apply_tick, follows; sim.metrics: tick sums
 from tests import reference_policies as policies  # noqa: E402  ranker.policies: Thompson, traffic pools, FairCo
@@ -46,5 +47,5 @@ from tests import reference_signals as signals  # noqa: E402  ranker.signals: po
 from tests import reference_trees as trees  # noqa: E402  ranker._tree_kernels and learn's running counters
 from tests import reference_world as world  # noqa: E402  sim.world: friend graph, follows
 
-SECTIONS = {"behavior": behavior, "engine": engine, "explore": explore, "policies": policies, "score": score,
-            "signals": signals, "trees": trees, "world": world}
+SECTIONS = {"behavior": behavior, "creators": creators, "engine": engine, "explore": explore, "policies": policies,
+            "score": score, "signals": signals, "trees": trees, "world": world}

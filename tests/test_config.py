@@ -27,13 +27,14 @@ from ranker.params import Section, param
 from ranker.policies import REGISTRY
 from ranker.score import ScoreWeights
 from sim.behavior import BehaviorConfig
+from sim.creators import CreatorConfig
 from sim.config import (Config, ConfigError, FeedConfig, LoopConfig, PolicyConfig, RunConfig, load_config, parse_config,
                         write_config)
 from sim.world import WorldConfig
 
 #: TOML table name -> section class, as Config lays them out.
 SECTIONS = {"world": WorldConfig, "behavior": BehaviorConfig, "feed": FeedConfig, "weights": ScoreWeights,
-            "run": RunConfig, "loop": LoopConfig}
+            "run": RunConfig, "loop": LoopConfig, "creators": CreatorConfig}
 
 
 def keys(cls) -> str:

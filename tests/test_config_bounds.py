@@ -81,8 +81,6 @@ BOUNDS = {
     ("feed", "new_creator_days"): "int [1, 365]",
     ("feed", "breakout_days"): "int [1, 60]",
     ("feed", "breakout_percentile"): "float [50.0, 100.0)",
-    ("feed", "quit_window_days"): "int [1, 365]",
-    ("feed", "quit_min_impressions"): "int [0, 1000000000]",
     ("feed", "first_impressions_target"): "int [1, 1000000000]",
     # [loop]
     ("loop", "temperature"): "float (0.0, 100.0]",
@@ -92,6 +90,14 @@ BOUNDS = {
     ("loop", "n_trees"): "int [1, 10000]",
     ("loop", "ipw_max_weight"): "float [1.0, 1000000.0]",
     ("loop", "train_threads"): "int [1, 1024]",
+    # [creators]
+    ("creators", "motivation_rate"): "float (0.0, 1.0]",
+    ("creators", "baseline_rate"): "float (0.0, 1.0]",
+    ("creators", "own_weight"): "float [0.0, 1.0]",
+    ("creators", "reach_smoothing"): "float (0.0, 10.0]",
+    ("creators", "effort_slope"): "float [0.0, 20.0]",
+    ("creators", "quit_b"): "float [-20.0, 20.0]",
+    ("creators", "quit_slope"): "float [0.0, 20.0]",
     # [run]
     ("run", "seed"): "int [0, 9223372036854775807]",
     ("run", "days"): "int [1, 3650]",
@@ -124,6 +130,7 @@ BOUNDS = {
     ("world", "ai_share"): "float [0.0, 1.0]",
     ("world", "posts_per_day_mean"): "float (0.0, 50.0]",
     ("world", "posts_per_day_sigma"): "float [0.0, 4.0]",
+    ("world", "post_potential"): "float [1.0, 10.0]",
     ("world", "quality_sd"): "float [0.0, 10.0]",
     ("world", "video_quality_sd"): "float [0.0, 10.0]",
     ("world", "hook_sd"): "float [0.0, 10.0]",

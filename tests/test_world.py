@@ -320,8 +320,9 @@ def test_videos_sorted_and_in_range(mid):
 
 def test_video_counts_follow_posting_rates(mid):
     start = np.where(mid.creator_join_day == 0, -MID.backlog_days, mid.creator_join_day)
-    expected = np.sum(mid.creator_post_rate.astype(np.float64) * (MID_DAYS - start))
-    assert mid.n_videos == pytest.approx(expected, rel=0.03)
+    # potential posts: post_potential times the posting rate (the feed loop realises a share; sim.creators)
+    expected = MID.post_potential * np.sum(mid.creator_post_rate.astype(np.float64) * (MID_DAYS - start))
+    assert MID.post_potential == 2.0 and mid.n_videos == pytest.approx(expected, rel=0.03)
     per_creator = np.bincount(mid.video_creator, minlength=mid.n_creators)
     rate = mid.creator_post_rate
     assert np.corrcoef(per_creator / (MID_DAYS - start), rate)[0, 1] > 0.5

@@ -1,0 +1,245 @@
+r"""Creators who respond to what their posts get: motivation, posting effort and quitting.
+
+Each creator carries a motivation :math:`m` and a baseline :math:`z` (its own
+recent relative reach), as columns (float64, one entry per creator), updated
+once a day by :func:`end_of_day`. Nothing in the rule is an absolute count:
+a creator compares what its posts got with what a typical post on the
+platform got the same day and with its own recent history, so a world with
+four times the users and four times the creators gives the same
+motivations.
+
+The day's standing
+------------------
+With :math:`I_c` the impressions creator :math:`c`'s posts received today
+and :math:`n_c` its live posts (posts still in the candidate window at the
+day's end), the reach per post is :math:`r_c = I_c / n_c`. A creator reads
+it against its peers, the active creators with at least one live post: its
+mid-rank percentile :math:`p_c = (\#\{r < r_c\} + \tfrac12 \#\{r = r_c\}) / n`
+among them, and the standing
+
+.. math::
+
+    x_c = \ln \frac{p_c + \epsilon}{\tfrac12 + \epsilon}
+
+(:math:`\epsilon` = ``reach_smoothing``) is 0 at the median, at most
+:math:`\ln((1 + \epsilon)/(\tfrac12 + \epsilon))` (0.61 with the default
+0.1) and at least about :math:`\ln(\epsilon / (\tfrac12 + \epsilon))`
+(-1.8): falling behind weighs more than getting ahead. A rank, not a ratio
+to the median, because how concentrated traffic is changes with the
+world's size (retrieval reads a fixed number of each topic's best posts, so
+a world with four times the posts spreads the same traffic over a smaller
+share of them): a ratio would make the same creator feel worse off in a
+bigger world, a rank does not.
+
+Expectation, surprise, motivation
+---------------------------------
+A creator expects a mix of its own baseline and the peers' median (the
+median is 0 in these units); :math:`w` = ``own_weight``:
+
+.. math::
+
+    s_c &= x_c - w\,z_c \\
+    m_c &\leftarrow (1 - \rho_m)\,m_c + \rho_m\,s_c \\
+    z_c &\leftarrow (1 - \rho_z)\,z_c + \rho_z\,x_c
+
+(:math:`\rho_m` = ``motivation_rate``, :math:`\rho_z` = ``baseline_rate``).
+Both start at 0: a newcomer expects what a typical post gets. A creator
+with no live post today learns nothing new (both stay). Why the whole
+platform's creators and not the creator's cohort: a policy that lifts every
+newcomer lifts the newcomers' median with them, so a cohort-relative rule
+would cancel exactly the effect a boosting policy exists to have.
+
+Effort (posting)
+----------------
+The world draws each creator's *potential* posts at ``post_potential``
+(:math:`K`) times its base posting rate (:class:`sim.world.WorldConfig`).
+A potential post on day :math:`d` is realised with probability
+
+.. math::
+
+    p(m) = \frac{1}{1 + (K - 1)\,e^{-k m}}
+
+(:math:`k` = ``effort_slope``), decided by the uniform of the key
+``(seed, STREAM_POSTING, creator, day, slot)`` (``slot``: the post's index
+among the creator's potential posts that day) and the creator's motivation
+at the start of the day (:func:`realise_posts`). At neutral motivation
+:math:`p = 1/K`: the creator posts at its base rate; a motivated creator
+posts up to :math:`K` times as often, a discouraged one less. Two policies
+on one seed see the same potential posts and the same uniforms, so a
+creator's realised posts differ only through the motivation the policy gave
+it. Posting can never exceed the pre-drawn potential: :math:`p \le 1`.
+
+Quitting
+--------
+An active creator quits at the end of day :math:`d` with probability
+
+.. math::
+
+    h(m) = \sigma(\mathrm{quit\_b} - \mathrm{quit\_slope}\,m)
+
+from the uniform of ``(seed, STREAM_CREATOR, creator, day, 0)``; from its
+join day on, so a newcomer can quit after its first day. A creator who quit
+posts nothing more; its earlier posts stay candidates until they age out.
+
+Where the shape comes from: EcoAgent (Zhan et al., WWW 2021) keeps a
+provider's satisfaction as a decaying sum of exposure and engagement and
+removes a provider whose satisfaction falls below a viability threshold;
+Mladenov et al. (ICML 2020) make a provider leave when its engagement falls
+below a threshold; Yao et al. (NeurIPS 2024) let creators choose how much to
+produce from the traffic they expect. This model keeps the decaying state
+and the exit, makes the exit a hazard (smooth, so survival differences have
+tight intervals) and makes both relative, so they do not change with the
+world's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranker._numba import JIT, PJIT, njit, prange
+from ranker.params import Section, param
+from ranker.rng import STREAM_CREATOR, STREAM_POSTING, key, uniform
+
+#: The posting key's day field of backlog day ``d < 0`` is ``BACKLOG_KEY_DAY - d`` (beyond any run's days).
+BACKLOG_KEY_DAY = 1 << 32
+#: A realised-post probability at or above this counts as posting at the potential's cap.
+SATURATED_EFFORT = 0.95
+#: Three-day survival at neutral motivation below which a config is refused (see CreatorConfig.check).
+MIN_THREE_DAY_SURVIVAL = 0.01
+
+
+@dataclass(frozen=True)
+class CreatorConfig(Section):
+    """How creators respond to what their posts get (the ``[creators]`` section; see :mod:`sim.creators`)."""
+
+    motivation_rate: float = param(0.3, "float", 0.0, 1.0, lo_open=True, doc="weight of the latest day's surprise in a creator's motivation")
+    baseline_rate: float = param(0.1, "float", 0.0, 1.0, lo_open=True, doc="weight of the latest day in a creator's own baseline of relative reach")
+    own_weight: float = param(0.5, "float", 0.0, 1.0, doc="expectation: weight of the creator's own baseline against the platform's median post (0: peers only, 1: own history only)")
+    reach_smoothing: float = param(0.1, "float", 0.0, 10.0, lo_open=True, doc="standing: the percentile among peers is smoothed by this before the log, ln((p + e) / (0.5 + e)) (bounds the worst standing)")
+    effort_slope: float = param(1.0, "float", 0.0, 20.0, doc="log-odds of realising a potential post per unit of motivation (0: posting does not respond)")
+    quit_b: float = param(-5.0, "float", -20.0, 20.0, doc="logit of a creator's daily quit probability at neutral motivation")
+    quit_slope: float = param(1.5, "float", 0.0, 20.0, doc="decrease of the quit logit per unit of motivation")
+
+    def check(self):
+        h0 = 1.0 / (1.0 + np.exp(-self.quit_b))
+        if (1.0 - h0) ** 3 < MIN_THREE_DAY_SURVIVAL:
+            hi = float(np.log((1.0 - MIN_THREE_DAY_SURVIVAL ** (1 / 3)) / MIN_THREE_DAY_SURVIVAL ** (1 / 3)))
+            raise ValueError(
+                f"The 'quit_b' parameter of CreatorConfig gives a daily quit probability of {h0:.3f} at neutral "
+                f"motivation, so fewer than {MIN_THREE_DAY_SURVIVAL:.0%} of creators would be left after 3 days; "
+                f"it must be at most {hi:.2f}. Got {self.quit_b!r} instead.")
+
+
+@njit(**JIT)
+def effort_probability(post_potential, effort_slope, motivation):
+    r"""Probability that a potential post is realised: :math:`1 / (1 + (K - 1) e^{-k m})`, in (0, 1]."""
+    return 1.0 / (1.0 + (post_potential - 1.0) * np.exp(-effort_slope * motivation))
+
+
+@njit(**PJIT)
+def realise_posts(seed, day, post_potential, effort_slope, motivation, quit_day, video_creator, video_slot,
+                  lo, hi, out):
+    """Decide which of the day's potential posts (videos ``lo .. hi - 1``) are realised.
+
+    ``out[v]`` becomes True when the creator has not quit before ``day``
+    (``quit_day[c] >= day``) and ``uniform(key(seed, STREAM_POSTING, c, day, video_slot[v]), 0)``
+    is below :func:`effort_probability` of the creator's motivation (a backlog day
+    ``day < 0`` is keyed as ``BACKLOG_KEY_DAY - day``). Twin:
+    ``tests/reference_creators.realise_posts``.
+    """
+    kday = day if day >= 0 else BACKLOG_KEY_DAY - day  # keys take non-negative fields
+    for v in prange(lo, hi):
+        c = video_creator[v]
+        if quit_day[c] < day:
+            out[v] = False
+            continue
+        p = effort_probability(post_potential, effort_slope, motivation[c])
+        out[v] = uniform(key(seed, STREAM_POSTING, c, kday, video_slot[v]), 0) < p
+
+
+@njit(**PJIT)
+def _creator_day(seed, day, percentile, active, params, motivation, baseline, quit_day):
+    """One day's update of every active creator's state and its quit draw (see :func:`end_of_day`).
+
+    ``percentile``: float64 (n_creators,), the mid-rank percentile among peers, NaN for a creator
+    without a live post (its state stays).
+    """
+    rho_m, rho_z, w_own, eps, quit_b, quit_k = params[0], params[1], params[2], params[3], params[4], params[5]
+    for c in prange(motivation.shape[0]):
+        if not active[c]:
+            continue
+        p = percentile[c]
+        if p == p:  # not NaN: ranked today
+            x = np.log((p + eps) / (0.5 + eps))
+            s = x - w_own * baseline[c]
+            motivation[c] = (1.0 - rho_m) * motivation[c] + rho_m * s
+            baseline[c] = (1.0 - rho_z) * baseline[c] + rho_z * x
+        h = 1.0 / (1.0 + np.exp(-(quit_b - quit_k * motivation[c])))
+        if uniform(key(seed, STREAM_CREATOR, c, day, 0), 0) < h:
+            quit_day[c] = day
+
+
+def creator_params(cfg: CreatorConfig) -> np.ndarray:
+    """The float64 vector the daily kernel reads: rates, own weight, smoothing, quit logit and slope."""
+    return np.array([cfg.motivation_rate, cfg.baseline_rate, cfg.own_weight, cfg.reach_smoothing,
+                     cfg.quit_b, cfg.quit_slope], np.float64)
+
+
+def standing_percentiles(impressions, live_posts, active) -> np.ndarray:
+    """Each creator's mid-rank percentile of reach per live post among active creators with a live post.
+
+    Returns float64 (n_creators,): in (0, 1), NaN for creators not ranked (inactive or no live post).
+    """
+    from scipy.stats import rankdata
+
+    out = np.full(live_posts.shape[0], np.nan)
+    sel = np.flatnonzero(active & (live_posts > 0))
+    if sel.size:
+        reach = np.asarray(impressions, np.float64)[sel] / live_posts[sel]
+        out[sel] = (rankdata(reach, method="average") - 0.5) / sel.size
+    return out
+
+
+def end_of_day(seed, day, impressions, live_posts, active, cfg: CreatorConfig, motivation, baseline, quit_day):
+    """Update motivation and baseline of the active creators from the day's reach, then draw who quits.
+
+    Parameters
+    ----------
+    seed, day : int
+    impressions : ndarray of int64 or float64, shape (n_creators,)
+        Impressions of each creator's posts today.
+    live_posts : ndarray of int64, shape (n_creators,)
+        Each creator's realised posts still in the candidate window at the day's end.
+    active : ndarray of bool, shape (n_creators,)
+        Joined and not quit (only these are updated and may quit).
+    cfg : CreatorConfig
+    motivation, baseline : ndarray of float64, shape (n_creators,)
+        Updated in place.
+    quit_day : ndarray of int32, shape (n_creators,)
+        Set to ``day`` for creators who quit today.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_creators,)
+        The standing percentiles used (:func:`standing_percentiles`).
+    """
+    pct = standing_percentiles(impressions, np.asarray(live_posts, np.int64), active)
+    _creator_day(np.int64(seed), np.int64(day), pct, active, creator_params(cfg), motivation, baseline, quit_day)
+    return pct
+
+
+def post_slots(video_creator, video_post_day) -> np.ndarray:
+    """Each video's index among its creator's potential posts of the same day (int32), for the posting key."""
+    n = video_creator.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int32)
+    order = np.lexsort((np.arange(n), video_post_day, video_creator))
+    c, d = video_creator[order], video_post_day[order]
+    start = np.ones(n, bool)
+    start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    slot = np.empty(n, np.int32)
+    slot[order] = (np.arange(n) - first).astype(np.int32)
+    return slot
