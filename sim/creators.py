@@ -12,7 +12,8 @@ The day's standing
 ------------------
 With :math:`I_c` the impressions creator :math:`c`'s posts received today
 and :math:`n_c` its live posts (posts still in the candidate window at the
-day's end), the reach per post is :math:`r_c = I_c / n_c`. A creator reads
+day's end, a post made today counted by the share of the day it was a
+candidate), the reach per post is :math:`r_c = I_c / n_c`. A creator reads
 it against its peers, the active creators with at least one live post: its
 mid-rank percentile :math:`p_c = (\#\{r < r_c\} + \tfrac12 \#\{r = r_c\}) / n`
 among them, and the standing
@@ -210,8 +211,9 @@ def end_of_day(seed, day, impressions, live_posts, active, cfg: CreatorConfig, m
     seed, day : int
     impressions : ndarray of int64 or float64, shape (n_creators,)
         Impressions of each creator's posts today.
-    live_posts : ndarray of int64, shape (n_creators,)
-        Each creator's realised posts still in the candidate window at the day's end.
+    live_posts : ndarray of float64, shape (n_creators,)
+        Each creator's realised posts still in the candidate window at the day's end (a post of
+        today weighted by the share of the day it was a candidate).
     active : ndarray of bool, shape (n_creators,)
         Joined and not quit (only these are updated and may quit).
     cfg : CreatorConfig
@@ -225,7 +227,7 @@ def end_of_day(seed, day, impressions, live_posts, active, cfg: CreatorConfig, m
     ndarray of float64, shape (n_creators,)
         The standing percentiles used (:func:`standing_percentiles`).
     """
-    pct = standing_percentiles(impressions, np.asarray(live_posts, np.int64), active)
+    pct = standing_percentiles(impressions, np.asarray(live_posts, np.float64), active)
     _creator_day(np.int64(seed), np.int64(day), pct, active, creator_params(cfg), motivation, baseline, quit_day)
     return pct
 

@@ -493,8 +493,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         had = user_day[:, 0] > 0
         r = bcfg.satisfaction_rate
         sat[had] = (1 - r) * sat[had] + r * (user_day[had, 1] / user_day[had, 0])
-        # live posts: the realised posts still candidates at the day's last tick
-        live_posts = np.bincount(w.video_creator[idx], minlength=C).astype(np.int64)
+        # live posts: the realised posts still candidates at the day's last tick, each weighted by the share
+        # of the day it was a candidate (a post of the last tick had one tick to find viewers)
+        live_w = np.where(w.video_post_day[idx] == day, (T - w.video_post_tick[idx]) / T, 1.0)
+        live_posts = np.bincount(w.video_creator[idx], weights=live_w, minlength=C)
         active = (quit_day > day) & (w.creator_join_day <= day)
         CR.end_of_day(seed, day, ccounts[:, 2], live_posts, active, ccfg, motivation, baseline, quit_day)
         ccounts[:, 2] = 0

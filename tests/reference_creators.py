@@ -40,7 +40,7 @@ def percentiles(impressions, live_posts, active):
     """Mid-rank percentile of reach per live post among ranked creators (None: not ranked)."""
     n = len(live_posts)
     ranked = [c for c in range(n) if active[c] and live_posts[c] > 0]
-    reach = {c: float(impressions[c]) / int(live_posts[c]) for c in ranked}
+    reach = {c: float(impressions[c]) / float(live_posts[c]) for c in ranked}
     out = [None] * n
     for c in ranked:
         below = sum(1 for d in ranked if reach[d] < reach[c])

@@ -57,7 +57,7 @@ def test_end_of_day_matches_twin(seed, day):
     C = 200
     cfg = CreatorConfig(quit_b=-2.0, quit_slope=2.0, own_weight=0.4)
     imps = r.poisson(r.gamma(0.7, 40.0, C)).astype(np.int64)
-    live = r.integers(0, 5, C).astype(np.int64)
+    live = r.integers(0, 5, C) * np.where(r.random(C) < 0.3, 0.75, 1.0)  # a post of today weighs its share of the day
     active = r.random(C) < 0.85
     motivation, baseline = r.normal(0, 1, C), r.normal(0, 0.5, C)
     quit_day = np.full(C, NEVER, np.int32)
