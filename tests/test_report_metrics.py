@@ -80,5 +80,7 @@ def test_ai_label_reaction_opens_a_gap_the_audit_sees():
     base = simulate(_cfg(), progress=False, threads=1).metrics
     skip = simulate(_cfg(ai_label_play=-3.0), progress=False, threads=1).metrics
     assert skip["ai_label_exposure_ratio"]["value"] < 0.8 * base["ai_label_exposure_ratio"]["value"]
-    assert skip["ai_posts"]["value"] == base["ai_posts"]["value"] > 0
+    # the same potential posts; labelled creators who lose traffic lose motivation and realise fewer of them
+    # (measured 70 against 78 with creators who respond, sim.creators)
+    assert 0 < skip["ai_posts"]["value"] < base["ai_posts"]["value"]
     assert "ai_label_exposure_ratio_engagement" in skip
