@@ -878,8 +878,10 @@ def test_thompson_no_longer_lowers_new_creator_exposure(small_none, monkeypatch)
     # (after the demographic world and issue 14's behaviour defaults: 0.96 at this seed). Centred draws over
     # every post have no systematic direction, so the share stays within a few % either way; the bug itself
     # (a negative mean bonus on little-seen posts) is pinned by the mean below.
+    # (once creators respond, issue 15: 0.934; noise in exposure lowers newcomers' mean standing, which
+    # weighs a low rank more than a high one, so they post a little less)
     ratio = res["new_creator_exposure_share"] / small_none["new_creator_exposure_share"]
-    assert 0.94 < ratio < 1.1
+    assert 0.90 < ratio < 1.1
     s, n = np.sum(low, axis=0)
     assert n > 3000 and abs(s / n) < 0.03, s / n
     scoped = _world_run("thompson")  # the default scope: new creators only (0.0412, +6 %)
@@ -964,4 +966,6 @@ def test_traffic_pools_scale_with_traffic_and_the_gate_finds_good_newcomers(monk
         assert 0.4 < new["passed"] / new["tested"] < 0.6
         assert old["passed"] / old["tested"] < 0.35  # 0.28 after issue 14's behaviour defaults (0.13-0.18 before)
         gain.append(a["new_creator_quality_exposure_corr"] - b["new_creator_quality_exposure_corr"])
-    assert np.mean(gain) > 0.005 and min(gain) > 0
+    # once creators respond (issue 15) the correlation also reflects who keeps posting: measured +0.0129 and
+    # -0.0014 on seeds 0 and 1 (mean +0.0057), so each seed is held only to no clear loss
+    assert np.mean(gain) > 0.005 and min(gain) > -0.005, gain
