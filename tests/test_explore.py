@@ -200,6 +200,18 @@ def test_exploration_logs_propensities_that_the_logged_scores_reproduce(runs):
         first = frame[frame.position == 0].set_index(["day", "request_id"]).score
         share = float((first < top.loc[first.index]).mean())
         assert lo <= share <= hi, share
-    assert res.metrics["value_per_impression"]["value"] < off.metrics["value_per_impression"]["value"]
+    # and pays for it in value per impression: on this 300-user, 30-creator world the sign varies by seed
+    # (lower on 2 of seeds 0-5 once issue 15 drew potential posts), so it is checked paired over seeds on
+    # a 2,000-user world (measured -0.0110, -0.0002, +0.0002, -0.0168 on seeds 0-3; mean -0.0070)
+    diffs = []
+    for seed in range(4):
+        v = []
+        for loop in ({}, dict(explore="plackett_luce", temperature=0.3)):
+            c = tiny(**loop)
+            c = c.replace(run=c.run.replace(seed=seed, log_sample=0.0),
+                          world=c.world.replace(n_users=2000, n_creators=200, new_creators_per_day=4))
+            v.append(simulate(c, progress=False, threads=1).metrics["value_per_impression"]["value"])
+        diffs.append(v[1] - v[0])
+    assert np.mean(diffs) < 0, diffs
     assert json.loads((d / "metrics.json").read_text()).keys() == json.loads(
         (runs["off"][1] / "metrics.json").read_text()).keys()
