@@ -34,7 +34,7 @@ def test_sweep_values_split_on_top_level_commas_only():
     assert A._split_values("X,Y") == ["X", "Y"]
 
 
-@pytest.mark.parametrize("text", ["fixed_tilt=0.5", "fixed_tilt=1.5,2"])
+@pytest.mark.parametrize("text", ["fixed_tilt=0.5", "fixed_tilt=1.5,2", "fixed_tilt=1.5=2"])
 def test_a_sweep_without_a_parameter_name_is_refused_by_its_shape(text):
     with pytest.raises(ValueError, match=r"^--sweep must look like POLICY\.PARAM=v1,v2,\.\.\. \(e\.g\. "
                                          r"fixed_tilt\.strength=0\.25,0\.5,1\); got '" + text.replace(".", r"\.")):
@@ -133,13 +133,15 @@ class _Exit(Exception):
     pass
 
 
-def _watch(monkeypatch, *, alive, ppids, parent=777):
+def _watch(monkeypatch, *, alive, ppids, parent=777, taken=()):
     """Run watch_parent's watcher loop in this thread with the process table replaced; return what it did."""
     did = {"kill": [], "exit": None, "sleeps": [], "prctl": []}
     monkeypatch.setattr(os, "getppid", lambda: ppids.pop(0) if len(ppids) > 1 else ppids[0])
 
     def kill(pid, sig):
         if sig == 0:
+            if pid in taken:
+                raise PermissionError(pid)
             if pid not in alive:
                 raise ProcessLookupError(pid)
             return
@@ -175,7 +177,7 @@ def _watch(monkeypatch, *, alive, ppids, parent=777):
     monkeypatch.setattr(R.threading, "Thread", _Thread)
     import ctypes
 
-    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: _Lib())
+    monkeypatch.setattr(ctypes, "CDLL", lambda name, **k: _Lib())  # None: this process's own symbols
     R.watch_parent(parent)
     return did
 
@@ -203,6 +205,11 @@ def test_a_worker_whose_fork_server_is_gone_ends_without_signalling_anyone(monke
     assert did["exit"] == 1 and did["kill"] == []
 
 
+def test_a_parent_pid_taken_by_another_users_process_counts_as_gone(monkeypatch):
+    did = _watch(monkeypatch, alive={4242}, ppids=[4242], taken={777})
+    assert did["exit"] == 1 and did["kill"] == [(4242, signal.SIGTERM)]
+
+
 def test_a_worker_started_by_the_comparing_process_itself_never_signals_it(monkeypatch):
     did = _watch(monkeypatch, alive={777}, ppids=[777, 5], parent=777)
     assert did["exit"] == 1 and did["kill"] == []
@@ -215,12 +222,13 @@ def test_arms_on_one_seed_share_one_world_and_at_most_two_are_kept(monkeypatch):
     built = []
 
     def build(wc, days, seed, ticks):
+        assert wc == c.world
         built.append((days, seed, ticks))
         return object()
 
+    c = tiny_cfg()
     monkeypatch.setattr(R, "build_world", build)
     R.clear_world_cache()
-    c = tiny_cfg()
     a = R._world_for(c.with_overrides(policy="fixed_tilt"))
     assert R._world_for(c.with_overrides(policy="ucb")) is a  # another arm, same seed: same world
     assert built == [(c.run.days, c.run.seed, c.feed.ticks_per_day)]
@@ -241,7 +249,8 @@ def test_arms_on_one_seed_share_one_world_and_at_most_two_are_kept(monkeypatch):
 def test_run_one_runs_the_spec_into_its_directory_with_the_shared_world(monkeypatch, tmp_path):
     calls = []
     world = object()
-    monkeypatch.setattr(R, "_world_for", lambda cfg: world)
+    asked = []
+    monkeypatch.setattr(R, "_world_for", lambda cfg: asked.append(cfg) or world)
 
     def simulate(cfg, **kw):
         calls.append((cfg, kw))
@@ -254,11 +263,17 @@ def test_run_one_runs_the_spec_into_its_directory_with_the_shared_world(monkeypa
     assert type(out["seconds"]) is float and type(out["impressions"]) is int
     assert calls == [(specs[0].config, dict(out_dir=str(tmp_path / "r"), progress=False, threads=3, overwrite=True,
                                             world=world))]
+    assert asked == [specs[0].config]
 
 
 def test_warm_up_runs_one_tiny_day_per_policy_and_ranker(monkeypatch, capsys):
     runs = []
-    monkeypatch.setattr(R, "simulate", lambda cfg, **kw: runs.append((cfg, kw)))
+
+    def simulate(cfg, **kw):
+        runs.append((cfg, kw))
+        print(f"RUN {cfg.policy.name}", file=__import__("sys").stderr)
+
+    monkeypatch.setattr(R, "simulate", simulate)
     monkeypatch.setattr(R, "cache_is_cold", lambda: True)
     big = tiny_cfg()
     big = big.replace(world=big.world.replace(n_users=5000, n_creators=300, new_creators_per_day=7))
@@ -271,6 +286,7 @@ def test_warm_up_runs_one_tiny_day_per_policy_and_ranker(monkeypatch, capsys):
         assert kw == {"progress": False, "threads": 1}
     err = capsys.readouterr().err
     assert err.count("compiling kernels (first run only, about") == 1
+    assert err.index("compiling kernels") < err.index("RUN none")  # said before the first compile, once
     # a world smaller than the tiny one is run as it is; a warm cache or no progress: no notice
     runs.clear()
     monkeypatch.setattr(R, "cache_is_cold", lambda: False)
@@ -281,7 +297,7 @@ def test_warm_up_runs_one_tiny_day_per_policy_and_ranker(monkeypatch, capsys):
     assert (c.world.n_users, c.world.n_creators, c.world.new_creators_per_day) == (100, 10, 1)
     monkeypatch.setattr(R, "cache_is_cold", lambda: True)
     R.warm_up(A.plan(small, "none", seeds=1)[1], progress=False)
-    assert capsys.readouterr().err == ""
+    assert "compiling" not in capsys.readouterr().err
 
 
 # --- frontier arms, the default config, the command line the report quotes -------------------
@@ -301,7 +317,8 @@ def test_frontier_arms_are_each_registered_strength_of_each_policy():
             assert a.label == f"{pol}__{pname}={v!r}" and a.params == {pname: v} and a.sweep == (pname, v)
             assert a.grid is True
     # the slot quota's grid depends on the slate: another slate size, other arms
-    assert A.strength_grid("slot_quota", 8) == ("share", REGISTRY["slot_quota"].grid(8))
+    assert A.strength_grid("slot_quota", 8) == ("share", (0.125, 0.25, 0.375))
+    assert A.strength_grid("slot_quota", 4) == ("share", (0.25, 0.5, 0.75))
     assert A.strength_grid("fixed_tilt") == ("strength", tuple(REGISTRY["fixed_tilt"].strength_grid))
     assert A.strength_grid("none") == (None, ())
     assert A.grid_arms("none") == []
@@ -430,6 +447,8 @@ def test_headline_arms_pick_the_middle_of_each_grid():
     arms += A.build_arms("none,fixed_tilt", rankers=["hand", "oracle"])[2:]  # other-ranker arms never head
     got = C.headline_arms(arms)
     assert [a.label for a in got] == ["none", "fixed_tilt__strength=0.5", "ucb__c=0.5"]
+    four = [A.Arm(f"ucb__c={v}", "ucb", {"c": v}, ("c", v), grid=True) for v in (0.1, 0.2, 0.4, 0.8)]
+    assert [a.label for a in C.headline_arms(four)] == ["ucb__c=0.4"]  # index 4 // 2
     plain = C.headline_arms(A.build_arms("fixed_tilt,none", sweeps=["ucb.c=0.5,2"]))
     assert [a.label for a in plain] == ["none", "fixed_tilt", "ucb__c=0.5"]  # defaults, else the first swept
 
