@@ -75,14 +75,15 @@ def _run(tmp_path, seed, open_b, monkeypatch):
 
 @pytest.mark.slow  # ten runs of a 1,000-user world over 8 days: about 80 s
 def test_share_follow_through_demotes_share_bait_only_where_shares_are_opened(tmp_path, monkeypatch):
-    rel, pooled = [], np.zeros(2)
+    rel, gap, pooled = [], [], np.zeros(2)
     for seed in SEEDS:
         opened = _run(tmp_path, seed, -0.8, monkeypatch)
         never = _run(tmp_path, seed, -20.0, monkeypatch)
         # opened: share-bait's shared cards are opened less often than others' -> a clearly negative signal
-        # (measured -0.19 to -0.60 on these seeds against -0.03 to -0.21 for other shared videos)
-        assert opened["ft_bait"] < -0.15 and opened["ft_bait"] < opened["ft_other"] - 0.1, opened
+        # (measured -0.20 to -0.47 on these seeds against -0.17 to +0.00 for other shared videos)
+        assert opened["ft_bait"] < -0.15 and opened["ft_bait"] < opened["ft_other"], opened
         assert -0.3 < opened["ft_other"] < 0.05, opened
+        gap.append(opened["ft_other"] - opened["ft_bait"])
         # never opened: no open anywhere, so no video's share follow-through moves from 0 (the pooled
         # prior moves an open rate by at most a millionth; times a share ratio of a few: < 1e-4)
         assert never["ft_max"] < 1e-4 and never["share_src"] == 0.0, never
@@ -92,7 +93,8 @@ def test_share_follow_through_demotes_share_bait_only_where_shares_are_opened(tm
         pooled += never["bait"], opened["bait"]
     # without the signal that tells it apart, share-bait gets more of the feed: a small effect, of the
     # order of the runs' own divergence (once the feeds differ, every later draw meets another state),
-    # so its sign holds over the seeds together, not on each one. Measured +6.3, +4.1, +1.5, -1.0 and
-    # +2.9 % (mean +2.8 %; on a 2,000-user world +5.1, -1.5, +10.2 %).
+    # so its sign holds over the seeds together, not on each one. Measured +4.6, +5.0, +10.4, +0.5 and
+    # -2.3 % (mean +3.6 %; before creators responded to their reach: +6.3, +4.1, +1.5, -1.0, +2.9 %).
     rel = np.array(rel)
     assert 0.005 < rel.mean() < 0.10 and (rel > 0).sum() >= 3 and pooled[0] > pooled[1], rel
+    assert np.mean(gap) > 0.15, gap  # measured 0.23, 0.41, 0.09, 0.29, 0.26
