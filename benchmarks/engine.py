@@ -9,9 +9,10 @@ Usage::
 Compile time is kept out of the figures and reported apart, twice: from an
 empty cache (a fresh process whose ``NUMBA_CACHE_DIR`` is a new empty
 directory: what a first run after installing pays) and as a load from the
-cache (this process's first tiny run). Creators scale with users (1 per 20
-users, 1 new per 1,000 users per day) so that each scale is the same kind of
-world. Figures are medians over ``--reps`` repetitions; the 1,000,000-user
+cache (this process's first tiny run). Creators scale with users as
+``--users`` scales them (``WorldConfig.with_users``: the default world's 1 per
+20 users and 1 new per 1,000 users per day) so that each scale is the same
+kind of world. Figures are medians over ``--reps`` repetitions; the 1,000,000-user
 rows are single runs and say so. The load average is checked before and
 after, with a warning when the machine is busy.
 """
@@ -44,9 +45,8 @@ _FIRST = "simulate(world_for(500, 1, 0.0), progress=False)"
 
 
 def world_for(users: int, days: int, log_sample: float, seed: int = 0) -> Config:
-    cfg = Config()
-    w = cfg.world.replace(n_users=users, n_creators=max(50, users // 20), new_creators_per_day=max(2, users // 1000))
-    return cfg.replace(world=w).with_overrides(days=days, log_sample=log_sample, seed=seed)
+    """The default world at ``users`` users, scaled as ``--users`` scales it (its proportions kept)."""
+    return Config().with_overrides(users=users, days=days, log_sample=log_sample, seed=seed)
 
 
 def run_once(cfg, log: bool):

@@ -58,8 +58,12 @@ def add_compare_parser(subparsers) -> None:
                                                          "'none' is always included as the baseline)")
     p.add_argument("--seeds", type=_int_arg(1), default=DEFAULT_SEEDS, metavar="N",
                    help=f"seeds per policy, from the config's [run] seed on (default {DEFAULT_SEEDS})")
-    p.add_argument("--days", type=_int_arg(), metavar="N", help="override [run] days")
-    p.add_argument("--users", type=_int_arg(), metavar="N", help="override [world] n_users")
+    p.add_argument("--days", type=_int_arg(), metavar="N", help="override [run] days (measured days)")
+    p.add_argument("--warmup-days", type=_int_arg(), metavar="N",
+                   help="override [run] warmup_days (days simulated under none before day 0, left out of every metric)")
+    p.add_argument("--users", type=_int_arg(), metavar="N",
+                   help="override [world] n_users; creators and new creators a day keep their number per user "
+                        "unless the config file sets them")
     p.add_argument("--sweep", action="append", default=[], metavar="POLICY.PARAM=V1,V2,...",
                    help="one more arm per value (repeatable), e.g. fixed_tilt.strength=0.25,0.5,1")
     p.add_argument("--jobs", type=_int_arg(1), metavar="N",
@@ -114,7 +118,7 @@ def _parse_rankers(text):
 
 def _compare_cmd(args) -> int:
     base = load_config(args.config) if args.config else compare_default_config()
-    cfg = base.with_overrides(days=args.days, users=args.users, log_sample=0.0)
+    cfg = base.with_overrides(days=args.days, users=args.users, log_sample=0.0, warmup_days=args.warmup_days)
     try:
         res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
                       jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler,
@@ -162,8 +166,11 @@ def _parse_params(items):
 def add_run_options(p, *, days_default=None):
     p.add_argument("--config", metavar="FILE", help="TOML config (default: the built-in default world)")
     p.add_argument("--seed", type=_int_arg(), help="override [run] seed")
-    p.add_argument("--days", type=_int_arg(), help="override [run] days")
-    p.add_argument("--users", type=_int_arg(), help="override [world] n_users")
+    p.add_argument("--days", type=_int_arg(), help="override [run] days (measured days)")
+    p.add_argument("--warmup-days", type=_int_arg(), metavar="N",
+                   help="override [run] warmup_days (days simulated under none before day 0, left out of every metric)")
+    p.add_argument("--users", type=_int_arg(), help="override [world] n_users; creators and new creators a day keep "
+                                                    "their number per user unless the config file sets them")
     p.add_argument("--threads", type=_int_arg(), help="Numba threads (results do not depend on it)")
 
 
@@ -206,7 +213,7 @@ def _simulate(args) -> int:
     cfg = load_config(args.config).with_overrides(
         policy=args.policy, policy_params=_parse_params(args.param) if args.param else None,
         seed=args.seed, days=args.days, users=args.users, log_sample=args.log_sample, ranker=args.ranker,
-        loop=loop_overrides(args))
+        loop=loop_overrides(args), warmup_days=args.warmup_days)
     res = simulate(cfg, out_dir=args.out, progress=not args.quiet, threads=args.threads, overwrite=args.overwrite)
     s = res.scalars()
 
@@ -223,10 +230,23 @@ def _simulate(args) -> int:
         n = s.get("loop_retrainings") or 0
         print(f"  retraining: {n} model(s) in {res.timings['retrain_s']:.1f} s, apart from the feed loop's "
               f"{res.timings['feed_loop_s']:.1f} s")
+    print(f"  {world_line(s)}; warm-up {cfg.run.warmup_days} days under none (days -{cfg.run.warmup_days} to -1), "
+          f"measured days 0 to {cfg.run.days - 1}")
     if res.impressions == 0:
         print("  note: no impressions were served (no user opened the app): every rate is undefined",
               file=sys.stderr)
     return 0
+
+
+def world_line(scalars) -> str:
+    """The world's proportions a run used, in one line (from its metrics' ``world_*`` scalars)."""
+    g = scalars.get
+    if g("world_users") is None:
+        return "world proportions not recorded"
+    return (f"world of {g('world_users'):,} users: {g('world_creators_per_1k_users'):.3g} creators and "
+            f"{g('world_new_creators_per_1k_users_per_day'):.3g} new creators a day per 1,000 users, "
+            f"{g('world_posts_per_user_per_day'):.3g} posts per user a day, {g('world_friends_per_user'):.3g} friends "
+            f"and {g('world_follows_per_user'):.3g} follows per user")
 
 
 def build_parser() -> argparse.ArgumentParser:

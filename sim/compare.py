@@ -18,6 +18,7 @@ import os
 import shlex
 import time
 from dataclasses import dataclass, replace
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -101,15 +102,23 @@ def _check_inputs(specs, out: Path, jobs, scheduler, executor, run_fn) -> None:
     if not os.access(anc, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, f"--out {str(out)!r}: cannot write in {anc} (permission denied)")
 #: The world ``ranksim compare`` runs when no config is given: small enough that every policy at three
-#: strengths, three seeds and the robustness variant run in under 3 minutes on 2 cores.
+#: strengths, three seeds and the robustness variant run in under 3 minutes on 2 cores, warm-up included.
 COMPARE_WORLD = {"n_users": 2_000, "n_creators": 200, "new_creators_per_day": 4}
 COMPARE_DAYS = 21
+#: Days ``ranksim compare``'s default runs simulate under none before their first measured day: value per
+#: impression climbs about 2 % a day over the first three weeks of a cold run and no detectably after
+#: (docs/report.md gives the figures).
+COMPARE_WARMUP_DAYS = 21
 
 
 def compare_default_config():
-    """The built-in config of ``ranksim compare``: the default world scaled down (see :data:`COMPARE_WORLD`)."""
+    """The built-in config of ``ranksim compare``: the default world scaled down (see :data:`COMPARE_WORLD`),
+    :data:`COMPARE_WARMUP_DAYS` days of warm-up, then :data:`COMPARE_DAYS` measured days.
+
+    ``--users N`` scales it keeping its proportions (1 creator per 10 users, 1 new creator a day per 500)."""
     c = Config()
-    return c.replace(world=c.world.replace(**COMPARE_WORLD), run=c.run.replace(days=COMPARE_DAYS, log_sample=0.0))
+    w = dataclass_replace(c.world, **COMPARE_WORLD)  # not explicit: --users scales these counts too
+    return c.replace(world=w, run=c.run.replace(days=COMPARE_DAYS, warmup_days=COMPARE_WARMUP_DAYS, log_sample=0.0))
 
 
 def robustness_variant(cfg):
@@ -216,7 +225,8 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
 
         c0 = specs[0].config
         options = {"policies": [a.label for a in arms if a.sweep is None], "sweeps": list(sweeps or ()),
-                   "seeds": seeds, "days": c0.run.days, "users": c0.world.n_users,
+                   "seeds": seeds, "days": c0.run.days, "warmup_days": c0.run.warmup_days, "users": c0.world.n_users,
+                   "proportions": c0.world.proportions(),
                    "creators": c0.world.n_creators, "new_creators_per_day": c0.world.new_creators_per_day,
                    "first_seed": c0.run.seed, "frontier": bool(frontier), "version": __version__,
                    "ai_label_play": c0.behavior.ai_label_play, "new_creator_days": c0.feed.new_creator_days,

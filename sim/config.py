@@ -33,6 +33,10 @@ from sim.creators import CreatorConfig
 from sim.world import WorldConfig
 
 
+#: Most days a run simulates, warm-up included (the world is drawn for that many).
+MAX_SIMULATED_DAYS = 3650
+
+
 class ConfigError(ValueError):
     """A configuration file that cannot be read or validated."""
 
@@ -70,8 +74,20 @@ class RunConfig(Section):
     """One run: seed, length, logging."""
 
     seed: int = param(0, "int", 0, 2**63 - 1, doc="the one seed every random stream derives from")
-    days: int = param(14, "int", 1, 3650, doc="simulated days")
+    days: int = param(14, "int", 1, 3650, doc="measured days (after the warm-up); day 0 is the first measured day")
+    warmup_days: int = param(0, "int", 0, 365, doc="days simulated first under the baseline policy none, numbered -warmup_days to -1 and left out of every metric and of the event log (0: the run starts cold)")
     log_sample: float = param(1.0, "float", 0.0, 1.0, doc="fraction of requests whose impressions are logged (0 logs none)")
+
+    def check(self):
+        if self.days + self.warmup_days > MAX_SIMULATED_DAYS:
+            raise ValueError(f"The 'warmup_days' and 'days' parameters of RunConfig must sum to at most "
+                             f"{MAX_SIMULATED_DAYS} (the days a world is drawn for). Got {self.warmup_days!r} + "
+                             f"{self.days!r} = {self.warmup_days + self.days!r} instead.")
+
+    @property
+    def simulated_days(self) -> int:
+        """Days the engine simulates: the warm-up, then the measured days."""
+        return self.warmup_days + self.days
 
 
 @dataclass(frozen=True)
@@ -226,6 +242,10 @@ class Config(Section):
         # where the slate size is known, before any run
         self.policy.policy().check_serving(self.feed.slate_size)
         lp = self.loop
+        if lp.measuring and self.run.warmup_days:
+            raise ValueError("The 'warmup_days' parameter of RunConfig must be 0 when the [loop] section measures or "
+                             f"retrains (the loop's days are not yet offset by a warm-up). Got {self.run.warmup_days} "
+                             "instead.")
         if lp.retraining:
             if self.ranker.kind == "oracle":
                 raise ValueError("The 'retrain_every' parameter of LoopConfig retrains a learned ranker; the oracle "
@@ -246,8 +266,12 @@ class Config(Section):
         return d
 
     def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None,
-                       ranker=None, loop=None):
+                       ranker=None, loop=None, warmup_days=None):
         """A copy with the command line's common overrides applied (validated).
+
+        ``users`` scales the world through :meth:`sim.world.WorldConfig.with_users`: the
+        creators present at day 0 and the new creators a day keep their number per user,
+        unless the config file set them.
 
         ``ranker`` is a :class:`RankerConfig` or its command-line form (``learned:DIR``); ``loop`` a
         dict of :class:`LoopConfig` fields to change.
@@ -272,10 +296,12 @@ class Config(Section):
             run["days"] = days
         if log_sample is not None:
             run["log_sample"] = log_sample
+        if warmup_days is not None:
+            run["warmup_days"] = warmup_days
         if run:
             c = c.replace(run=c.run.replace(**run))
-        if users is not None:
-            c = c.replace(world=c.world.replace(n_users=users))
+        if users is not None:  # the world's counts keep their proportions unless set explicitly
+            c = c.replace(world=c.world.with_users(users))
         return c
 
     def to_toml(self) -> str:

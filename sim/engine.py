@@ -29,7 +29,7 @@ from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
 from sim import creators as CR
 from sim.behavior import behavior_params
-from sim.config import Config, write_config
+from sim.config import Config, PolicyConfig, write_config
 from sim.events import EVENT_COLUMNS, EventWriter  # noqa: F401  (EVENT_COLUMNS: its old home)
 from sim.metrics import OnlineMetrics, creator_age_days
 from sim.world import build_world
@@ -174,7 +174,7 @@ def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None,
     threads : int, optional
         Numba threads; results are identical for any count.
     world : World, optional
-        A prebuilt world for ``(cfg.world, cfg.run.days, cfg.run.seed)``.
+        A prebuilt world for ``(cfg.world, cfg.run.simulated_days, cfg.run.seed)``.
     overwrite : bool
         Replace an existing ranksim run at ``out_dir``; a non-empty directory
         that is not a run is never replaced (:func:`sim.preflight.prepare_run_dir`).
@@ -184,6 +184,16 @@ def simulate(cfg: Config, out_dir=None, progress=True, threads=None, world=None,
     against the machine's memory and a model directory is checked whole.
     A run holds a lock on ``out_dir`` while it writes, and removes partial
     output that earlier runs left beside it when their process is gone.
+
+    Days: the run first simulates ``cfg.run.warmup_days`` days under the
+    baseline policy ``none`` (whatever ``cfg.policy`` says; every arm of a
+    comparison thus reaches its first measured day from the same state, with
+    the same random numbers), then ``cfg.run.days`` measured days under
+    ``cfg.policy``. Day 0 is the first measured day; warm-up days are -W to
+    -1. Metrics and the event log hold the measured days only. Random draws
+    are keyed by the simulated day (the warm-up's first day is 0), so a run
+    with a warm-up of W days replays, day for day, the last ``days`` days of
+    a cold run of ``W + days`` days under ``none``.
     """
     from ranker._numba import COMPILE_SECONDS, cache_is_cold, mark_cache_warm, set_threads
 
@@ -270,11 +280,13 @@ def _simulate_into(cfg: Config, out: Path, progress: bool, world) -> RunResult:
 def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     t_start = time.perf_counter()
     wc, feed, run, bcfg = cfg.world, cfg.feed, cfg.run, cfg.behavior
-    T, days, seed, slate = feed.ticks_per_day, run.days, run.seed, feed.slate_size
+    T, days, seed, slate = feed.ticks_per_day, run.simulated_days, run.seed, feed.slate_size
+    warm = run.warmup_days  # simulated days 0 .. warm - 1 are the warm-up (reported as days -warm .. -1)
     w = world if world is not None else build_world(wc, days, seed, T)
     t_world = time.perf_counter() - t_start
     U, V, C = w.n_users, w.n_videos, w.n_creators
     policy = cfg.policy.policy()
+    warm_policy = PolicyConfig().policy()  # the baseline none, for the warm-up days
     wts = cfg.weights
     bp = behavior_params(bcfg)
     ranker_cfg = cfg.ranker
@@ -349,14 +361,14 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                          quit_day, w.video_creator, video_slot, day_ptr[d - d_first], day_ptr[d - d_first + 1],
                          realised)
     posts_by_day = np.zeros(days, np.int64)
-    dyn = _DynamicsWatch(w, wc, ccfg, days)
+    dyn = _DynamicsWatch(w, wc, ccfg, days, warm)
     post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
     vid_all = np.arange(V, dtype=np.int32)
     world_arrays = K.WorldArrays(
         user_interest=w.user_interest, friend_indptr=w.friend_indptr, friend_indices=w.friend_indices,
         video_creator=w.video_creator, video_topic=w.video_topic, video_duration_s=w.video_duration_s,
         video_quality=w.video_quality, video_hook=_hook_seen(w, bcfg), video_shareability=w.video_shareability)
-    metrics = OnlineMetrics(w, feed, days)
+    metrics = OnlineMetrics(w, feed, run.days, warmup_days=warm)
     writer = EventWriter(out / "events", cfg) if (out is not None and run.log_sample > 0) else None
     top_m = max(4 * feed.n_interest_candidates, 64)
     bufs = _RowBuffers(bcfg.share_max_recipients)
@@ -366,8 +378,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     total_imps = 0
     t_kernels = 0.0
 
-    bar = Progress(days, f"simulate {cfg.policy.name} seed={seed}", "day", enabled=progress)
-    for day in range(days):
+    bar = Progress(days, f"simulate {cfg.policy.name} seed={seed}" + (f" (warm-up {warm} days)" if warm else ""),
+                   "day", enabled=progress)
+    for day in range(days):  # the simulated day: the reported day is day - warm
+        day_policy = policy if day >= warm else warm_policy
         K.draw_returns(seed, day, sat, bcfg.return_b, bcfg.return_v, returned)
         lo_v, hi_v = day_ptr[day - d_first], day_ptr[day - d_first + 1]
         CR.realise_posts(np.int64(seed), np.int64(day), float(wc.post_potential), float(ccfg.effort_slope), motivation,
@@ -410,10 +424,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 new_creator_days=feed.new_creator_days, video_id=idx.astype(np.int64),
                 creator_kind=w.creator_kind[cr], score_weights=w_policy)
             try:
-                act = policy.act(pctx)
+                act = day_policy.act(pctx)
             except NonFiniteBoost as e:  # PolicyAction checks; here the video, day and tick are known
                 raise ValueError(f"Policy {cfg.policy.name!r} returned a boost of {e.value!r} for video "
-                                 f"{int(idx[e.position])} on day {day}, tick {tick}; boosts must be finite "
+                                 f"{int(idx[e.position])} on day {day - warm}, tick {tick}; boosts must be finite "
                                  "(mask a post with PolicyAction.eligible instead).") from None
             base = np.full(V, -np.inf)
             boost = np.zeros(V)
@@ -484,9 +498,9 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             if looper is not None:
                 looper.record(day, tick, idx, sig, counters, is_new, out_i, out_f, out_u, req_base - n_rows // slate,
                               slate)
-            if writer is not None and n_rows:
+            if writer is not None and n_rows and day >= warm:
                 _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
-                          feed.new_creator_days, cfg.loop.exploring)
+                          feed.new_creator_days, cfg.loop.exploring, warm)
         # end of day: engagement decay, authoritative follower counts, satisfaction, creators' response
         fs.decay(bcfg.rr_decay, bcfg.rr_off)
         ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
@@ -501,7 +515,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         CR.end_of_day(seed, day, ccounts[:, 2], live_posts, active, ccfg, motivation, baseline, quit_day)
         ccounts[:, 2] = 0
         dyn.end_day(day, quit_day, motivation)
-        metrics.end_day(day, int(np.count_nonzero(returned)), int(np.count_nonzero(had)), quit_day > day)
+        metrics.end_day(day, int(np.count_nonzero(returned)), int(np.count_nonzero(had)), quit_day > day,
+                        posts=int(posts_by_day[day]))
         if looper is not None:
             new_model = looper.end_day(day)
             if new_model is not None:  # serves from tomorrow: per video through its trees, or its distillation
@@ -546,8 +561,10 @@ class _DynamicsWatch:
       potential posts (posting pinned at the pre-drawn potential: raise ``world.post_potential``).
     """
 
-    def __init__(self, w, wc, ccfg, days):
-        self.w, self.wc, self.ccfg, self.days = w, wc, ccfg, days
+    def __init__(self, w, wc, ccfg, days, warm=0):
+        # days: simulated days; the series and days it reports are the measured ones (day - warm; a
+        # warning day during the warm-up is negative)
+        self.w, self.wc, self.ccfg, self.days, self.warm = w, wc, ccfg, days, warm
         self.n_day0 = int(np.count_nonzero(w.creator_join_day == 0))
         self.all_quit_day = self.collapse_day = self.saturated_day = None
         self.active_by_day = np.zeros(days, np.int64)
@@ -566,16 +583,19 @@ class _DynamicsWatch:
             if np.count_nonzero(p >= CR.SATURATED_EFFORT) > 0.5 * n:
                 self.saturated_day = day
 
+    def _day(self, d):
+        return None if d is None else d - self.warm
+
     def messages(self) -> list:
         out = []
         if self.all_quit_day is not None:
-            out.append(f"every creator had quit by the end of day {self.all_quit_day}: nobody is left to post "
+            out.append(f"every creator had quit by the end of day {self._day(self.all_quit_day)}: nobody is left to post "
                        "(see [creators] quit_b, quit_slope)")
         if self.collapse_day is not None:
-            out.append(f"active creators fell below a tenth of day 0's ({self.n_day0}) on day {self.collapse_day}: "
+            out.append(f"active creators fell below a tenth of day 0's ({self.n_day0}) on day {self._day(self.collapse_day)}: "
                        "the supply is dying out (see [creators] quit_b, quit_slope)")
         if self.saturated_day is not None:
-            out.append(f"on day {self.saturated_day} more than half of the active creators posted at least "
+            out.append(f"on day {self._day(self.saturated_day)} more than half of the active creators posted at least "
                        f"{CR.SATURATED_EFFORT:.0%} of their potential posts: posting is pinned at the pre-drawn "
                        "potential (raise [world] post_potential or lower [creators] effort_slope)")
         return out
@@ -583,16 +603,17 @@ class _DynamicsWatch:
     def metrics(self, posts_by_day, motivation, quit_day) -> dict:
         from sim.metrics import _m
 
-        d = self.days
+        d, W = self.days, self.warm
+        posts_by_day = posts_by_day[W:]
         return {
             "posts_by_day": _m(posts_by_day.astype(np.float64), "posts, per day", "posts realised each day (potential posts the creators' motivation realised)"),
             "posts_per_day": _m(float(posts_by_day.mean()), "posts per day", "mean posts realised per day"),
-            "creators_active_by_day": _m(self.active_by_day.astype(np.float64), "creators, per day",
+            "creators_active_by_day": _m(self.active_by_day[W:].astype(np.float64), "creators, per day",
                                          "creators joined and not quit at each day's end"),
-            "warning_all_creators_quit_day": _m(self.all_quit_day, "day", "day by whose end every creator had quit (none: never)"),
-            "warning_creator_collapse_day": _m(self.collapse_day, "day",
+            "warning_all_creators_quit_day": _m(self._day(self.all_quit_day), "day", "day by whose end every creator had quit (none: never)"),
+            "warning_creator_collapse_day": _m(self._day(self.collapse_day), "day",
                                                "first day active creators fell below a tenth of day 0's (none: never)"),
-            "warning_effort_saturated_day": _m(self.saturated_day, "day",
+            "warning_effort_saturated_day": _m(self._day(self.saturated_day), "day",
                                                f"first day more than half of the active creators posted at {CR.SATURATED_EFFORT:.0%}+ of their potential (none: never)"),
             "creator_motivation_mean": _m(float(motivation[(quit_day >= d) & (self.w.creator_join_day < d)].mean())
                                           if np.any((quit_day >= d) & (self.w.creator_join_day < d)) else float("nan"),
@@ -613,8 +634,10 @@ def _hook_seen(w, bcfg):
     return (w.video_hook + shift * w.video_is_ai.astype(np.float32)).astype(w.video_hook.dtype)
 
 
-def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days, propensity=False):
-    """Append the tick's sampled requests to the event log (the day is the file's partition)."""
+def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days, propensity=False,
+              warm=0):
+    """Append the tick's sampled requests to the event log; ``day`` is the simulated day, and the
+    file's partition the reported day ``day - warm``."""
     rows = np.arange(out_i.shape[0], dtype=np.int64)
     keep = out_i[:, K.I_VIDEO] >= 0
     if run.log_sample < 1.0:
@@ -659,4 +682,4 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
     }
     if propensity:
         cols["propensity"] = of[:, K.F_PROP]
-    writer.write(day, cols)
+    writer.write(day - warm, cols)

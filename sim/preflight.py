@@ -249,8 +249,8 @@ def estimate_memory(cfg) -> dict:
 
     w, f, r = cfg.world, cfg.feed, cfg.run
     U = w.n_users
-    C = w.n_creators + w.new_creators_per_day * r.days
-    V = C * w.posts_per_day_mean * w.post_potential * (r.days + w.backlog_days)
+    C = w.n_creators + w.new_creators_per_day * r.simulated_days
+    V = C * w.posts_per_day_mean * w.post_potential * (r.simulated_days + w.backlog_days)
     friends = min(w.friends_mean, w.friends_max)
     follows = min(w.follows_mean, w.follow_capacity) + 16
     n_thr = numba.config.NUMBA_NUM_THREADS

@@ -9,9 +9,9 @@ and renders ``DIR/report.html`` from the Jinja2 template
 page alone (sent by email, say) shows everything: no scripts, no remote or
 relative resources.
 
-Verdicts read the *measured window*: the run's last third of days (a run
-starts with no new creators, so the whole-run share of new creators averages
-a ramp-up). Every number in the report's tables is computed from
+Verdicts read the *measured window*: every day after the run's warm-up
+(``[run] warmup_days`` simulated under ``none`` first, left out of every
+metric; day 0 is the first measured day). Every number in the report's tables is computed from
 ``summary.csv``'s values: means over seeds, and differences against the
 baseline ``none`` paired by seed with 95 % t intervals
 (:func:`sim.stats.paired_difference`). Each such number is an element
@@ -33,7 +33,7 @@ import numpy as np
 
 from sim.arms import BASELINE
 from sim.metrics import group_metric
-from sim.stats import CI_LEVEL, summarize_rows, t_quantile
+from sim.stats import CI_LEVEL, LONG_RUN_DAYS, payback_day, summarize_rows, t_quantile
 from sim.summary import atomic_write, read_summary_csv
 
 #: The measured-window scalars the verdicts read (whole-run ones when a summary lacks them).
@@ -72,9 +72,21 @@ PLAIN = {
     "retention_measured": "daily retention",
     "ai_label_exposure_ratio": "AI-label exposure ratio, matched quality",
     "ai_label_exposure_ratio_engagement": "AI-label exposure ratio, matched engagement",
+    "active_new_creators_last_week": "new creators posting, last week",
+    "active_graduated_creators_last_week": "graduated newcomers posting, last week",
+    "active_creators_last_week": "creators posting, last week",
+    "posts_last_week": "posts a day, last week",
+    "catalogue_diversity_last_week": "catalogue diversity (effective creators), last week",
+    "newcomers_established_share": "newcomers who became established",
+    "total_value": "cumulative user value",
+    "daily_active_users_last_week": "daily active users, last week",
 }
 #: The user-value metrics: always shown as a change in % of none's level.
-VALUE_METRICS = {"value_per_impression", "value_per_impression_measured"}
+VALUE_METRICS = {"value_per_impression", "value_per_impression_measured", "total_value"}
+#: Scalars of the long-run section's table (paired against none).
+LONG_RUN_METRICS = ("active_new_creators_last_week", "active_graduated_creators_last_week",
+                    "active_creators_last_week", "posts_last_week", "catalogue_diversity_last_week",
+                    "newcomers_established_share", "new_creator_survival", "total_value", "daily_active_users_last_week")
 #: Groupings of the by-group tables, in order, with their plain names.
 GROUPINGS = (("age", "age band"), ("gender", "gender"), ("city", "city tier"), ("activity", "activity level"))
 _MINUS = "\u2212"
@@ -631,6 +643,40 @@ def robustness_rows(d: ReportData) -> tuple[list[dict], str]:
 # --- the page --------------------------------------------------------------------------
 
 
+def proportions_text(p) -> str:
+    """The world's proportions (``WorldConfig.proportions``) as a phrase."""
+    if not p:
+        return ""
+    return (f"{p['creators_per_1k_users']:.3g} creators and {p['new_creators_per_1k_users_per_day']:.3g} new "
+            f"creators a day per 1,000 users, {p['posts_per_user_per_day']:.3g} posts a day per user (before any "
+            f"creator quits), {p['friends_per_user']:.3g} friends and {p['follows_per_user']:.3g} initial follows "
+            "per user; --users keeps these")
+
+
+def payback_lines(d: ReportData) -> list[str]:
+    """Per headline policy: when its cumulative user value catches up with none's (mean over seeds)."""
+    out = []
+    ps = d.summary.get("paired_series", {})
+    for a in d.headline:
+        if a == BASELINE:
+            continue
+        s = ps.get(a, {}).get("cumulative_value_by_day")
+        if not s:
+            continue
+        diff = s["diff"]
+        n = len(diff)
+        day = payback_day(diff)
+        neg = any(v is not None and v < 0 for v in diff)
+        if day is not None:
+            out.append(f"{a}: cumulative user value falls below none's and catches up on day {day} of {n}.")
+        elif not neg:
+            out.append(f"{a}: cumulative user value never falls below none's over the {n} days.")
+        else:
+            out.append(f"{a}: cumulative user value is still below none's on the last of the {n} days "
+                       "(it does not pay back within this run).")
+    return out
+
+
 def render_html(d: ReportData, figures) -> str:
     """The text of ``report.html`` (``figures``: (name, title, caption, png bytes) each)."""
     import base64
@@ -648,12 +694,16 @@ def render_html(d: ReportData, figures) -> str:
     figs = [{"name": n, "title": html.escape(t), "caption": html.escape(c),
              "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii")} for n, t, c, png in figures]
     rob_rows, rob_line = robustness_rows(d)
+    long_run = days is not None and days >= LONG_RUN_DAYS
     others = [m for m in d.summary.get("scalars", []) if m not in KEY_METRICS and not m.startswith("group.")]
     ctx = {
         "version": html.escape(str(opts.get("version", ""))),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "seeds": ", ".join(str(s) for s in d.seeds), "n_seeds": len(d.seeds),
         "users": opts.get("users"), "creators": opts.get("creators"), "new_per_day": opts.get("new_creators_per_day"),
+        "warmup": opts.get("warmup_days", 0), "proportions": html.escape(proportions_text(opts.get("proportions"))),
+        "long_run": paired_table(d, LONG_RUN_METRICS) if long_run and d.paired else None,
+        "long_run_days": LONG_RUN_DAYS, "payback": [html.escape(t) for t in payback_lines(d)] if long_run else [],
         "days": days, "start": start, "new_days": opts.get("new_creator_days"),
         "command": html.escape(str(opts.get("command", "ranksim compare"))),
         "ai_reaction": opts.get("ai_label_play", 0.0),

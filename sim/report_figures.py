@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from sim.arms import BASELINE
+from sim.stats import LONG_RUN_DAYS, payback_day
 
 _TAB = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
         "#7f7f7f")
@@ -158,10 +159,7 @@ class _Figures:
         self.items.append((name, title, caption, buf.getvalue()))
 
     def _shade(self, ax):
-        st = self.d.stats.get(BASELINE, {}).get("measured_window_start", {})
-        if st.get("n"):
-            ax.axvspan(st["mean"] - 0.5, self.d.options.get("days", st["mean"]) - 0.5, color="#999999", alpha=0.12,
-                       lw=0)
+        """Nothing to shade: every measured day is in the window the verdicts read."""
 
     def frontier(self):
         d, plt = self.d, self.plt
@@ -249,15 +247,29 @@ class _Figures:
             ax.set_ylabel(ylabel, fontsize=9)
             ax.grid(alpha=0.3)
             ax.xaxis.set_major_locator(self._int_ticks())
+        wv = _series(d, BASELINE, "value_per_impression_by_warmup_day")
+        if wv is not None and wv.size and base_v is not None and base_v.size:
+            # the warm-up (under none for every policy), in % of none's level on the first measured day
+            ax = axes[0, 1]
+            x = np.arange(-wv.size, 0)
+            ax.plot(x, 100.0 * (wv / base_v[0] - 1.0), color="#888888", lw=1.5, marker=".", ms=3, label="warm-up (none)")
+            ax.axvline(-0.5, color="#888888", lw=0.8, ls="--")
         for ax in axes[-1]:
-            ax.set_xlabel("day")
+            ax.set_xlabel("day (0: first measured day; negative: warm-up)")
         h, lab = axes[0, 0].get_legend_handles_labels()
+        h2, lab2 = axes[0, 1].get_legend_handles_labels()
+        for hh, ll in zip(h2, lab2):
+            if ll not in lab:
+                h.append(hh)
+                lab.append(ll)
         fig.legend(h, lab, fontsize=7, ncol=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 1.0))
         fig.tight_layout(rect=(0, 0, 1, 0.9))
         self.save(fig, "over_time", "Each metric over time",
                   "Per day, mean over seeds, for each policy's headline setting: new creators' share of impressions, "
                   "user value per impression (in % of none's on the same day), completion rate and the share of "
-                  "users who open the app. The shaded days are the measured window the verdicts read.", tight=False)
+                  "users who open the app. Day 0 is the first measured day; the verdicts read every measured day. "
+                  "Grey, at negative days: value per impression during the warm-up (every policy runs none then), "
+                  "in % of none's on day 0; the warm-up reaches no other number.", tight=False)
 
     def lorenz(self):
         d, plt = self.d, self.plt
@@ -306,21 +318,28 @@ class _Figures:
 
     def survival(self):
         d, plt = self.d, self.plt
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.8), sharey=True)
+        fig, axes = plt.subplots(1, 4, figsize=(12.5, 3.8), sharey=True)
         n = max(1, len(self.head))
         for i, a in enumerate(self.head):
             m = _series(d, a, "new_creator_survival_curve")
             if m is None or m.ndim != 2:
                 continue
-            ls, mk = self.style[a]
-            for ti, ax in enumerate(axes[: m.shape[0]]):
-                y = m[ti]
+            lo, hi = _series(d, a, "new_creator_survival_curve_lo"), _series(d, a, "new_creator_survival_curve_hi")
+            al = _series(d, a, "new_creator_survival_curve_all")
+            rows = [(m[ti], None if lo is None else lo[ti], None if hi is None else hi[ti]) for ti in range(m.shape[0])]
+            if al is not None and al.ndim == 2 and al.shape[0] == 3:
+                rows.append((al[0], al[1], al[2]))
+            ls, _ = self.style[a]
+            for ax, (y, ylo, yhi) in zip(axes, rows):
                 ok = np.isfinite(y)
-                # a small sideways offset per policy, so lines that coincide stay visible
-                x = np.arange(y.size)[ok] + 0.25 * (i / n - 0.5)
-                ax.plot(x, 100 * y[ok], color=self.colors[a], ls=ls, marker=mk, ms=3, lw=1.2, label=a)
-        for ax, name in zip(axes, ("lowest", "middle", "highest")):
-            ax.set_title(f"{name} third of quality", fontsize=10)
+                # a small sideways offset per policy, so steps that coincide stay visible
+                x = np.arange(y.size)[ok] + 0.2 * (i / n - 0.5)
+                ax.step(x, 100 * y[ok], where="post", color=self.colors[a], ls=ls, lw=1.3, label=a)
+                if ylo is not None and yhi is not None and np.isfinite(ylo[ok]).all() and np.isfinite(yhi[ok]).all():
+                    ax.fill_between(x, 100 * ylo[ok], 100 * yhi[ok], step="post", color=self.colors[a], alpha=0.12,
+                                    lw=0)
+        for ax, name in zip(axes, ("lowest third of quality", "middle third", "highest third", "all new creators")):
+            ax.set_title(name, fontsize=10)
             ax.set_xlabel("days since joining")
             ax.xaxis.set_major_locator(self._int_ticks())
             ax.grid(alpha=0.3)
@@ -331,10 +350,92 @@ class _Figures:
             fig.legend(h, lab, fontsize=7, ncol=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 1.0))
         fig.tight_layout(rect=(0, 0, 1, 0.82))
         self.save(fig, "survival", "Do new creators stay?",
-                  "Share of new creators still posting, by days since they joined, for the lowest, middle and "
-                  "highest third of latent quality (mean over seeds). Each policy has its own line style and marker "
-                  "and a small sideways offset, so coinciding lines stay visible. Creators quit when their posts "
-                  "find too few viewers; a good policy keeps the best newcomers posting.", tight=False)
+                  "Kaplan-Meier survival of the new creators who joined during the measured days: the share "
+                  "still posting at each age (days since joining), by latent-quality third and for all of them, "
+                  "mean over seeds, with each policy's pointwise 95 % interval shaded (the interval of one seed's "
+                  "estimate, averaged over seeds). A creator still posting on the last day counts as censored at "
+                  "its age then, so late ages, seen only for the earliest joiners, do not bend the curve back up: "
+                  "the steps never rise. Each policy has its own line style and a small sideways offset.", tight=False)
+
+    def long_run(self):
+        """Supply and users over time (long runs only)."""
+        d, plt = self.d, self.plt
+        days = d.options.get("days") or 0
+        if days < LONG_RUN_DAYS:
+            return
+        panels = (("active_creators_by_day", "creators posting"), ("active_new_creators_by_day", "new creators posting"),
+                  ("active_graduated_creators_by_day", "graduated newcomers posting"),
+                  ("posts_by_day", "posts a day"), ("catalogue_diversity_by_day", "effective creators in the feed"),
+                  ("daily_active_users_by_day", "daily active users"))
+        fig, axes = plt.subplots(2, 3, figsize=(12, 6.4), sharex=True)
+        drawn = False
+        for ax, (name, ylabel) in zip(axes.ravel(), panels):
+            for a in self.head:
+                m = _series(d, a, name)
+                if m is None:
+                    continue
+                drawn = True
+                ls, mk = self.style[a]
+                ax.plot(np.arange(m.size), m, color=self.colors[a], ls=ls, lw=2 if a == BASELINE else 1.3, label=a)
+            ax.set_title(ylabel, fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(self._int_ticks())
+        if not drawn:
+            self.plt.close(fig)
+            return
+        for ax in axes[-1]:
+            ax.set_xlabel("day (0: first measured day)")
+        h, lab = axes[0, 0].get_legend_handles_labels()
+        fig.legend(h, lab, fontsize=7, ncol=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 0.92))
+        self.save(fig, "long_run", "Creators and users over the long run",
+                  "Per measured day, mean over seeds, for each policy's headline setting: creators still posting "
+                  "(all; younger than the new-creator period; newcomers past it), posts published, the effective "
+                  "number of creators in the day's impressions (exp of the entropy of their shares), and users "
+                  "served.", tight=False)
+
+    def payback(self):
+        """Cumulative user value and new creators posting against none, with paired intervals (long runs only)."""
+        d, plt = self.d, self.plt
+        ps = d.summary.get("paired_series", {})
+        if (d.options.get("days") or 0) < LONG_RUN_DAYS or not ps:
+            return
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        drawn = False
+        for a in self.head:
+            if a == BASELINE or a not in ps:
+                continue
+            for ax, name, rel in ((axes[0], "cumulative_value_by_day", True), (axes[1], "active_new_creators_by_day", False)):
+                s = ps[a].get(name)
+                if not s:
+                    continue
+                drawn = True
+                diff, lo, hi, base = (_arr(s[k]) for k in ("diff", "lo", "hi", "base"))
+                k = 100.0 / np.abs(base) if rel else np.ones_like(diff)
+                x = np.arange(diff.size)
+                ls, _ = self.style[a]
+                ax.plot(x, k * diff, color=self.colors[a], ls=ls, lw=1.4, label=a)
+                if np.isfinite(lo).any():
+                    ax.fill_between(x, k * lo, k * hi, color=self.colors[a], alpha=0.15, lw=0)
+                if rel:
+                    day = payback_day(s["diff"])
+                    if day is not None:
+                        ax.axvline(day, color=self.colors[a], lw=0.8, ls=":")
+        if not drawn:
+            self.plt.close(fig)
+            return
+        for ax, title in zip(axes, ("cumulative user value, change against none (% of none's)",
+                                    "new creators posting, change against none")):
+            ax.axhline(0, color="#000000", lw=0.8)
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel("day (0: first measured day)")
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=7, frameon=False)
+        self.save(fig, "payback", "Does boosting pay back?",
+                  "Left: user value summed from day 0 to each day, change against none in % of none's sum, paired by "
+                  "seed; a dotted line marks the day a policy's mean catches up for good (its payback day). Right: "
+                  "new creators still posting each day, change against none. Bands: 95 % confidence intervals of "
+                  "the paired differences.")
 
     def user_value(self):
         d, plt = self.d, self.plt
@@ -396,6 +497,7 @@ class _Figures:
 def write_figures(d) -> list[tuple[str, str, str, bytes]]:
     """Draw every figure into ``DIR/figures`` (PNG and SVG); return (name, title, caption, png bytes) each."""
     f = _Figures(d)
-    for draw in (f.frontier, f.over_time, f.user_value, f.lorenz, f.quality_exposure, f.survival, f.ai_parity):
+    for draw in (f.frontier, f.over_time, f.user_value, f.lorenz, f.quality_exposure, f.survival, f.ai_parity,
+                 f.long_run, f.payback):
         draw()
     return f.items

@@ -40,11 +40,11 @@ _WORLDS_LOCK = threading.Lock()
 
 def _world_for(cfg):
     """The world of ``cfg`` (built once per process for each world config, days, seed and ticks)."""
-    key = (cfg.world, cfg.run.days, cfg.run.seed, cfg.feed.ticks_per_day)
+    key = (cfg.world, cfg.run.simulated_days, cfg.run.seed, cfg.feed.ticks_per_day)
     with _WORLDS_LOCK:
         w = _WORLDS.pop(key, None)
         if w is None:
-            w = build_world(cfg.world, cfg.run.days, cfg.run.seed, cfg.feed.ticks_per_day)
+            w = build_world(cfg.world, cfg.run.simulated_days, cfg.run.seed, cfg.feed.ticks_per_day)
         _WORLDS[key] = w
         while len(_WORLDS) > _WORLDS_KEPT:
             _WORLDS.pop(next(iter(_WORLDS)))

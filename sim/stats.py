@@ -193,3 +193,55 @@ def summarize_series(per_arm: dict[str, list[dict]], names: Sequence[str]) -> di
 
 def _nested(a: np.ndarray):
     return [_nested(x) for x in a] if a.ndim > 1 else [None if not np.isfinite(x) else float(x) for x in a]
+
+
+#: Runs at least this many measured days long get the report's long-run section.
+LONG_RUN_DAYS = 28
+#: Per-day series whose differences against the baseline, paired by seed, the long-run section reads.
+PAIRED_SERIES = ("cumulative_value_by_day", "active_new_creators_by_day", "active_creators_by_day",
+                 "daily_active_users_by_day")
+
+
+def summarize_paired_series(by_seed: dict[str, dict[int, dict]], names: Sequence[str] = PAIRED_SERIES,
+                            baseline: str = BASELINE, level: float = CI_LEVEL) -> dict:
+    """Day-by-day differences of per-day series against ``baseline``, paired by seed.
+
+    Parameters
+    ----------
+    by_seed : dict
+        ``arm -> {seed: metrics.json of that run}``.
+
+    Returns
+    -------
+    dict
+        ``out[arm][name] = {"diff", "lo", "hi", "base"}``: per day, the mean difference over the
+        seeds both ran, its t interval (:func:`paired_difference`) and the baseline's mean; series
+        of unequal lengths are left out.
+    """
+    out = {}
+    base = by_seed.get(baseline)
+    if not base:
+        return out
+    for arm, runs in by_seed.items():
+        if arm == baseline:
+            continue
+        seeds = sorted(set(runs) & set(base))
+        for name in names:
+            a = [runs[s].get(name, {}).get("value") for s in seeds]
+            b = [base[s].get(name, {}).get("value") for s in seeds]
+            if not seeds or any(not isinstance(x, list) for x in a + b) or len({len(x) for x in a + b}) != 1:
+                continue
+            cols = [paired_difference([x[i] for x in a], [y[i] for y in b], level) for i in range(len(a[0]))]
+            out.setdefault(arm, {})[name] = {k: [None if not math.isfinite(c[k]) else c[k] for c in cols]
+                                             for k in ("diff", "lo", "hi", "base")}
+    return out
+
+
+def payback_day(diff) -> int | None:
+    """The first day from which a cumulative difference stays at or above 0 through the last day, after
+    having been below 0 (``None``: it never fell below 0, or it ends below 0)."""
+    d = np.array([np.nan if v is None else v for v in diff], dtype=np.float64)
+    if d.size == 0 or not np.all(np.isfinite(d)) or not (d < 0).any() or d[-1] < 0:
+        return None
+    last_neg = int(np.flatnonzero(d < 0)[-1])
+    return last_neg + 1

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ranker.io import atomic_write as _atomic
 from sim.arms import BASELINE, Arm, RunSpec, jsonable
-from sim.stats import CI_LEVEL, scalar_names, series_names, summarize_rows, summarize_series
+from sim.stats import CI_LEVEL, scalar_names, series_names, summarize_paired_series, summarize_rows, summarize_series
 
 SUMMARY_FORMAT = 1
 #: Leading columns of ``summary.csv``; every scalar metric follows, by name.
@@ -107,6 +107,8 @@ def write_summary(out_dir, arms: Sequence[Arm], specs: Sequence[RunSpec], metric
         "stats": stats,
         "paired": paired,
         "series": summarize_series(per_arm, snames),
+        "paired_series": summarize_paired_series(
+            {a: {s.seed: m for s, m in zip(specs, metrics) if s.arm == a} for a in labels}),
     }
     atomic_write(out / "summary.csv", buf.getvalue())
     atomic_write(out / "summary.json", json.dumps(jsonable(summary), indent=1, allow_nan=False) + "\n")

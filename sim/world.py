@@ -42,6 +42,7 @@ Where the defaults come from
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -52,6 +53,7 @@ from ranker.rng import STREAM_WORLD, key, uniform
 from sim.demographics import (ACTIVITY_BY_AGE, ACTIVITY_BY_GENDER, ACTIVITY_BY_TIER, AGE_BANDS,  # noqa: F401
                               AGE_SHARES, CITY_SHARES, CITY_TIERS, GENDER_SHARES, GENDERS, INTEREST_TILT,
                               demographic_effects)
+from sim.scaling import SCALED_WITH_USERS, scaled_count  # noqa: F401  (public here too)
 
 #: ``creator_kind`` values.
 CREATOR_KINDS = ("ugc", "professional")
@@ -73,8 +75,6 @@ FOLLOW_INTEREST_FLOOR = 1e-9
 # whose draws keep colliding settles for fewer follows.
 FOLLOW_DRAWS_PER_WANT = 4
 FOLLOW_EXTRA_DRAWS = 16
-
-
 @dataclass(frozen=True)
 class WorldConfig(Section):
     """Size and shape of the simulated world (the ``[world]`` section)."""
@@ -114,6 +114,47 @@ class WorldConfig(Section):
     backlog_days: int = param(3, "int", 0, 365, doc="days of posts established creators have before day 0")
     demographic_activity: float = param(1.0, "float", 0.0, 1.0, doc="how much age band, gender and city tier scale a user's activity (0: not at all; 1: ACTIVITY_BY_* as stated in docs/behavior.md)")
     demographic_interest: float = param(1.0, "float", 0.0, 10.0, doc="strength of the topic tilt of each age band, gender and city tier (0: interests independent of demographics)")
+
+    @classmethod
+    def from_dict(cls, d, where=None):
+        """Build from a ``[world]`` table; a count of :data:`SCALED_WITH_USERS` it leaves out gets the default
+        world's count per user times its ``n_users``; those it sets are :attr:`explicit`, never rescaled."""
+        given = frozenset(d) if isinstance(d, dict) else frozenset()
+        if isinstance(d, dict) and "n_users" in d:
+            base, n = cls(), d["n_users"]
+            if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
+                d = {**{k: scaled_count(getattr(base, k), base.n_users, n) for k in SCALED_WITH_USERS}, **d}
+        out = super().from_dict(d, where)
+        object.__setattr__(out, "_explicit", frozenset(k for k in SCALED_WITH_USERS if k in given))
+        return out
+
+    @property
+    def explicit(self) -> frozenset:
+        """The counts of :data:`SCALED_WITH_USERS` set explicitly (by a config file's ``[world]`` table)."""
+        return getattr(self, "_explicit", frozenset())
+
+    def replace(self, **changes):
+        """A copy with some fields changed; explicit counts stay explicit, and so do counts set here."""
+        out = super().replace(**changes)
+        object.__setattr__(out, "_explicit", self.explicit | frozenset(k for k in changes if k in SCALED_WITH_USERS))
+        return out
+
+    def with_users(self, n_users: int) -> "WorldConfig":
+        """The same world at ``n_users`` users: counts not :attr:`explicit` keep their number per user."""
+        changes = {k: scaled_count(getattr(self, k), self.n_users, n_users)
+                   for k in SCALED_WITH_USERS if k not in self.explicit}
+        out = dataclasses.replace(self, n_users=n_users, **changes)
+        object.__setattr__(out, "_explicit", self.explicit)
+        return out
+
+    def proportions(self) -> dict:
+        """What this world holds per user (the numbers a run's summary states)."""
+        n = self.n_users
+        return {"creators_per_1k_users": 1000.0 * self.n_creators / n,
+                "new_creators_per_1k_users_per_day": 1000.0 * self.new_creators_per_day / n,
+                "posts_per_user_per_day": self.n_creators * self.posts_per_day_mean / n,
+                "friends_per_user": float(self.friends_mean),
+                "follows_per_user": float(self.follows_mean)}
 
     def check(self):
         total = self.clickbait_share + self.sharebait_share

@@ -15,6 +15,16 @@ from sim.engine import simulate
 from sim.moments import MOMENT_NAMES, log_from_events
 
 SMALL = dict(users=600, days=4)
+#: The world these tests simulate: the default one with its 600 creators and 12 new a day set explicitly, so
+#: the 600-user worlds keep them (``--users`` alone would scale them to 30 and 1 a day, the default world's
+#: proportions: too few posts for these fits).
+BASE = Config().replace(world=Config().world.replace(n_creators=600, new_creators_per_day=12))
+
+
+def _base_toml(tmp_path):
+    p = tmp_path / "base.toml"
+    p.write_text(BASE.to_toml())
+    return str(p)
 
 #: Parameters the recovery test fits, their true values, and how close the fit must come (logit units).
 TRUTH = {
@@ -37,7 +47,7 @@ def _run(cfg, path, seed):
 @pytest.fixture(scope="module")
 def true_log(tmp_path_factory):
     """A log simulated from known parameters (seed 11; the fit simulates with seed 0)."""
-    truth = set_paths(Config(), TRUTH)
+    truth = set_paths(BASE, TRUTH)
     return log_from_events(_run(truth, tmp_path_factory.mktemp("truth") / "run", seed=11))
 
 
@@ -59,7 +69,7 @@ def test_fitted_params_name_real_config_fields_within_their_ranges():
 def test_calibration_recovers_known_parameters(true_log):
     targets = targets_from_log(true_log)
     params = [p for p in FITTED_PARAMS if p.path in TRUTH]
-    res = fit(targets, Config(), params=params, seed=0, max_evals=80, **SMALL)
+    res = fit(targets, BASE, params=params, seed=0, max_evals=80, **SMALL)
     assert set(res.params) == set(TRUTH)
     for path, true in TRUTH.items():
         start, got = res.params[path]
@@ -88,7 +98,7 @@ def test_unfittable_parameters_and_unshown_moments_are_reported(true_log):
     targets["follow_rate"] = dataclasses.replace(targets["follow_rate"], value=4 * targets["follow_rate"].value)
     params = [FitParam("behavior.like_b", -12.0, 6.0, ("like_rate",)),
               FitParam("behavior.play_b", -8.0, 8.0, ("play3_rate",))]
-    res = fit(targets, Config(), params=params, seed=0, max_evals=1, **SMALL)
+    res = fit(targets, BASE, params=params, seed=0, max_evals=1, **SMALL)
     assert "behavior.like_b" in res.not_fitted and "like_rate" in res.not_fitted["behavior.like_b"]
     assert set(res.params) == {"behavior.play_b"}
     rows = {r["moment"]: r for r in res.rows()}
@@ -136,7 +146,7 @@ def test_poor_fit_exits_nonzero_and_writes_no_world(tmp_path, true_log, capsys):
     (out).mkdir()
     (out / "world.toml").write_text("[run]\ndays = 3\n")  # a stale config must not survive a poor fit
     rc = main(["calibrate", "--events", events, "--out", str(out), "--max-evals", "1", "--quiet",
-               "--users", str(SMALL["users"]), "--days", str(SMALL["days"])])
+               "--users", str(SMALL["users"]), "--days", str(SMALL["days"]), "--config", _base_toml(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 1
     assert "out of tolerance" in err and "world.toml not written" in err
@@ -149,7 +159,8 @@ def test_poor_fit_exits_nonzero_and_writes_no_world(tmp_path, true_log, capsys):
     assert (out / "fit.png").stat().st_size > 1000
     # --allow-poor-fit writes a config that loads, and says it is a poor fit
     rc = main(["calibrate", "--events", events, "--out", str(out), "--max-evals", "1", "--quiet",
-               "--users", str(SMALL["users"]), "--days", str(SMALL["days"]), "--allow-poor-fit"])
+               "--users", str(SMALL["users"]), "--days", str(SMALL["days"]), "--config", _base_toml(tmp_path),
+               "--allow-poor-fit"])
     assert rc == 0
     header = [line for line in (out / "world.toml").read_text().splitlines() if line.startswith("# POOR FIT")]
     assert len(header) == 1 and "play3_rate" in header[0]
@@ -159,14 +170,14 @@ def test_poor_fit_exits_nonzero_and_writes_no_world(tmp_path, true_log, capsys):
 @pytest.fixture(scope="module")
 def default_log(tmp_path_factory):
     """A log of the default world (seed 11)."""
-    return log_from_events(_run(Config(), tmp_path_factory.mktemp("default") / "run", seed=11))
+    return log_from_events(_run(BASE, tmp_path_factory.mktemp("default") / "run", seed=11))
 
 
 @pytest.mark.slow
 def test_cli_fits_a_simulated_log_and_writes_a_config_simulate_accepts(tmp_path, default_log, capsys):
     out = tmp_path / "cal"
     rc = main(["calibrate", "--events", default_log.source, "--out", str(out), "--max-evals", "40", "--quiet",
-               "--users", str(SMALL["users"]), "--days", str(SMALL["days"])])
+               "--users", str(SMALL["users"]), "--days", str(SMALL["days"]), "--config", _base_toml(tmp_path)])
     printed = capsys.readouterr()
     with open(out / "fit.csv") as f:
         rows = {r["moment"]: r for r in csv.DictReader(f)}

@@ -354,8 +354,9 @@ def test_non_default_config_round_trips():
 
 def test_partial_file_fills_defaults():
     c = parse_config("[world]\nn_users = 500\n")
-    assert c.world == WorldConfig(n_users=500)
-    assert c == Config(world=WorldConfig(n_users=500))
+    # counts the file leaves out keep the default world's proportions: 1 creator per 20 users, 1 new a day per 1,000
+    assert c.world == WorldConfig(n_users=500, n_creators=25, new_creators_per_day=1)
+    assert c == Config(world=WorldConfig(n_users=500, n_creators=25, new_creators_per_day=1))
     c = parse_config("# tiny run\n[run]\ndays = 2\n[policy]\n")
     assert c.run == RunConfig(days=2) and c.world == WorldConfig() and c.policy == PolicyConfig()
     # an int where a float is allowed is stored as a float

@@ -101,6 +101,7 @@ BOUNDS = {
     # [run]
     ("run", "seed"): "int [0, 9223372036854775807]",
     ("run", "days"): "int [1, 3650]",
+    ("run", "warmup_days"): "int [0, 365]",
     ("run", "log_sample"): "float [0.0, 1.0]",
     # [weights]
     ("weights", "play3"): "float [-100.0, 100.0]",

@@ -169,7 +169,8 @@ def test_no_response_realises_every_potential_post_and_nobody_quits():
     w = __import__("sim.world", fromlist=["build_world"]).build_world(TINY_WORLD.replace(post_potential=1.0), 4, 3)
     want = np.bincount(w.video_post_day[w.video_post_day >= 0], minlength=4)
     assert m["posts_by_day"]["value"] == want.astype(float).tolist()
-    assert m["new_creator_survival"]["value"] == 1.0
+    # Kaplan-Meier of all new creators: 1 at every age the 4 days observe (0 to 2; the scalar reads age 14)
+    assert m["new_creator_survival_curve_all"]["value"][0][:3] == [1.0, 1.0, 1.0]
     assert m["new_creators_alive_by_day"]["value"] == [0.0, 4.0, 8.0, 12.0]
     assert res.warnings == [] and m["warning_effort_saturated_day"]["value"] is None
 
@@ -177,7 +178,7 @@ def test_no_response_realises_every_potential_post_and_nobody_quits():
 def test_a_high_hazard_empties_the_world_and_the_run_says_on_which_day():
     res = simulate(tiny(days=8, creators=dict(quit_b=1.29, quit_slope=0.0)), progress=False)
     m = res.metrics
-    assert m["new_creator_survival"]["value"] < 0.2
+    assert m["new_creator_survival_curve_all"]["value"][0][3] < 0.2  # Kaplan-Meier at age 3 (the scalar reads 14)
     day = m["warning_creator_collapse_day"]["value"]
     assert day is not None and 1 <= day <= 4
     assert any(f"on day {day}" in w for w in res.warnings)

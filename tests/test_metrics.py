@@ -77,7 +77,7 @@ def _users(U):
     """The user columns OnlineMetrics reads for its by-group metrics (their values do not matter here)."""
     i = np.arange(U, dtype=np.int8)
     return dict(n_users=U, user_activity=np.linspace(1.0, 3.0, U), user_age_band=i % 3, user_gender=i % 2,
-                user_city_tier=i % 3)
+                user_city_tier=i % 3, friend_indices=np.zeros(2 * U, np.int32), follow_indices=np.zeros(U, np.int32))
 
 
 def small_world():
@@ -141,27 +141,33 @@ def case():
 
 
 def test_survival_by_tier_is_not_swapped(case):
+    """Kaplan-Meier at age new_creator_days (3), worked by hand.
+
+    Event ages (quit at the end of day q: q + 1 - join days posted) and censoring ages (still posting
+    on the last day, 4: 4 - join): low {3, 6, 9} quit at ages 2, 2, 2; mid: 7 quits at 2, 4 and 10
+    are censored at 3 and 1; high: censored at 3, 2, 1.
+    """
     m = case.m
-    assert m["new_creator_survival_low_quality"] == 0.0
-    assert m["new_creator_survival_mid_quality"] == pytest.approx(2 / 3)
+    assert m["new_creator_survival_low_quality"] == 0.0  # everyone quit: stays 0
+    assert m["new_creator_survival_mid_quality"] == pytest.approx(0.5)  # 1 of the 2 at risk at age 2 quits
     assert m["new_creator_survival_high_quality"] == 1.0
-    assert m["new_creator_survival"] == pytest.approx(5 / 9)
+    # all nine: at age 2, 7 at risk and 4 quit; nobody quits at 3
+    assert m["new_creator_survival"] == pytest.approx(3 / 7)
+    assert m["new_creators"] == 9 and m["new_creators_quit"] == 4
 
 
 def test_survival_curve_by_tier_and_age(case):
-    w, days = case.w, DAYS
     curve = np.array(case.m["new_creator_survival_curve"], dtype=float)
-    tiers = {0: [3, 6, 9], 1: [4, 7, 10], 2: [5, 8, 11]}
-    for t, members in tiers.items():
-        for a in range(days):
-            at_risk = [c for c in members if days - w.creator_join_day[c] > a]
-            alive = [c for c in at_risk if min(case.quit_day[c], days) - w.creator_join_day[c] > a]
-            want = len(alive) / len(at_risk) if at_risk else np.nan
-            np.testing.assert_equal(curve[t, a], want)
-    # hand-worked: the low tier quits on its second day (ages 1, 1, 1), so at age 1 none of the
-    # three (all observed for more than 1 day) is alive; the high tier stays whole
-    assert curve[0, 0] == 1.0 and curve[0, 1] == 0.0
-    assert np.all(curve[2, :3] == 1.0)
+    nan = np.nan
+    np.testing.assert_allclose(curve, [[1, 1, 0, 0, 0], [1, 1, 0.5, 0.5, nan], [1, 1, 1, 1, nan]])
+    allc = np.array(case.m["new_creator_survival_curve_all"], dtype=float)
+    np.testing.assert_allclose(allc[0], [1, 1, 3 / 7, 3 / 7, nan])
+    at_risk = np.array(case.m["new_creator_at_risk_by_age"], dtype=float)
+    np.testing.assert_array_equal(at_risk, [[3, 3, 3, 0, 0], [3, 3, 2, 1, 0], [3, 3, 2, 1, 0], [9, 9, 7, 2, 0]])
+    # Kaplan-Meier never rises with age
+    for row in list(curve) + [allc[0]]:
+        r = row[np.isfinite(row)]
+        assert np.all(np.diff(r) <= 0)
 
 
 def test_breakouts_against_scipy_percentile(case):

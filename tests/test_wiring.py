@@ -99,9 +99,12 @@ def test_signals_read_counters_equal_to_the_logged_events(tmp_path, monkeypatch,
 # --- creators quit -------------------------------------------------------------------------
 
 def test_a_world_where_creators_quit_fast_shows_quits():
-    # the highest neutral hazard the config allows (0.786 a day) against none at all
-    must = simulate(tiny(creators=dict(quit_b=1.29, quit_slope=0.0)), progress=False).metrics
-    never = simulate(tiny(creators=dict(quit_b=-20.0, quit_slope=0.0)), progress=False).metrics
+    # the highest neutral hazard the config allows (0.786 a day) against none at all; survival is read at
+    # age new_creator_days (Kaplan-Meier), here 2, which the 4-day run observes
+    must = simulate(tiny(creators=dict(quit_b=1.29, quit_slope=0.0), feed=dict(new_creator_days=2)),
+                    progress=False).metrics
+    never = simulate(tiny(creators=dict(quit_b=-20.0, quit_slope=0.0), feed=dict(new_creator_days=2)),
+                     progress=False).metrics
     v = lambda m, k: m[k]["value"]  # noqa: E731
     assert v(never, "new_creator_survival") == 1.0
     assert v(must, "new_creator_survival") < 0.25
