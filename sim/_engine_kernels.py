@@ -6,7 +6,7 @@ One tick runs in two phases:
    gather candidates from four sources, score them, take the top k (with the
    policy's quota), and play each impression through the behaviour model.
    It writes one output row per (request, position) and updates only state
-   that belongs to the user being served (their seen ring, their follows and
+   that belongs to the user being served (their seen filter, their follows and
    regular-reader engagement, their logged topic counters). No two iterations
    touch the same memory, so the result cannot depend on the thread count.
 2. ``apply_tick`` (in row order): everything that crosses users: video
@@ -31,6 +31,7 @@ from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
 from sim.behavior import impression, recipient_opens
+from sim.seen import seen_add, seen_has
 
 # Per-video counter columns (float64 matrix ``video_counters``), named as the counters CSV.
 VC_IMPRESSIONS, VC_PLAYS_3S, VC_COMPLETIONS, VC_WATCH_S, VC_LIKES, VC_COMMENTS = 0, 1, 2, 3, 4, 5
@@ -54,9 +55,12 @@ RR_LOST, RR_UNCHANGED, RR_GAINED = 0, 1, 2
 SOURCE_FOLLOW, SOURCE_SHARE, SOURCE_INTEREST, SOURCE_FRESH = 0, 1, 2, 3
 MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slot numbering)
 # Draw indices. Retrieval key (per request): 0 follow rotation, 1+2i / 2+2i interest topic and
-# pick (i < 1000), DRAW_FRESH0+i fresh pool. Behaviour key (per slot): the behaviour model uses
-# 0..15 and 16+j (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
+# pick (i < 1000), DRAW_FRESH0+i fresh pool, DRAW_DEEPER0 + INTEREST_TRIES*i + j the j-th deeper
+# re-pick of interest pick i. Behaviour key (per slot): the behaviour model uses 0..15 and 16+j
+# (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
 DRAW_FRESH0 = 4000
+DRAW_DEEPER0 = 6000
+INTEREST_TRIES = 4  # an interest pick already served is re-drawn from a window twice as deep, up to 3 times
 APPLY_PARTS = 2  # apply_tick's parallel parts (fixed, so results never depend on the thread count)
 DRAW_RECIPIENT_START = 100
 
@@ -113,6 +117,7 @@ class ServeSettings(NamedTuple):
     rr_on: float
     rr_off: float
     affinity_strength: float  # > 0: the logged affinity, smoothed; 0: ServeState.affinity as given
+    seen_hashes: np.int64  # bits per video in the seen filter (sim.seen.n_hashes)
     # > 0: each slate is drawn by Plackett-Luce at temperature 1 / inv_temperature
     # (ranker._explore_kernels); 0: the top k, deterministic
     inv_temperature: float = 0.0
@@ -140,8 +145,8 @@ class ServeState(NamedTuple):
     follow_creator: np.ndarray  # int32: followed creator, sorted within a user's slots
     follow_engagement: np.ndarray  # float32: the follow's engagement average
     follow_regular: np.ndarray  # bool: the follower is a regular reader of the creator
-    seen: np.ndarray  # int32 (n_users, seen_memory): ring of recently served videos (-1 empty)
-    seen_pos: np.ndarray  # int32 (n_users,): next write position in the ring (mod seen_memory)
+    seen_ptr: np.ndarray  # int64 (n_users + 1,): each user's blocks of the seen filter (sim.seen)
+    seen_bits: np.ndarray  # uint64: every user's filter of the videos served to them in the run
     inbox: np.ndarray  # int32 (n_users, n_share_candidates): opened shared cards (-1 empty)
     topic_impressions: np.ndarray  # float32 (n_users, n_topics): the user's logged impressions per topic
     topic_plays: np.ndarray  # float32 (n_users, n_topics): ... and 3-second plays
@@ -267,9 +272,12 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
         ``state.affinity[u]``.
     world : WorldArrays
     state : ServeState
-        ``request_stamps`` (threads, n_videos) and ``regular_marks`` (threads, n_creators)
-        are per-thread scratch (rows indexed by thread id) whose contents never affect
-        results, as long as no entry equals a request id of this tick:
+        ``seen_ptr`` and ``seen_bits`` hold, per user, a filter of every video served
+        to them in the run (:mod:`sim.seen`, no false negatives): a video it holds is
+        never a candidate, so no video is served twice to a user. ``request_stamps``
+        (threads, n_videos) and ``regular_marks`` (threads, n_creators) are per-thread
+        scratch (rows indexed by thread id) whose contents never affect results, as long
+        as no entry equals a request id of this tick:
         ``settings.first_request_id`` + the tick's requests must stay below 2**31 (the
         engine starts over from 0 with cleared scratch before it would not). A video is
         masked (never a candidate) where ``base_score`` is ``-inf``; ``boost`` must be
@@ -299,14 +307,13 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
     video_quality, video_hook, video_shareability = world.video_quality, world.video_hook, world.video_shareability
     follow_ptr, follow_count, follow_creator = state.follow_ptr, state.follow_count, state.follow_creator
     follow_engagement, follow_regular = state.follow_engagement, state.follow_regular
-    seen, seen_pos, inbox = state.seen, state.seen_pos, state.inbox
+    seen_ptr, seen_bits, seen_k, inbox = state.seen_ptr, state.seen_bits, settings.seen_hashes, state.inbox
     topic_impressions, topic_plays, affinity = state.topic_impressions, state.topic_plays, state.affinity
     base_score, boost, is_new_creator = state.base_score, state.boost, state.is_new_creator
     request_stamps, request_counts, regular_marks = state.request_stamps, state.request_counts, state.regular_marks
     topic_ptr, topic_videos, fresh_videos = pools.topic_ptr, pools.topic_videos, pools.fresh_videos
     creator_ptr, creator_videos = pools.creator_ptr, pools.creator_videos
     n_topics = user_interest.shape[1]
-    n_seen = seen.shape[1]
     n_inbox = inbox.shape[1]
     max_rec = out_rec.shape[1]
     n_cand_max = n_follow + n_inbox + n_interest + n_fresh
@@ -323,7 +330,7 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
-        stamp = request_stamps[tid]  # stamp[v] == req_id: v is already a candidate (or recently seen)
+        stamp = request_stamps[tid]  # stamp[v] == req_id: v is already a candidate of this request
         regular_mark = regular_marks[tid]  # regular_mark[c] == req_id: the user is a regular reader of creator c
         cand = np.empty(n_cand_max, np.int32)
         src = np.empty(n_cand_max, np.uint8)
@@ -346,10 +353,6 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
         for r in range(request_counts[u]):
             req_id = first_request_id + row_off[ui] // slate_size + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
-            for i in range(n_seen):
-                v = seen[u, i]
-                if v >= 0:
-                    stamp[v] = req_id
             n = 0
             nf = follow_count[u]
             lo = follow_ptr[u]
@@ -369,7 +372,8 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                         c = follow_creator[j]
                         for q in range(creator_ptr[c], creator_ptr[c + 1]):
                             v = creator_videos[q]
-                            if stamp[v] != req_id and video_record[v, 0] > -np.inf:
+                            if (stamp[v] != req_id and video_record[v, 0] > -np.inf
+                                    and not seen_has(seen_bits, seen_ptr, u, v, seen_k)):
                                 stamp[v] = req_id
                                 cand[n] = v
                                 src[n] = SOURCE_FOLLOW
@@ -378,7 +382,8 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
             # 2. opened shares in the inbox
             for i in range(n_inbox):
                 v = inbox[u, i]
-                if v >= 0 and stamp[v] != req_id and video_record[v, 0] > -np.inf:
+                if (v >= 0 and stamp[v] != req_id and video_record[v, 0] > -np.inf
+                        and not seen_has(seen_bits, seen_ptr, u, v, seen_k)):
                     stamp[v] = req_id
                     cand[n] = v
                     src[n] = SOURCE_SHARE
@@ -399,18 +404,29 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                     size = topic_ptr[t + 1] - topic_ptr[t]
                     if size == 0:
                         continue
-                    m = min(size, interest_top_m)
-                    v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * m)]
-                    if stamp[v] != req_id:
-                        stamp[v] = req_id
-                        cand[n] = v
-                        src[n] = SOURCE_INTEREST
-                        n += 1
+                    # a uniform pick among the topic's best interest_top_m; one already served
+                    # is re-drawn among the best 2, 4, 8 x interest_top_m (a heavy user goes
+                    # deeper); a pick that is already a candidate ends the tries
+                    for j in range(INTEREST_TRIES):
+                        m = min(size, interest_top_m << j)
+                        x = (uniform(rkey, 2 + 2 * i) if j == 0
+                             else uniform(rkey, DRAW_DEEPER0 + INTEREST_TRIES * i + j))
+                        v = topic_videos[topic_ptr[t] + int(x * m)]
+                        if stamp[v] == req_id:
+                            break
+                        if not seen_has(seen_bits, seen_ptr, u, v, seen_k):
+                            stamp[v] = req_id
+                            cand[n] = v
+                            src[n] = SOURCE_INTEREST
+                            n += 1
+                            break
+                        if m == size:
+                            break
             # 4. the fresh pool
             if n_fresh_pool > 0:
                 for i in range(n_fresh):
                     v = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
-                    if stamp[v] != req_id:
+                    if stamp[v] != req_id and not seen_has(seen_bits, seen_ptr, u, v, seen_k):
                         stamp[v] = req_id
                         cand[n] = v
                         src[n] = SOURCE_FRESH
@@ -471,9 +487,7 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                             out_rec[row, n_open] = f
                             n_open += 1
                 # the user's own state
-                sp = seen_pos[u]
-                seen[u, sp % n_seen] = v
-                seen_pos[u] = sp + 1
+                seen_add(seen_bits, seen_ptr, u, v, seen_k)
                 topic_impressions[u, t] += 1.0
                 if play3:
                     topic_plays[u, t] += 1.0

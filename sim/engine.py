@@ -32,6 +32,7 @@ from sim.behavior import behavior_params
 from sim.config import Config, PolicyConfig, write_config
 from sim.events import EVENT_COLUMNS, EventWriter  # noqa: F401  (EVENT_COLUMNS: its old home)
 from sim.metrics import OnlineMetrics, creator_age_days
+from sim.seen import filter_blocks, n_hashes, new_filter
 from sim.world import build_world
 
 FOLLOW_HEADROOM = 16  # extra follow slots per user beyond the initial follows
@@ -333,8 +334,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     video_counters = np.zeros((V, K.N_VC), np.float64)
     ccounts = np.zeros((C, 3), np.int64)
     ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
-    seen = np.full((U, feed.seen_memory), -1, np.int32)
-    seen_pos = np.zeros(U, np.int32)
+    # every video served to each user in the run, in a Bloom filter sized from their expected impressions
+    seen_ptr = filter_blocks(w.user_activity, days, slate, feed.seen_bits_per_item)
+    seen_bits = new_filter(seen_ptr)
+    seen_k = np.int64(n_hashes(feed.seen_bits_per_item))
     inbox = np.full((U, max(feed.n_share_candidates, 1)), -1, np.int32)
     inbox_pos = np.zeros(U, np.int32)
     inbox_view = inbox[:, : feed.n_share_candidates]
@@ -474,10 +477,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 n_fresh_candidates=np.int64(feed.n_fresh_candidates), interest_top_m=np.int64(top_m),
                 first_request_id=np.int64(stamp_base), behavior_params=bp, rr_rate=float(bcfg.rr_rate),
                 rr_on=float(bcfg.rr_on), rr_off=float(bcfg.rr_off), affinity_strength=aff_strength,
-                inv_temperature=inv_temperature)
+                seen_hashes=seen_k, inv_temperature=inv_temperature)
             state = K.ServeState(
                 follow_ptr=fs.ptr, follow_count=fs.n, follow_creator=fs.cre, follow_engagement=fs.eng,
-                follow_regular=fs.rr, seen=seen, seen_pos=seen_pos, inbox=inbox_view, topic_impressions=ut_imps,
+                follow_regular=fs.rr, seen_ptr=seen_ptr, seen_bits=seen_bits, inbox=inbox_view, topic_impressions=ut_imps,
                 topic_plays=ut_plays, affinity=aff, base_score=base, boost=boost, is_new_creator=is_new,
                 request_stamps=stamps, request_counts=counts, regular_marks=cmarks)
             pools = K.RetrievalPools(topic_ptr=tp_ptr, topic_videos=tp_vid, fresh_videos=fresh_vid,

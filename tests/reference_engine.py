@@ -14,6 +14,9 @@ and dicts, what the kernel of the same name must compute:
   behaviour model (``sim.behavior.impression`` and ``recipient_opens``, used
   as black boxes: they have their own twins) and the user's own updates.
 - :func:`apply_tick`: the cross-user effects of a tick's rows, in row order.
+- :func:`seen_positions` (with :func:`seen_set` / :func:`seen_array`): the
+  bits that stand for a video in a user's seen filter (``sim.seen``'s
+  ``seen_add`` / ``seen_has``), as a set of ``(block, bit)`` pairs.
 
 Twins take the kernels' arguments (so a test can feed both the same inputs)
 but never write into them: they return fresh arrays. Float32 storage is
@@ -26,7 +29,7 @@ import math
 import numpy as np
 
 from sim.behavior import impression, recipient_opens
-from tests.reference import key, uniform
+from tests.reference import GOLDEN, key, mix64, uniform
 from tests.reference_explore import STREAM_EXPLORE, plackett_luce
 from tests.reference_signals import affinity_row
 
@@ -54,6 +57,11 @@ SOURCE_FOLLOW, SOURCE_SHARE, SOURCE_INTEREST, SOURCE_FRESH = 0, 1, 2, 3
 # Draw indices of the retrieval key of one request.
 D_FOLLOW_START = 0
 D_FRESH0 = 4000
+D_DEEPER0 = 6000
+INTEREST_TRIES = 4
+# The seen filter (sim.seen): 512-bit blocks, hash salt.
+SEEN_BLOCK_BITS = 512
+SEEN_SALT = 0x5BD1E9955BD1E995
 # Draw index, in the sharer's behaviour key, of the first recipient's place among the friends.
 D_RECIPIENT_START = 100
 
@@ -149,6 +157,45 @@ def follow_insert(f_ptr, f_n, f_cre, f_eng, f_rr, u, c, eng, rr_on):
     return result, (f_n_out, cre, e, rr)
 
 
+# --- the seen filter (sim.seen) ------------------------------------------------------------
+
+def seen_positions(seen_ptr, u, v, k):
+    r"""The ``(block, bit)`` pairs that stand for video ``v`` in user ``u``'s filter.
+
+    :math:`h = \mathrm{mix64}(2^{32} u + v + \mathtt{SALT})`; block
+    :math:`\mathrm{ptr}_u + \lfloor (h \gg 32) B_u / 2^{32} \rfloor`; bit
+    :math:`i` is the :math:`(i \bmod 7)`-th 9-bit slice (from the low end) of
+    the :math:`\lfloor i/7 \rfloor`-th hash of the chain
+    :math:`g_0 = \mathrm{mix64}(h + \gamma)`, :math:`g_{j+1} = \mathrm{mix64}(g_j + \gamma)`.
+    """
+    h = mix64((u << 32) + v + SEEN_SALT)
+    n_blocks = int(seen_ptr[u + 1]) - int(seen_ptr[u])
+    block = int(seen_ptr[u]) + (((h >> 32) * n_blocks) >> 32)
+    chain, g = [], h
+    for _ in range((k + 6) // 7):
+        g = mix64(g + GOLDEN)
+        chain.append(g)
+    return [(block, (chain[i // 7] >> (9 * (i % 7))) % SEEN_BLOCK_BITS) for i in range(k)]
+
+
+def seen_set(seen_bits):
+    """A filter's array of uint64 words -> the set of its ``(block, bit)`` pairs that are set."""
+    out = set()
+    for w, word in enumerate(int(x) for x in seen_bits):
+        for b in range(64):
+            if (word >> b) & 1:
+                out.add((w // 8, (w % 8) * 64 + b))
+    return out
+
+
+def seen_array(bits_set, n_words):
+    """The set of ``(block, bit)`` pairs -> a fresh uint64 array of ``n_words`` words."""
+    out = [0] * n_words
+    for block, bit in bits_set:
+        out[block * 8 + bit // 64] |= 1 << (bit % 64)
+    return np.array(out, np.uint64)
+
+
 # --- arrivals and returns --------------------------------------------------------------
 
 def poisson_capped(u, lam, cap):
@@ -210,12 +257,14 @@ def topk_quota(scores, ids, is_new, k, n_quota):
 
 # --- serve_tick ----------------------------------------------------------------------------------
 
-def gather_candidates(rkey, taken, follow_entries, inbox_row, ut_plays_row, pools, base, sizes):
+def gather_candidates(rkey, served, follow_entries, inbox_row, ut_plays_row, pools, base, sizes):
     """The request's candidates in source order: a list of ``(video, source)``.
 
-    ``taken`` (a set of videos: the user's seen ring) grows with each
-    candidate, so no video appears twice and seen videos never appear.
+    ``served(v)`` says whether the user's seen filter holds ``v`` (a video
+    served to them before, or a false positive): such a video is never a
+    candidate. No video appears twice.
     """
+    taken = set()
     n_follow, n_interest, n_fresh, top_m = sizes
     topic_pools, fresh, creator_posts = pools
     cands = []
@@ -235,15 +284,18 @@ def gather_candidates(rkey, taken, follow_entries, inbox_row, ut_plays_row, pool
             if len(cands) >= n_follow:
                 break
             for v in creator_posts[c]:
-                if v not in taken and base[v] > -math.inf:
+                if v not in taken and base[v] > -math.inf and not served(v):
                     add(v, SOURCE_FOLLOW)
                     break
     # 2. opened shares in the inbox, in slot order (masked posts skipped)
     for v in inbox_row:
-        if v >= 0 and v not in taken and base[v] > -math.inf:
+        if v >= 0 and v not in taken and base[v] > -math.inf and not served(v):
             add(v, SOURCE_SHARE)
     # 3. interest: topic drawn with weight (logged topic plays + 1), then a uniform pick among
-    #    that topic's best top_m posts (pools hold only live posts, so no mask check)
+    #    that topic's best top_m posts (pools hold only live posts, so no mask check); a pick
+    #    already served is re-drawn among the best 2 top_m, then 4 top_m, 8 top_m (at most
+    #    INTEREST_TRIES picks; none once the window is the whole pool); a pick that is already
+    #    a candidate ends the tries
     if n_interest > 0:
         weights = [p + 1.0 for p in ut_plays_row]
         total = 0.0
@@ -260,14 +312,22 @@ def gather_candidates(rkey, taken, follow_entries, inbox_row, ut_plays_row, pool
             pool = topic_pools[topic]
             if not pool:
                 continue
-            v = pool[int(uniform(rkey, 2 + 2 * i) * min(len(pool), top_m))]
-            if v not in taken:
-                add(v, SOURCE_INTEREST)
+            for j in range(INTEREST_TRIES):
+                window = min(len(pool), top_m * 2 ** j)
+                x = uniform(rkey, 2 + 2 * i) if j == 0 else uniform(rkey, D_DEEPER0 + INTEREST_TRIES * i + j)
+                v = pool[int(x * window)]
+                if v in taken:
+                    break
+                if not served(v):
+                    add(v, SOURCE_INTEREST)
+                    break
+                if window == len(pool):
+                    break
     # 4. the fresh pool: uniform picks
     if fresh:
         for i in range(n_fresh):
             v = fresh[int(uniform(rkey, D_FRESH0 + i) * len(fresh))]
-            if v not in taken:
+            if v not in taken and not served(v):
                 add(v, SOURCE_FRESH)
     return cands
 
@@ -298,7 +358,7 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
 
     Notes
     -----
-    Per request: the user's seen ring is excluded; candidates come from
+    Per request: videos the user's seen filter holds are excluded; candidates come from
     followed creators, the inbox, interest retrieval and the fresh pool
     (:func:`gather_candidates`); each is scored
 
@@ -314,7 +374,7 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
     request and position (their other fields are zero / -1 here and undefined
     in the kernel). ``new_state`` is a dict of fresh arrays named as in the
     kernel's ``ServeState``: ``follow_count, follow_creator, follow_engagement,
-    follow_regular, seen, seen_pos, topic_impressions, topic_plays``.
+    follow_regular, seen_bits, topic_impressions, topic_plays``.
     """
     s = settings
     seed, day, tick, slate, n_quota = int(s.seed), int(s.day), int(s.tick), int(s.slate_size), int(s.quota_slots)
@@ -327,8 +387,9 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
     # (the stamps and marks are the kernel's scratch: the twin does not need them)
     f_ptr, f_n, f_cre, f_eng, f_rr = (state.follow_ptr, state.follow_count, state.follow_creator,
                                       state.follow_engagement, state.follow_regular)
-    seen, seen_pos, inbox, ut_imps, ut_plays = (state.seen, state.seen_pos, state.inbox, state.topic_impressions,
-                                                state.topic_plays)
+    seen_ptr, seen_bits, inbox, ut_imps, ut_plays = (state.seen_ptr, state.seen_bits, state.inbox,
+                                                     state.topic_impressions, state.topic_plays)
+    seen_k = int(settings.seen_hashes)
     aff, base, boost, is_new, req_counts = (state.affinity, state.base_score, state.boost, state.is_new_creator,
                                             state.request_counts)
     tp_ptr, tp_vid, fresh_vid, cr_ptr, cr_vid = (pools.topic_ptr, pools.topic_videos, pools.fresh_videos,
@@ -338,8 +399,7 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
 
     # plain Python views of the inputs
     follows = follows_of(f_ptr, f_n, f_cre, f_eng, f_rr)
-    seen_rows = [[int(v) for v in row] for row in seen]
-    seen_at = [int(p) for p in seen_pos]
+    seen_bits_set = seen_set(seen_bits)
     imps = [[float(x) for x in row] for row in ut_imps]
     plays = [[float(x) for x in row] for row in ut_plays]
     topic_pools = [[int(v) for v in tp_vid[tp_ptr[t]:tp_ptr[t + 1]]] for t in range(n_topics)]
@@ -364,8 +424,10 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                  else [float(x) for x in aff[u]])
         for r in range(int(req_counts[u])):
             rkey = key(seed, STREAM_RETRIEVAL, u, day, tick * MAX_REQUESTS_PER_TICK + r)
-            taken = {v for v in seen_rows[u] if v >= 0}
-            cands = gather_candidates(rkey, taken, entries, [int(v) for v in inbox[u]], plays[u],
+            def served(v, u=u):
+                return all(pos in seen_bits_set for pos in seen_positions(seen_ptr, u, v, seen_k))
+
+            cands = gather_candidates(rkey, served, entries, [int(v) for v in inbox[u]], plays[u],
                                       (topic_pools, fresh, creator_posts), base_l, sizes)
             score_of, source_of = {}, {}
             for v, source in cands:
@@ -415,8 +477,7 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                         if recipient_opens(bp, video_quality[v], n_topics * float(user_interest[f, t]), k0, i):
                             opened.append(f)
                 # the user's own state
-                seen_rows[u][seen_at[u] % len(seen_rows[u])] = v
-                seen_at[u] += 1
+                seen_bits_set.update(seen_positions(seen_ptr, u, v, seen_k))
                 imps[u][t] = f32(imps[u][t] + 1.0)
                 if play3:
                     plays[u][t] = f32(plays[u][t] + 1.0)
@@ -447,8 +508,7 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
 
     new_f_n, new_cre, new_eng, new_rr = follows_to_arrays(follows, f_ptr, f_cre, f_eng, f_rr)
     new_state = dict(follow_count=new_f_n, follow_creator=new_cre, follow_engagement=new_eng,
-                     follow_regular=new_rr, seen=np.array(seen_rows, np.int32).reshape(seen.shape),
-                     seen_pos=np.array(seen_at, np.int32),
+                     follow_regular=new_rr, seen_bits=seen_array(seen_bits_set, len(seen_bits)),
                      topic_impressions=np.array(imps, np.float32).reshape(ut_imps.shape),
                      topic_plays=np.array(plays, np.float32).reshape(ut_plays.shape))
     return out_i, out_f, out_u, out_rec, new_state

@@ -92,13 +92,16 @@ def test_common_random_numbers_across_policies(tmp_path):
     # ucb over every post (scope all, no decay with post age) changes slates from day 0 on
     b = read_events(simulate(tiny("ucb", days=2, params={"c": 3.0, "scope": "all", "half_life_days": 3650.0}),
                              tmp_path / "b", progress=False).out_dir)
-    # Day 0: nobody's satisfaction differs yet, so arrivals (users, requests) are identical. (A slot left
-    # empty for want of candidates under one policy may be filled under another: slots are not compared.)
+    # Day 0: nobody's satisfaction differs yet, so arrivals (users, requests) are identical. A request may
+    # still be missing from one log: no video is served twice, and a heavy user of this tiny world, served
+    # most of its posts, may get a short slate or none under one policy and a full one under the other
+    # (measured: 43 of 1,860 requests in one log only, 1.9 % of slots).
     a0, b0 = a[a.day == 0], b[b.day == 0]
     req = ["tick", "user_id", "request_id"]
-    assert sorted(set(map(tuple, a0[req].to_numpy()))) == sorted(set(map(tuple, b0[req].to_numpy())))
+    ra, rb = set(map(tuple, a0[req].to_numpy())), set(map(tuple, b0[req].to_numpy()))
+    assert len(ra & rb) >= 0.97 * max(len(ra), len(rb))
     keys = req + ["position"]
-    assert len(set(map(tuple, a0[keys].to_numpy())) ^ set(map(tuple, b0[keys].to_numpy()))) <= 0.001 * len(a0)
+    assert len(set(map(tuple, a0[keys].to_numpy())) ^ set(map(tuple, b0[keys].to_numpy()))) <= 0.03 * len(a0)
     m = a0.merge(b0, on=keys, suffixes=("_a", "_b"))
     # same video, and the viewer in the same follower state (follows diverge within the day)
     same = m[(m.video_id_a == m.video_id_b) & (m.follower_a == m.follower_b)
@@ -111,9 +114,17 @@ def test_common_random_numbers_across_policies(tmp_path):
 
 
 def test_boosting_raises_new_creator_exposure():
-    none = simulate(tiny("none", days=4), progress=False).scalars()
-    tilt = simulate(tiny("fixed_tilt", days=4, params={"strength": 2.0}), progress=False).scalars()
-    quota = simulate(tiny("slot_quota", days=4, params={"share": 0.25}), progress=False).scalars()
+    # a catalogue larger than TINY_WORLD's: there, no video being served twice spreads heavy users'
+    # impressions over nearly every post, new creators' included, whatever the policy (measured: 1.28x
+    # for both policies there; 1.65x and 1.85x here)
+    world = TINY_WORLD.replace(n_creators=150, new_creators_per_day=8)
+
+    def run(policy, params=None):
+        return simulate(tiny(policy, days=4, params=params).replace(world=world), progress=False).scalars()
+
+    none = run("none")
+    tilt = run("fixed_tilt", {"strength": 2.0})
+    quota = run("slot_quota", {"share": 0.25})
     assert tilt["new_creator_exposure_share"] > 1.3 * none["new_creator_exposure_share"]
     assert quota["new_creator_exposure_share"] > 1.3 * none["new_creator_exposure_share"]
 
@@ -339,3 +350,14 @@ def test_result_frames_hold_the_metrics(tmp_path):
     assert list(by_day.index) == [0, 1]
     assert by_day["retention_by_day"].tolist() == res.metrics["retention_by_day"]["value"]
     assert "impressions_by_cohort_day" not in by_day  # a day x cohort table, not one number a day
+
+
+def test_no_video_is_served_twice_to_a_user(tmp_path):
+    """A whole run: every (user, video) pair appears at most once in the event log, even in a tiny world whose
+    heavy users are served most of the catalogue (the old last-64 ring served such users repeats)."""
+    ev = read_events(simulate(tiny("none", days=4), tmp_path / "r", progress=False).out_dir)
+    assert len(ev) > 10_000
+    assert not ev.duplicated(["user_id", "video_id"]).any()
+    # the heaviest users saw a large share of all videos ever live, so repeats were within reach
+    per_user = ev.groupby("user_id").size()
+    assert per_user.max() > 0.3 * ev.video_id.nunique()

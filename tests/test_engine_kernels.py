@@ -15,6 +15,7 @@ import pytest
 
 from sim import _engine_kernels as K
 from sim.behavior import BehaviorConfig, behavior_params
+from sim.seen import new_filter, seen_add, seen_has
 from tests import reference_engine as ref
 from tests.conftest import needs_two_threads
 
@@ -37,7 +38,10 @@ class Shape:
     n_interest: int = 4
     n_fresh: int = 3
     n_inbox: int = 3
-    n_seen: int = 5
+    n_seen: int = 5  # videos served to each user before the tick (in their seen filter)
+    seen_blocks: int = 2  # seen filter blocks per user are drawn in [1, seen_blocks]
+    seen_k: int = 4  # bits per video in the seen filter
+    seen_top: bool = False  # the videos served before are the best of their topic (interest re-picks go deeper)
     top_m: int = 5
     max_requests: int = 3
     max_cap: int = 3  # follow capacity per user is drawn in [1, max_cap]
@@ -104,8 +108,9 @@ def make_case(sh: Shape):
         f_rr[lo:lo + n] = (eng >= BCFG.rr_on) | ((eng >= BCFG.rr_off) & (r.random(n) < 0.5))
         f_n[u] = n
 
-    seen = np.where(r.random((U, sh.n_seen)) < 0.6, r.integers(0, V, (U, sh.n_seen)), -1).astype(np.int32)
-    seen_pos = r.integers(0, 20, U).astype(np.int32)
+    seen_ptr = np.zeros(U + 1, np.int64)
+    np.cumsum(r.integers(1, sh.seen_blocks + 1, U), out=seen_ptr[1:])
+    seen_bits = new_filter(seen_ptr)
     inbox = np.full((U, max(sh.n_inbox, 1)), -1, np.int32)
     inbox[:, :sh.n_inbox] = np.where(r.random((U, sh.n_inbox)) < 0.5, r.integers(0, V, (U, sh.n_inbox)), -1)
     inbox_pos = r.integers(0, 10, U).astype(np.int32)
@@ -137,6 +142,13 @@ def make_case(sh: Shape):
     cr_vid = live[order].astype(np.int32)
     cr_ptr = np.zeros(C + 1, np.int64)
     np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
+    # videos served before this tick: random, or the best of each topic
+    top = np.concatenate([tp_vid[tp_ptr[t]:tp_ptr[t] + 2 * sh.top_m] for t in range(T)]).astype(np.int64)
+    for u in range(U):
+        pick = r.choice(top, min(sh.n_seen, top.size), replace=False) if sh.seen_top and top.size \
+            else r.integers(0, V, r.binomial(sh.n_seen, 0.6))
+        for v in pick:
+            seen_add(seen_bits, seen_ptr, u, int(v), sh.seen_k)
 
     req_counts = r.integers(0, sh.max_requests + 1, U).astype(np.int32)
     req_counts[:3] = np.maximum(req_counts[:3], 1)  # the edge-case users are always served
@@ -157,6 +169,7 @@ def make_case(sh: Shape):
         n_fresh_candidates=np.int64(sh.n_fresh), interest_top_m=np.int64(sh.top_m),
         first_request_id=np.int64(stamp_base), behavior_params=bp, rr_rate=float(BCFG.rr_rate),
         rr_on=float(BCFG.rr_on), rr_off=float(BCFG.rr_off), affinity_strength=float(sh.aff_strength),
+        seen_hashes=np.int64(sh.seen_k),
         inv_temperature=1.0 / sh.temperature if sh.temperature > 0 else 0.0)
     world = K.WorldArrays(
         user_interest=user_interest, friend_indptr=friend_indptr, friend_indices=friend_indices,
@@ -167,7 +180,7 @@ def make_case(sh: Shape):
         pools=K.RetrievalPools(topic_ptr=tp_ptr, topic_videos=tp_vid, fresh_videos=fresh_vid, creator_ptr=cr_ptr,
                                creator_videos=cr_vid),
         state=dict(follow_ptr=f_ptr, follow_count=f_n, follow_creator=f_cre, follow_engagement=f_eng,
-                   follow_regular=f_rr, seen=seen, seen_pos=seen_pos, inbox=inbox, topic_impressions=ut_imps,
+                   follow_regular=f_rr, seen_ptr=seen_ptr, seen_bits=seen_bits, inbox=inbox, topic_impressions=ut_imps,
                    topic_plays=ut_plays, affinity=aff, base_score=base, boost=boost, is_new_creator=is_new,
                    request_stamps=stamps, request_counts=req_counts, regular_marks=cmarks),
         inbox_pos=inbox_pos, video_post_day=video_post_day, n_inbox=sh.n_inbox,
@@ -230,7 +243,7 @@ def assert_state_equal(st, want, f_ptr, what=""):
         np.testing.assert_array_equal(st["follow_regular"][sl], want["follow_regular"][sl], err_msg=f"{what}: regular flags of user {u}")
         np.testing.assert_allclose(st["follow_engagement"][sl], want["follow_engagement"][sl], rtol=1e-6,
                                    err_msg=f"{what}: engagement of user {u}")
-    for name in ("seen", "seen_pos", "topic_impressions", "topic_plays"):
+    for name in ("seen_bits", "topic_impressions", "topic_plays"):
         np.testing.assert_array_equal(st[name], want[name], err_msg=f"{what}: {name}")
 
 
@@ -249,7 +262,11 @@ SHAPES = {
     "ties": Shape(seed=11, ties=True, w_aff=0.0, w_rr=0.5),
     "no_sources": Shape(seed=12, n_follow=0, n_interest=0, n_fresh=0, n_inbox=0),
     "one_user_one_topic_n1": Shape(seed=13, n_users=3, n_topics=2, n_videos=3, n_creators=1, slate=1),
-    "stale_stamps_small_seen": Shape(seed=14, stale_stamps=True, n_seen=1),
+    "stale_stamps_small_seen": Shape(seed=14, stale_stamps=True, n_seen=1, seen_blocks=1, seen_k=1),
+    # users have been served most of their topics' best posts: interest picks re-drawn deeper, and a
+    # crowded one-block filter with false positives
+    "deep_interest_crowded_filter": Shape(seed=19, n_videos=80, n_seen=30, seen_top=True, top_m=3, seen_blocks=1,
+                                          seen_k=2, n_interest=8, max_requests=4),
     "follows_exceed_follow_slots": Shape(seed=16, n_users=8, max_cap=7, full_follows=True, n_creators=10,
                                          n_follow=2, n_videos=60, w_rr=2.0),
     "logged_affinity": Shape(seed=17, aff_strength=5.0),
@@ -335,7 +352,7 @@ def test_random_cases_exercise_every_path():
 
 def apply_inputs(case, seed):
     r = np.random.default_rng(seed)
-    V, C, U = case["world"].video_creator.shape[0], int(case["pools"].creator_ptr.shape[0] - 1), case["state"]["seen"].shape[0]
+    V, C, U = case["world"].video_creator.shape[0], int(case["pools"].creator_ptr.shape[0] - 1), case["state"]["follow_count"].shape[0]
     vc = np.floor(r.random((V, K.N_VC)) * 5)
     counts = r.integers(0, 5, (C, 3)).astype(np.int64)
     user_day = r.random((U, 2)) * 3
@@ -366,7 +383,7 @@ def test_apply_tick_matches_twin(name):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_three_ticks_in_a_row_match_twin(seed):
-    """State carried over ticks (seen ring, inbox -> share candidates, follows) stays equal."""
+    """State carried over ticks (seen filter, inbox -> share candidates, follows) stays equal."""
     sh = Shape(seed=20 + seed, n_users=8, n_videos=50, max_requests=3)
     case = make_case(sh)
     st_k, st_t = copy_state(case["state"]), copy_state(case["state"])
@@ -383,7 +400,7 @@ def test_three_ticks_in_a_row_match_twin(seed):
         *want, new_t = run_twin(c, st_t)
         assert_rows_equal(got, want, f"tick {tick}")
         assert_state_equal(st_k, new_t, st_k["follow_ptr"], f"tick {tick}")
-        for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen", "seen_pos", "topic_impressions", "topic_plays"):
+        for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen_bits", "topic_impressions", "topic_plays"):
             st_t[k] = new_t[k]
         args = (case["world"].video_creator, case["video_post_day"], np.int64(3), np.int64(2))
         K.apply_tick(*got, *args, vc_k, cc_k, (st_k["inbox"], pos_k), ud_k)
@@ -409,7 +426,7 @@ def test_serve_tick_same_with_one_and_two_threads():
     for a, b in zip(o1, o2):
         np.testing.assert_array_equal(a[o1[0][:, K.I_VIDEO] >= 0], b[o1[0][:, K.I_VIDEO] >= 0])
     np.testing.assert_array_equal(o1[0], o2[0])
-    for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen", "seen_pos", "topic_impressions", "topic_plays"):
+    for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen_bits", "topic_impressions", "topic_plays"):
         np.testing.assert_array_equal(s1[k], s2[k], err_msg=k)
     assert (o1[0][:, K.I_VIDEO] >= 0).sum() > 1000
 
@@ -613,7 +630,7 @@ def test_follow_counts_match_twin_and_stay_consistent_across_a_tick(name):
     rows = run_kernel(case, st2)
     counts = np.zeros((C, 3), np.int64)
     counts[:, 0], counts[:, 1] = got
-    V, U = case["world"].video_creator.shape[0], st["seen"].shape[0]
+    V, U = case["world"].video_creator.shape[0], st["follow_count"].shape[0]
     K.apply_tick(*rows, case["world"].video_creator, case["video_post_day"], np.int64(3), np.int64(2),
                  np.zeros((V, K.N_VC)), counts, (st2["inbox"], case["inbox_pos"].copy()), np.zeros((U, 2)))
     after = K.follow_counts(st2["follow_ptr"], st2["follow_count"], st2["follow_creator"], st2["follow_regular"], C)
@@ -660,3 +677,27 @@ def test_packed_video_record_limit_is_tight():
     # one creator more than MAX_PACKED_CREATORS and the record is no longer exact: the limit is the real one
     c = K.MAX_PACKED_CREATORS
     assert _roundtrip(c, K.MAX_TOPICS - 1, True) != (c, K.MAX_TOPICS - 1, True)
+
+
+@pytest.mark.parametrize("name", ["default", "deep_interest_crowded_filter", "many_requests_wide"])
+def test_serve_tick_never_serves_a_video_twice(name):
+    """No row shows a user a video their seen filter held before the tick, nor one served earlier in the tick;
+    where the best posts of a topic were all served, interest retrieval reaches below its top_m."""
+    sh = SHAPES[name]
+    case = make_case(sh)
+    before = case["state"]["seen_bits"].copy()
+    st = copy_state(case["state"])
+    out_i, _, out_u, _ = run_kernel(case, st)
+    served = out_i[:, K.I_VIDEO] >= 0
+    users, videos = out_i[served, K.I_USER], out_i[served, K.I_VIDEO]
+    seen_ptr = case["state"]["seen_ptr"]
+    assert not any(seen_has(before, seen_ptr, int(u), int(v), sh.seen_k) for u, v in zip(users, videos))
+    pairs = set(zip(users.tolist(), videos.tolist()))
+    assert len(pairs) == served.sum()  # no pair twice within the tick
+    assert all(seen_has(st["seen_bits"], seen_ptr, u, v, sh.seen_k) for u, v in pairs)  # all recorded
+    if name == "deep_interest_crowded_filter":
+        tp_ptr, tp_vid = case["pools"].topic_ptr, case["pools"].topic_videos
+        rank = {int(v): i - int(tp_ptr[t]) for t in range(len(tp_ptr) - 1) for i in range(tp_ptr[t], tp_ptr[t + 1])
+                for v in [tp_vid[i]]}
+        interest = out_u[served, K.U_SOURCE] == K.SOURCE_INTEREST
+        assert max(rank[int(v)] for v in videos[interest]) >= sh.top_m

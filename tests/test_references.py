@@ -29,7 +29,7 @@ def _kernels():
 def test_reference_index_covers_every_kernel_module():
     """Each module that defines a Numba kernel has a reference section (or the rng twins)."""
     area = {"ranker.rng": None, "sim.behavior": "behavior", "sim._engine_kernels": "engine",
-            "sim.engine": "engine", "sim.metrics": "engine", "ranker.policies": "policies", "ranker._policy_kernels": "policies",
+            "sim.engine": "engine", "sim.metrics": "engine", "sim.seen": "engine", "ranker.policies": "policies", "ranker._policy_kernels": "policies",
             "ranker._score_kernels": "score", "ranker._vector_ir": "score", "ranker._explore_kernels": "explore",
             "sim.loop": "engine",
             "ranker.score": "score", "ranker.signals": "signals", "ranker._tree_kernels": "trees",

@@ -96,6 +96,10 @@ TWINS = {
     "sim._engine_kernels.packed_topic": _SERVE,
     "sim._engine_kernels.packed_is_new": _SERVE,
     "sim._engine_kernels.apply_tick": ("tests/test_engine_kernels.py", "test_apply_tick_matches_twin", "apply_tick"),
+    # the seen filter: its bits against the twin's (block, bit) sets, and serve_tick against its twin
+    "sim.seen.seen_add": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
+    "sim.seen.seen_has": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
+    "sim.seen._slot": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
     "sim.behavior._sigmoid": _IMPRESSION,
     "sim.behavior._bernoulli": _IMPRESSION,
     "sim.behavior._log_affinity": _IMPRESSION,
