@@ -62,11 +62,26 @@ class FeedConfig(Section):
     n_fresh_candidates: int = param(12, "int", 0, 1000, doc="candidates per request from the pool of fresh posts")
     candidate_window_days: int = param(7, "int", 1, 365, doc="posts older than this many days are no longer candidates")
     fresh_window_days: int = param(1, "int", 1, 30, doc="posts younger than this many days form the fresh pool")
-    seen_memory: int = param(64, "int", 1, 4096, doc="a user is not shown again any of their last this-many impressions")
+    seen_bits_per_item: float = param(10.0, "float", 2.0, 64.0, doc="no video is served twice to a user in a run: bits of each user's seen filter per expected impression (10: 0.96 % of never-served candidates wrongly skipped, none ever repeated; bits/8 bytes per impression; sim.seen)")
     new_creator_days: int = param(14, "int", 1, 365, doc="a creator younger than this many days is a new creator")
     breakout_days: int = param(3, "int", 1, 60, doc="window after posting in which a post may break out, days")
     breakout_percentile: float = param(99.0, "float", 50.0, 100.0, hi_open=True, doc="a breakout reaches this percentile of posts' impressions within its window")
     first_impressions_target: int = param(1000, "int", 1, 10**9, doc="milestone for the 'days until a new creator's first N impressions' metric")
+
+    #: Fields of earlier versions that are gone, and what to say to a config that still sets one.
+    REMOVED = {"seen_memory": "it was a ring of each user's last N impressions, which let older posts be served "
+                              "again; now no video is served twice to a user in a run (a per-user seen filter, "
+                              "sized by 'seen_bits_per_item'). Delete seen_memory from the [feed] section"}
+
+    @classmethod
+    def from_dict(cls, d, where=None):
+        if isinstance(d, dict):
+            for name, why in cls.REMOVED.items():
+                if name in d:
+                    place = f"[{where or 'feed'}]"
+                    raise ConfigError(f"The {name!r} parameter of FeedConfig (in {place}) was removed: {why}. "
+                                      f"Got {name} = {d[name]!r}.")
+        return super().from_dict(d, where)
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,9 @@ def estimate_memory(cfg) -> dict:
     """Bytes of the largest arrays a run of ``cfg`` holds at once, by part (a lower bound).
 
     Users: topic interests and the two topic counters (4 bytes per topic
-    each), the seen-memory ring (4 bytes per slot), the share inbox, friend
+    each), the seen filters (a user of mean activity's filter, sized by
+    :func:`sim.seen.filter_blocks`: ``feed.seen_bits_per_item`` bits per
+    expected impression plus a margin for Poisson requests), the share inbox, friend
     lists (both directions, 4 bytes per edge) and follow slots (9 bytes per
     slot). Videos: the per-video counters (``N_VC`` float64), per-thread
     scratch stamps and the world's per-video columns (every potential post:
@@ -246,6 +248,7 @@ def estimate_memory(cfg) -> dict:
     import numba
 
     from sim._engine_kernels import N_VC
+    from sim.seen import filter_blocks
 
     w, f, r = cfg.world, cfg.feed, cfg.run
     U = w.n_users
@@ -256,7 +259,7 @@ def estimate_memory(cfg) -> dict:
     n_thr = numba.config.NUMBA_NUM_THREADS
     return {
         "user topic interests and counters": U * w.n_topics * 4 * 3,
-        "seen memory": U * f.seen_memory * 4,
+        "seen filters": U * int(filter_blocks([w.activity_mean], r.days, f.slate_size, f.seen_bits_per_item)[1]) * 64,
         "share inboxes": U * max(f.n_share_candidates, 1) * 4,
         "friend lists": U * friends * 8,
         "follow slots": U * follows * 9,
@@ -283,8 +286,8 @@ def check_memory(cfg, copies: int = 1, what: str = "this run") -> int:
         times = f" x {copies} processes" if copies > 1 else ""
         raise MemoryEstimateError(
             f"{what} needs an estimated {_gib(total)} of memory{times} ({detail}; world.n_users={cfg.world.n_users:,}, "
-            f"feed.seen_memory={cfg.feed.seen_memory}) but this machine has {_gib(have)}; use fewer users, "
-            "days or seen memory" + (", or fewer --jobs." if copies > 1 else "."))
+            f"feed.seen_bits_per_item={cfg.feed.seen_bits_per_item}) but this machine has {_gib(have)}; use fewer "
+            "users or days, or fewer seen-filter bits" + (", or fewer --jobs." if copies > 1 else "."))
     return total
 
 

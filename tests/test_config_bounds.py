@@ -77,7 +77,7 @@ BOUNDS = {
     ("feed", "n_fresh_candidates"): "int [0, 1000]",
     ("feed", "candidate_window_days"): "int [1, 365]",
     ("feed", "fresh_window_days"): "int [1, 30]",
-    ("feed", "seen_memory"): "int [1, 4096]",
+    ("feed", "seen_bits_per_item"): "float [2.0, 64.0]",
     ("feed", "new_creator_days"): "int [1, 365]",
     ("feed", "breakout_days"): "int [1, 60]",
     ("feed", "breakout_percentile"): "float [50.0, 100.0)",

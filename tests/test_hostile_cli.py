@@ -55,7 +55,11 @@ CONFIG_CASES = [
     ("days-string", "[run]\ndays = \"7\"\n", r"'days' parameter of RunConfig"),
     ("seed-negative", "[run]\nseed = -1\n", r"'seed' parameter of RunConfig"),
     ("log-sample-nan", "[run]\nlog_sample = nan\n", r"'log_sample' parameter of RunConfig"),
-    ("seen-memory-huge", "[feed]\nseen_memory = 100000\n", r"'seen_memory' parameter of FeedConfig"),
+    ("seen-bits-huge", "[feed]\nseen_bits_per_item = 100000\n", r"'seen_bits_per_item' parameter of FeedConfig"),
+    # a config of an earlier version: the removed field is named, with what replaced it
+    ("seen-memory-removed", "[feed]\nseen_memory = 64\n",
+     r"'seen_memory' parameter of FeedConfig \(in \[feed\]\) was removed.*no video is served twice.*"
+     r"'seen_bits_per_item'.*Got seen_memory = 64"),
     ("policy-unknown", "[policy]\nname = \"magic\"\n", r"magic"),
     ("section-not-table", "run = 3\n", r"run"),
 ]
@@ -230,13 +234,16 @@ def test_stranded_partials_are_removed_and_named(tmp_path, capsys):
 
 
 def test_memory_estimate_names_the_parts():
-    big = Config().with_overrides(users=5_000_000).replace(feed=Config().feed.replace(seen_memory=4096))
+    big = Config().with_overrides(users=20_000_000).replace(feed=Config().feed.replace(seen_bits_per_item=64.0))
     parts = estimate_memory(big)
-    assert parts["seen memory"] == 5_000_000 * 4096 * 4  # 76 GiB: the array that died with MemoryError
+    # a user of mean activity (6 requests a day, 14 days, slates of 8): 8 (84 + 3 sqrt(84) + 1) = 900
+    # impressions at 64 bits each, in 113 blocks of 64 bytes
+    assert parts["seen filters"] == 20_000_000 * 113 * 64  # 134.7 GiB
     from sim.preflight import MemoryEstimateError, check_memory
 
-    # 80.1 GiB: --users scales the creators too (250,000 and 5,000 new a day at 5,000,000 users), so their posts count
-    with pytest.raises(MemoryEstimateError, match=r"needs an estimated 80\.\d GiB of memory \(seen memory 76\.3 GiB"):
+    # --users scales the creators too, so their posts count in the total
+    with pytest.raises(MemoryEstimateError, match=r"needs an estimated 1\d\d\.\d GiB of memory \(seen filters 134\.7 GiB"
+                                                  r".*feed\.seen_bits_per_item=64\.0\)"):
         check_memory(big)
     assert check_memory(TINY) < 2**30
 
