@@ -28,6 +28,7 @@ from scipy import stats
 
 from sim import cli
 from sim import compare as C
+from sim.config import load_config
 from sim.report import COUNTS, EXPOSURE, VALUE, Num, format_num, verdict_lines
 from tests.test_compare import fake_run, tiny_cfg
 
@@ -276,10 +277,12 @@ def test_real_report_numbers_and_images(real_reports):
     assert [a["label"] for a in s["arms"] if a["policy"] == "slot_quota"] == quota and len(quota) >= 3
     shares = [s["stats"][a]["new_creator_exposure_share_measured"]["mean"] for a in quota]
     assert all(b > a for a, b in zip(shares, shares[1:])) and shares[-1] > shares[0] + 0.02, shares
-    # the robustness variant: the same headline arms on a world with a shorter seen-memory
+    # the robustness variant: the same headline arms on a world whose regular readers' views are lifted
     v = json.loads((out / "variant" / "summary.json").read_text())
     assert [a["policy"] for a in v["arms"]] == ["none", "fixed_tilt", "slot_quota"]
-    assert "seen_memory 16 instead of 64" in v["options"]["variant"]
+    assert "play_r 0.8 and complete_r 0.4 instead of 0 and 0" in v["options"]["variant"]
+    v_run = next((out / "variant" / "runs").iterdir())
+    assert load_config(v_run / "config.toml").behavior.play_r == 0.8
     assert "headline verdicts hold on the variant" in (out / "report.html").read_text()
 
 
