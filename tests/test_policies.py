@@ -877,15 +877,20 @@ def test_thompson_no_longer_lowers_new_creator_exposure(small_none, monkeypatch)
     # 100 impressions got a mean bonus of -0.92; now 0.0403 (+4 %) and a mean bonus of about 0
     # (after the demographic world and issue 14's behaviour defaults: 0.96 at this seed). Centred draws over
     # every post have no systematic direction, so the share stays within a few % either way; the bug itself
-    # (a negative mean bonus on little-seen posts) is pinned by the mean below.
-    # (once creators respond, issue 15: 0.934; noise in exposure lowers newcomers' mean standing, which
-    # weighs a low rank more than a high one, so they post a little less)
+    # (a negative mean bonus on little-seen posts) is pinned by the mean below, over at least 2,000 bonuses
+    # (3,000 before no video was served twice, which spreads impressions over more posts: 2,266 now).
+    # With no video served twice the share is 0.945-0.965 of none's over seeds 0-3; once creators also
+    # respond (issue 15; 0.934 with repeats), 0.937-0.976 (0.962 at this seed).
     ratio = res["new_creator_exposure_share"] / small_none["new_creator_exposure_share"]
-    assert 0.90 < ratio < 1.1
+    assert 0.9 < ratio < 1.1
     s, n = np.sum(low, axis=0)
-    assert n > 3000 and abs(s / n) < 0.03, s / n
-    scoped = _world_run("thompson")  # the default scope: new creators only (0.0412, +6 %)
-    assert 1.0 < scoped["new_creator_exposure_share"] / small_none["new_creator_exposure_share"] < 1.15
+    assert n > 2000 and abs(s / n) < 0.03, s / n
+    # the default scope, new creators only: 0.0412, +6 %, while heavy users were served repeats; with no
+    # video served twice 0.951-0.974 of none's over seeds 0-3, and 0.947-1.027 once creators also respond
+    # (0.986 here): scoped draws no longer raise newcomers' share in this world, and do not lower it by
+    # more than a few %
+    scoped = _world_run("thompson")
+    assert 0.9 < scoped["new_creator_exposure_share"] / small_none["new_creator_exposure_share"] < 1.05
     # and it costs little user value, unlike thompson over every post (0.7398 and 0.7021 against 0.7447)
     assert scoped["value_per_impression"] > 0.98 * small_none["value_per_impression"]
     assert res["value_per_impression"] < scoped["value_per_impression"]
@@ -953,8 +958,12 @@ def test_traffic_pools_scale_with_traffic_and_the_gate_finds_good_newcomers(monk
                    record=recorder(out), monkeypatch=monkeypatch)
     np.testing.assert_allclose(big["sizes"] / small["sizes"], 2.0, rtol=0.15)
     np.testing.assert_allclose(big["sizes"] / big["sizes"][1], [0.25, 1.0, 4.0])
-    # the like-with-like gate passes about its percentile (measured 49 %; the earlier gate 13-18 %) and raises
-    # newcomers' quality-exposure correlation against the earlier gate (0.270 vs 0.258, 0.307 vs 0.290)
+    # the like-with-like gate passes about its percentile (measured 49 %; the earlier gate 13-18 %, 23-35 % once
+    # no video is served twice). It raised newcomers' quality-exposure correlation against the earlier gate
+    # (0.270 vs 0.258, 0.307 vs 0.290) while heavy users were served repeats; with no video served twice the
+    # difference is within noise (six seeds: -0.0044 to +0.0045, mean -0.0004; once creators also respond,
+    # issue 15, four seeds: +0.0082, -0.0028, +0.0019, -0.0146), so what is pinned is that the new gate
+    # costs it nothing beyond that noise on seeds 0 and 1.
     world = WorldConfig(n_users=4000, n_creators=200, new_creators_per_day=15)
     gain = []
     for seed in (0, 1):
@@ -964,8 +973,6 @@ def test_traffic_pools_scale_with_traffic_and_the_gate_finds_good_newcomers(monk
         b = _world_run("traffic_pools", seed=seed, days=10, world=world, record=recorder(old), monkeypatch=monkeypatch)
         monkeypatch.undo()
         assert 0.4 < new["passed"] / new["tested"] < 0.6
-        assert old["passed"] / old["tested"] < 0.35  # 0.28 after issue 14's behaviour defaults (0.13-0.18 before)
+        assert old["passed"] / old["tested"] < 0.35  # 0.28, 0.30 now (0.13-0.18 before issue 14's defaults)
         gain.append(a["new_creator_quality_exposure_corr"] - b["new_creator_quality_exposure_corr"])
-    # once creators respond (issue 15) the correlation also reflects who keeps posting: measured +0.0129 and
-    # -0.0014 on seeds 0 and 1 (mean +0.0057), so each seed is held only to no clear loss
-    assert np.mean(gain) > 0.005 and min(gain) > -0.005, gain
+    assert np.mean(gain) > -0.006 and min(gain) > -0.01, gain
