@@ -52,6 +52,9 @@ class FeedConfig(Section):
                             "(see sim.creators).",
         "quit_min_impressions": "Replaced by the relative quit hazard of [creators] (quit_b, quit_slope; see "
                                 "sim.creators).",
+        "seen_memory": "It was a ring of each user's last N impressions, which let older posts be served again; "
+                       "now no video is served twice to a user in a run (a per-user seen filter sized by "
+                       "[feed] seen_bits_per_item; see sim.seen). Delete seen_memory.",
     }
 
     ticks_per_day: int = param(4, "int", 1, 96, doc="feed ticks per simulated day; counters and signals refresh each tick")
@@ -67,21 +70,6 @@ class FeedConfig(Section):
     breakout_days: int = param(3, "int", 1, 60, doc="window after posting in which a post may break out, days")
     breakout_percentile: float = param(99.0, "float", 50.0, 100.0, hi_open=True, doc="a breakout reaches this percentile of posts' impressions within its window")
     first_impressions_target: int = param(1000, "int", 1, 10**9, doc="milestone for the 'days until a new creator's first N impressions' metric")
-
-    #: Fields of earlier versions that are gone, and what to say to a config that still sets one.
-    REMOVED = {"seen_memory": "it was a ring of each user's last N impressions, which let older posts be served "
-                              "again; now no video is served twice to a user in a run (a per-user seen filter, "
-                              "sized by 'seen_bits_per_item'). Delete seen_memory from the [feed] section"}
-
-    @classmethod
-    def from_dict(cls, d, where=None):
-        if isinstance(d, dict):
-            for name, why in cls.REMOVED.items():
-                if name in d:
-                    place = f"[{where or 'feed'}]"
-                    raise ConfigError(f"The {name!r} parameter of FeedConfig (in {place}) was removed: {why}. "
-                                      f"Got {name} = {d[name]!r}.")
-        return super().from_dict(d, where)
 
 
 @dataclass(frozen=True)

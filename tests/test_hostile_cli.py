@@ -58,8 +58,8 @@ CONFIG_CASES = [
     ("seen-bits-huge", "[feed]\nseen_bits_per_item = 100000\n", r"'seen_bits_per_item' parameter of FeedConfig"),
     # a config of an earlier version: the removed field is named, with what replaced it
     ("seen-memory-removed", "[feed]\nseen_memory = 64\n",
-     r"'seen_memory' parameter of FeedConfig \(in \[feed\]\) was removed.*no video is served twice.*"
-     r"'seen_bits_per_item'.*Got seen_memory = 64"),
+     r"The parameter\(s\) \['seen_memory'\] of \[feed\] were removed\..*no video is served twice.*"
+     r"seen_bits_per_item"),
     ("policy-unknown", "[policy]\nname = \"magic\"\n", r"magic"),
     ("section-not-table", "run = 3\n", r"run"),
 ]
