@@ -420,7 +420,7 @@ def test_series_are_summarized_element_wise_over_seeds():
 # --- compare(): the robustness variant, the scheduler, the checks before any run ---------------
 
 
-def test_robustness_variant_reruns_the_headline_arms_on_a_shorter_memory(tmp_path):
+def test_robustness_variant_reruns_the_headline_arms_with_regular_readers_lifted(tmp_path):
     cfg = tiny_cfg()
     res = C.compare(cfg, policies="none,fixed_tilt", sweeps=["fixed_tilt.strength=0.5,2"], seeds=2,
                     out_dir=tmp_path / "r", jobs=1, progress=False, report=False, run_fn=fake_run, robustness=True)
@@ -434,9 +434,12 @@ def test_robustness_variant_reruns_the_headline_arms_on_a_shorter_memory(tmp_pat
     from sim.config import load_config
 
     vc = load_config(v / "runs" / "none__seed1" / "config.toml")
-    assert vc.feed.seen_memory == cfg.feed.seen_memory // 4 == 16
+    assert (vc.behavior.play_r, vc.behavior.complete_r) == (0.8, 0.4)
+    assert (cfg.behavior.play_r, cfg.behavior.complete_r) == (0.0, 0.0)
+    assert vc.replace(behavior=cfg.behavior, run=cfg.run) == cfg.replace(run=cfg.run)  # nothing else changed
     assert vc.run.seed == 1 and vc.run.log_sample == 0.0
-    text = "users remember a quarter as many recent impressions (seen_memory 16 instead of 64)"
+    text = ("regular readers' views lifted in play and completion as a habit would "
+            "(play_r 0.8 and complete_r 0.4 instead of 0 and 0)")
     assert vs["options"]["variant"] == text == res.summary["options"]["variant"]
     assert res.n_runs == 8 + 4 and not (tmp_path / "r" / "runs" / "..").samefile(v)
     assert len(list((tmp_path / "r" / "runs").iterdir())) == 8
@@ -453,11 +456,13 @@ def test_headline_arms_pick_the_middle_of_each_grid():
     assert [a.label for a in plain] == ["none", "fixed_tilt", "ucb__c=0.5"]  # defaults, else the first swept
 
 
-def test_robustness_variant_of_a_short_memory_keeps_one():
+def test_robustness_variant_of_a_world_with_a_lift_removes_it():
     c = tiny_cfg()
-    c = c.replace(feed=c.feed.replace(seen_memory=3))
-    assert C.robustness_variant(c).feed.seen_memory == 1
-    assert C.robustness_variant(tiny_cfg()).feed == tiny_cfg().feed.replace(seen_memory=16)
+    c = c.replace(behavior=c.behavior.replace(play_r=0.3))
+    v = C.robustness_variant(c)
+    assert (v.behavior.play_r, v.behavior.complete_r) == (0.0, 0.0)
+    assert C.variant_text(c, v).endswith("(play_r 0 and complete_r 0 instead of 0.3 and 0)")
+    assert C.robustness_variant(tiny_cfg()).behavior == tiny_cfg().behavior.replace(play_r=0.8, complete_r=0.4)
 
 
 class _DaskStandIn:
