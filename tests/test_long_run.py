@@ -228,7 +228,10 @@ def test_every_arm_warms_up_under_none(warm_runs):
     _, _, warm, tilt = warm_runs
     assert _v(tilt, "value_per_impression_by_warmup_day") == _v(warm, "value_per_impression_by_warmup_day")
     # ... and the policy acts from day 0: fixed_tilt shows newcomers more than none on the measured days
-    assert _v(tilt, "new_creator_exposure_share") > 1.1 * _v(warm, "new_creator_exposure_share")  # 1.19x here
+    # 1.19x here while heavy users were served repeats; 1.075x once no video is served twice (issue 14
+    # point 1: heavy users of this 60-creator world are served nearly every post, newcomers' included,
+    # whatever the policy)
+    assert _v(tilt, "new_creator_exposure_share") > 1.04 * _v(warm, "new_creator_exposure_share")
 
 
 def test_warmup_bounds_are_clear():
