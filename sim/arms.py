@@ -78,7 +78,20 @@ class Arm:
     grid: bool = False
 
     def config(self, base):
-        """``base`` (a :class:`sim.config.Config`) with this arm's policy and ranker."""
+        """``base`` (a :class:`sim.config.Config`) with this arm's policy and ranker.
+
+        An arm that sets its own ranker (``--rankers``) keeps the base's ``[loop]``
+        (exploration, retraining) only when that ranker learns (learned, distilled);
+        hand and oracle arms are then the fixed baselines, measured with the loop's
+        metrics but neither exploring nor retraining.
+        """
+        if self.ranker is not None and base.loop.measuring or self.ranker is not None and base.loop.exploring:
+            import dataclasses
+
+            from sim.config import LoopConfig, RankerConfig
+
+            if RankerConfig.parse(self.ranker).kind not in ("learned", "distilled"):
+                base = dataclasses.replace(base, loop=LoopConfig(metrics=base.loop.measuring))
         return base.with_overrides(policy=self.policy, policy_params=dict(self.params), ranker=self.ranker)
 
     def to_dict(self) -> dict:

@@ -81,6 +81,7 @@ def add_compare_parser(subparsers) -> None:
     p.add_argument("--no-robustness", dest="robustness", action="store_false",
                    help="skip re-running the headline verdicts on the second world variant")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_loop_options(p)
     p.set_defaults(func=_compare_cmd)
 
 
@@ -118,7 +119,8 @@ def _parse_rankers(text):
 
 def _compare_cmd(args) -> int:
     base = load_config(args.config) if args.config else compare_default_config()
-    cfg = base.with_overrides(days=args.days, users=args.users, log_sample=0.0, warmup_days=args.warmup_days)
+    cfg = base.with_overrides(days=args.days, users=args.users, log_sample=0.0, warmup_days=args.warmup_days,
+                              loop=loop_overrides(args))
     try:
         res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
                       jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler,

@@ -341,4 +341,8 @@ def warm_up(specs, progress: bool) -> None:
         if progress and not seen - {k} and cache_is_cold():
             print(f"ranksim compare: compiling kernels (first run only, about {COMPILE_SECONDS} s)...",
                   file=sys.stderr, flush=True)
+        if c.loop.retraining:  # one day retrains nothing (and a window longer than the day is refused)
+            import dataclasses
+
+            tiny = dataclasses.replace(tiny, loop=c.loop.replace(retrain_every=0, window_days=1))
         simulate(tiny.with_overrides(days=1, log_sample=0.0), progress=False, threads=1)
