@@ -325,7 +325,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     if cfg.loop.measuring:
         from sim.loop import LoopLearner
 
-        looper = LoopLearner(cfg, w, learned)
+        looper = LoopLearner(cfg, w, learned, out)
     # ucb and thompson weigh each signal's uncertainty as the score weighs the signal
     w_policy = weight_vector(wts)
 

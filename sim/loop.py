@@ -99,9 +99,15 @@ class LoopLearner:
     world : sim.world.World
     model : ranker.learn.LearnedModel or None
         The model serving at the start (None: the hand-set weights).
+    out_dir : path, optional
+        The run's directory: each retrained model is written to
+        ``models/after_day=NNNN/`` (``model.txt`` and ``weights.json`` with its
+        SHAP and distillation, as ``ranksim learn`` writes them, figures aside),
+        loadable as ``--ranker learned:DIR``.
     """
 
-    def __init__(self, cfg, world, model=None):
+    def __init__(self, cfg, world, model=None, out_dir=None):
+        self.out = out_dir
         self.cfg = cfg
         self.lp = cfg.loop
         self.days = cfg.run.days
@@ -303,6 +309,16 @@ class LoopLearner:
                               "top_shap": sorted(report["mean_abs_shap"].items(), key=lambda kv: -kv[1])[:5],
                               "pair_weights": {k: report["distillation"]["weights"][k]
                                                for k in ("affinity", "regular_reader")}})
+        if self.out is not None:
+            import json
+
+            from ranker.learn.model import MODEL_FILE, WEIGHTS_FILE
+            from sim.events import DAY_DIGITS
+
+            d = self.out / "models" / f"after_day={day:0{DAY_DIGITS}d}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / MODEL_FILE).write_text(booster.model_to_string())
+            (d / WEIGHTS_FILE).write_text(json.dumps(report, indent=2, allow_nan=True) + "\n")
         return LearnedModel(booster=booster, ensemble=ens, report=report)
 
     # --- output ----------------------------------------------------------------------------------

@@ -78,6 +78,15 @@ def test_retraining_starts_from_the_hand_set_weights_and_then_changes_the_feed(r
     assert same < 0.7  # after retraining, other slates
     nd = a.metrics["loop_ndcg10_next_day_by_day"]["value"]
     assert nd[0] is None and all(0.5 < x <= 1.0 for x in nd[1:])
+    # each retrained model is written beside the run, with its SHAP, and loads as a learned ranker
+    from ranker.learn import load_model
+
+    dirs = sorted((d / "a" / "models").iterdir())
+    assert [p.name for p in dirs] == ["after_day=0000", "after_day=0001", "after_day=0002"]
+    m = load_model(dirs[-1])
+    assert m.feature_names == ("play3", "completion", "avg_play", "like", "comment", "share_ft", "rr_reach",
+                               "affinity", "regular_reader", "log_duration")
+    assert set(m.report["mean_abs_shap"]) == set(m.feature_names) and m.report["loop"]["trained_after_day"] == 2
 
 
 def test_loop_metrics_match_a_direct_count_from_the_event_log(retrained):
