@@ -319,6 +319,8 @@ def test_frontier_arms_are_each_registered_strength_of_each_policy():
     # the slot quota's grid depends on the slate: another slate size, other arms
     assert A.strength_grid("slot_quota", 8) == ("share", (0.125, 0.25, 0.375))
     assert A.strength_grid("slot_quota", 4) == ("share", (0.25, 0.5, 0.75))
+    small = [a.label for a in A.build_arms("slot_quota", frontier=True, slate_size=4)]
+    assert small == ["none", "slot_quota__share=0.25", "slot_quota__share=0.5", "slot_quota__share=0.75"]
     assert A.strength_grid("fixed_tilt") == ("strength", tuple(REGISTRY["fixed_tilt"].strength_grid))
     assert A.strength_grid("none") == (None, ())
     assert A.grid_arms("none") == []
