@@ -49,7 +49,7 @@ def test_kaplan_meier_when_everyone_or_nobody_quits():
     s, lo, hi, n = kaplan_meier([1, 2], [], np.arange(5))
     close(s, [1, 0.5, 0, 0, 0])  # once everyone has quit the estimate stays 0
     close(lo, [1, 0.0, 0, 0, 0])  # 0.5 - 0.69 clipped to 0
-    close(hi, [1, 0.5 + Z * 0.5 * math.sqrt(1 / 2), 0, 0, 0])
+    close(hi, [1, 1.0, 0, 0, 0])  # 0.5 + 0.69 clipped to 1
     assert n.tolist() == [2, 2, 1, 0, 0]
     s, lo, hi, n = kaplan_meier([], [2, 4], np.arange(6))
     for a in (s, lo, hi):
