@@ -17,6 +17,7 @@ from scipy import stats
 
 from sim.config import FeedConfig
 from sim.metrics import ACTIVITY_LEVELS, OnlineMetrics, kaplan_meier, user_groups
+from tests.test_metrics import case  # noqa: F401  (the hand-made world of test_metrics, as a fixture)
 
 NAN = float("nan")
 Z = stats.norm.ppf(0.975)
@@ -122,3 +123,44 @@ def test_a_day_closes_with_its_creators_by_age_and_its_diversity():
     m2.end_day(1, 1, 1, np.ones(5, bool))
     assert m2.first_target_day.tolist() == [0, 1, -1, -1, -1]  # reached on measured day 0 stays day 0
     assert m2.day_diversity[0] == pytest.approx(4.0) and m2.day_creators_served[0] == 4
+
+
+def _finalized(w, f, imps, rows, users, returned, quit_day, vc, split, warm=0):
+    """finalize() of the case's days, each day served in one tick or split into two."""
+    from tests.test_metrics import DAYS, PLAY, COMP, FOL, RR
+
+    m = OnlineMetrics(w, f, DAYS - warm, warmup_days=warm)
+    for d in range(DAYS):
+        videos, out_u, values = rows[d]
+        parts = [slice(0, 3), slice(3, None)] if split else [slice(None)]
+        ci = [imps[d] // 2, imps[d] - imps[d] // 2] if split else [imps[d]]
+        for k, s in enumerate(parts):
+            m.add_tick(d, d + 0.5 * k, videos[s], out_u[s], values[s], PLAY, COMP, FOL, RR, ci[k], users=users[d][s])
+        m.end_day(d, returned[d], returned[d] - 3, quit_day > d)
+    out = m.finalize(vc, quit_day, 100, 0, 1)
+    return {k: v["value"] for k, v in out.items()}, m
+
+
+@pytest.mark.parametrize("warm", [0, 1])
+def test_a_day_served_in_two_ticks_sums_to_the_day_served_in_one(case, warm):
+    """Every per-day and per-user total accumulates over the day's ticks (a metric that kept only
+    the last tick would differ), and a warm-up day adds to nothing but its own value."""
+    rng = np.random.default_rng(3)
+    users = [rng.integers(0, 100, size=r[0].size) for r in case.rows]
+    args = (case.w, case.f, case.imps, case.rows, users, case.returned, case.quit_day, case.vc)
+    one, m1 = _finalized(*args, split=False, warm=warm)
+    two, m2 = _finalized(*args, split=True, warm=warm)
+    assert one.keys() == two.keys()
+    for k in one:
+        a, b = np.asarray(one[k], dtype=float), np.asarray(two[k], dtype=float)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=k)  # values are float32: summed in two parts
+    for a in ("day_imps", "day_new_imps", "day_plays", "day_completions", "day_value", "day_follower_imps",
+              "day_rr_imps", "imps_by_cohort_day", "creator_imps", "user_imps", "user_new_imps", "user_value",
+              "warm_imps", "warm_value"):
+        np.testing.assert_allclose(getattr(m1, a), getattr(m2, a), rtol=1e-5, atol=1e-5, err_msg=a)
+    served = sum(int((r[0] >= 0).sum()) for r in case.rows[warm:])
+    assert m2.day_imps.sum() == served == m2.user_imps.sum()
+    assert m2.creator_imps.sum() == case.imps[warm:].sum()
+    if warm:
+        v0, ok = case.rows[0][2], case.rows[0][0] >= 0
+        assert m2.warm_imps.tolist() == [ok.sum()] and m2.warm_value[0] == pytest.approx(float(v0[ok].sum()), rel=1e-6)
