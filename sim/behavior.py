@@ -87,8 +87,8 @@ class BehaviorConfig(Section):
       active days per user.
 
     Assumptions, each with its sensitivity: the default world (10,000 users,
-    7 days, seed 1; measured with the no-repeat filter of the issue-14 branch,
-    not in this version) run under the policies ``none`` and ``fixed_tilt``
+    7 days, seed 1; measured with the no-repeat filter, before creators
+    responded to their reach) run under the policies ``none`` and ``fixed_tilt``
     (strength 0.5) with the assumption changed; value per impression and
     new-creator exposure under ``none``, and the tilt's cost (value per
     impression lost against ``none``, one seed, common random numbers):
