@@ -603,6 +603,28 @@ class _DynamicsWatch:
                        "potential (raise [world] post_potential or lower [creators] effort_slope)")
         return out
 
+    def _audience(self, quit_day) -> dict:
+        """Survival by the size of the creator's audience: terciles of its main topic's interest mass."""
+        from sim.metrics import _m
+
+        w, d = self.w, self.days
+        joined = w.creator_join_day < d
+        mass = np.asarray(w.user_interest, np.float64).mean(axis=0)[w.creator_topic]
+        out = [float("nan")] * 3
+        if joined.any():
+            cuts = np.quantile(mass[joined], [1 / 3, 2 / 3])
+            tier = np.searchsorted(cuts, mass, side="right")
+            for k in range(3):
+                sel = joined & (tier == k)
+                if sel.any():
+                    out[k] = float(np.count_nonzero(sel & (quit_day >= d)) / np.count_nonzero(sel))
+        desc = ("share of creators (present or joined during the run) still active at the end, {} third of creators "
+                "by their main topic's share of users' interest")
+        return {"creator_survival_by_audience": _m(np.array(out), "share of creators [niche, middle, broad]",
+                                                   desc.format("each")),
+                "creator_survival_niche": _m(out[0], "share of creators", desc.format("the niche")),
+                "creator_survival_broad": _m(out[2], "share of creators", desc.format("the broad"))}
+
     def metrics(self, posts_by_day, motivation, quit_day) -> dict:
         from sim.metrics import _m
 
@@ -618,6 +640,7 @@ class _DynamicsWatch:
                                                "first day active creators fell below a tenth of day 0's (none: never)"),
             "warning_effort_saturated_day": _m(self._day(self.saturated_day), "day",
                                                f"first day more than half of the active creators posted at {CR.SATURATED_EFFORT:.0%}+ of their potential (none: never)"),
+            **self._audience(quit_day),
             "creator_motivation_mean": _m(float(motivation[(quit_day >= d) & (self.w.creator_join_day < d)].mean())
                                           if np.any((quit_day >= d) & (self.w.creator_join_day < d)) else float("nan"),
                                           "motivation (0: neutral)", "mean motivation of the creators active at the end"),

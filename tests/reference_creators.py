@@ -2,7 +2,7 @@ r"""Slow, readable twins of ``sim.creators`` (one creator and one post at a time
 
 - :func:`effort_probability`: :math:`1 / (1 + (K - 1) e^{-k m})`.
 - :func:`realise_posts`: which of a day's potential posts are realised.
-- :func:`end_of_day`: the peer percentiles, each active creator's motivation and
+- :func:`end_of_day`: the standings against the peers' mean, each active creator's motivation and
   baseline update, and its quit draw.
 
 Twins never write into their arguments: they return fresh lists.
@@ -36,36 +36,38 @@ def realise_posts(seed, day, post_potential, effort_slope, motivation, quit_day,
     return res
 
 
-def percentiles(impressions, live_posts, active):
-    """Mid-rank percentile of reach per live post among ranked creators (None: not ranked)."""
+def standings(impressions, live_posts, active, eps):
+    """ln((r + eps * mean) / ((1 + eps) * mean)) of each compared creator (None: not compared)."""
     n = len(live_posts)
-    ranked = [c for c in range(n) if active[c] and live_posts[c] > 0]
-    reach = {c: float(impressions[c]) / float(live_posts[c]) for c in ranked}
+    compared = [c for c in range(n) if active[c] and live_posts[c] > 0]
+    reach = {c: float(impressions[c]) / float(live_posts[c]) for c in compared}
     out = [None] * n
-    for c in ranked:
-        below = sum(1 for d in ranked if reach[d] < reach[c])
-        ties = sum(1 for d in ranked if reach[d] == reach[c])
-        out[c] = (below + 0.5 * ties) / len(ranked)
+    if not compared:
+        return out
+    mean = sum(reach.values()) / len(compared)
+    if mean <= 0:
+        return out
+    for c in compared:
+        out[c] = math.log((reach[c] + eps * mean) / ((1.0 + eps) * mean))
     return out
 
 
 def end_of_day(seed, day, impressions, live_posts, active, cfg, motivation, baseline, quit_day):
-    """``(percentiles, motivation, baseline, quit_day)`` after the day, as new lists."""
+    """``(standings, motivation, baseline, quit_day)`` after the day, as new lists."""
     n = len(motivation)
-    pct = percentiles(impressions, live_posts, active)
+    xs = standings(impressions, live_posts, active, cfg.reach_smoothing)
     m = [float(x) for x in motivation]
     z = [float(x) for x in baseline]
     q = [int(x) for x in quit_day]
-    eps = cfg.reach_smoothing
     for c in range(n):
         if not active[c]:
             continue
-        if pct[c] is not None:
-            x = math.log((pct[c] + eps) / (0.5 + eps))  # 0 at the median
+        if xs[c] is not None:
+            x = xs[c]  # 0 at the peers' mean
             surprise = x - cfg.own_weight * z[c]
             m[c] = (1.0 - cfg.motivation_rate) * m[c] + cfg.motivation_rate * surprise
             z[c] = (1.0 - cfg.baseline_rate) * z[c] + cfg.baseline_rate * x
         hazard = 1.0 / (1.0 + math.exp(-(cfg.quit_b - cfg.quit_slope * m[c])))
         if uniform(key(int(seed), STREAM_CREATOR, c, int(day), 0), 0) < hazard:
             q[c] = int(day)
-    return pct, m, z, q
+    return xs, m, z, q

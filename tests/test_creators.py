@@ -62,9 +62,9 @@ def test_end_of_day_matches_twin(seed, day):
     motivation, baseline = r.normal(0, 1, C), r.normal(0, 0.5, C)
     quit_day = np.full(C, NEVER, np.int32)
     imps[:20] = 0  # ties at the bottom
-    pct_w, m_w, z_w, q_w = ref.end_of_day(seed, day, imps, live, active, cfg, motivation, baseline, quit_day)
-    pct = CR.end_of_day(seed, day, imps, live, active, cfg, motivation, baseline, quit_day)
-    np.testing.assert_allclose(pct, [np.nan if p is None else p for p in pct_w], rtol=1e-15)
+    x_w, m_w, z_w, q_w = ref.end_of_day(seed, day, imps, live, active, cfg, motivation, baseline, quit_day)
+    x = CR.end_of_day(seed, day, imps, live, active, cfg, motivation, baseline, quit_day)
+    np.testing.assert_allclose(x, [np.nan if v is None else v for v in x_w], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(motivation, m_w, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(baseline, z_w, rtol=1e-12, atol=1e-14)
     assert quit_day.tolist() == q_w
@@ -94,28 +94,39 @@ def test_the_rule_reads_no_absolute_count():
 
 
 def test_standing_moves_motivation_and_the_hazard_the_documented_way():
-    cfg = CreatorConfig(motivation_rate=0.5, baseline_rate=0.2, own_weight=0.5, reach_smoothing=0.1)
-    # creator 0 at the median, 1 gets nothing, 2 the most, 3 has no live post, 4 ties with 0
+    cfg = CreatorConfig(motivation_rate=0.5, baseline_rate=0.2, own_weight=0.5, reach_smoothing=1.0)
+    # reach per live post 10, 0, 100, -, 5 (creator 3 has no live post): mean 28.75
     imps = np.array([10.0, 0.0, 100.0, 5.0, 10.0])
     live = np.array([1, 1, 1, 0, 2])
     m, z, q = np.zeros(5), np.zeros(5), np.full(5, NEVER, np.int32)
-    pct = CR.end_of_day(0, 0, imps, live, np.ones(5, bool), cfg, m, z, q)
-    # reach per post 10, 0, 100, -, 5: percentiles (mid-rank) 5/8, 1/8, 7/8, -, 3/8
-    np.testing.assert_allclose(pct, [5 / 8, 1 / 8, 7 / 8, np.nan, 3 / 8])
-    assert m[3] == 0.0 and z[3] == 0.0
-    x = lambda p: np.log((p + 0.1) / 0.6)  # noqa: E731
-    np.testing.assert_allclose(m[[0, 1, 2, 4]], 0.5 * x(np.array([5, 1, 7, 3]) / 8))
-    np.testing.assert_allclose(z[[0, 1, 2, 4]], 0.2 * x(np.array([5, 1, 7, 3]) / 8))
-    # losing weighs more than winning: the last place's fall exceeds the first place's rise
-    assert -m[1] > 2 * m[2] > 0
+    x = CR.end_of_day(0, 0, imps, live, np.ones(5, bool), cfg, m, z, q)
+    mean = 115 / 4
+    want = np.log((np.array([10.0, 0.0, 100.0, 5.0]) + mean) / (2 * mean))
+    np.testing.assert_allclose(x[[0, 1, 2, 4]], want)
+    assert np.isnan(x[3]) and m[3] == 0.0 and z[3] == 0.0
+    assert x[1] == pytest.approx(np.log(0.5))  # nothing at all: ln(e / (1 + e))
+    np.testing.assert_allclose(m[[0, 1, 2, 4]], 0.5 * want)
+    np.testing.assert_allclose(z[[0, 1, 2, 4]], 0.2 * want)
     # the own baseline damps the surprise of a creator who has always stood there
     m2, z2 = np.zeros(5), np.zeros(5)
     for day in range(60):
         CR.end_of_day(0, day, imps, live, np.ones(5, bool), cfg.replace(quit_b=-20.0), m2, z2, q)
-    assert z2[1] == pytest.approx(x(1 / 8), rel=1e-3) and m2[1] == pytest.approx(0.5 * x(1 / 8), rel=1e-3)
+    assert z2[1] == pytest.approx(np.log(0.5), rel=1e-3) and m2[1] == pytest.approx(0.5 * np.log(0.5), rel=1e-3)
     # hazard: sigmoid(quit_b - quit_slope * m)
     h = lambda mm: 1 / (1 + np.exp(-(cfg.quit_b - cfg.quit_slope * mm)))  # noqa: E731
-    assert h(m2[1]) > 1.8 * h(0.0) > 2.5 * h(m2[2])
+    assert h(m2[1]) > 1.4 * h(0.0) > 2 * h(m2[2])
+
+
+def test_spreading_traffic_leaves_fewer_creators_discouraged():
+    """Against the peers' mean (not a rank), the same impressions spread more evenly raise mean motivation."""
+    cfg = CreatorConfig()
+    live = np.ones(4)
+    out = {}
+    for name, imps in (("concentrated", [100.0, 0.0, 0.0, 0.0]), ("spread", [25.0, 25.0, 25.0, 25.0])):
+        m, z, q = np.zeros(4), np.zeros(4), np.full(4, NEVER, np.int32)
+        CR.end_of_day(0, 0, np.array(imps), live, np.ones(4, bool), cfg, m, z, q)
+        out[name] = m.mean()
+    assert out["spread"] == 0.0 and out["concentrated"] < -0.05
 
 
 def test_thinning_keeps_common_random_numbers():
@@ -222,7 +233,7 @@ def test_two_policies_see_the_same_potential_posts():
 def test_new_creator_survival_does_not_depend_on_world_size():
     """5,000 against 20,000 users, creators and arrivals in proportion, 28 days: within 5 points.
 
-    Measured (seed 0): 94.1 % against 91.3 % (the absolute quit rule it replaced gave 85.9 / 97.4 % at
+    Measured (seed 0): 89.6 % against 87.2 % (the absolute quit rule it replaced gave 85.9 / 97.4 % at
     5k / 20k over 14 days).
     """
     surv = {}
