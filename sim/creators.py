@@ -161,18 +161,30 @@ def realise_posts(seed, day, post_potential, effort_slope, motivation, quit_day,
 
 
 @njit(**PJIT)
-def _creator_day(seed, day, standing, active, params, motivation, baseline, quit_day):
+def _creator_day(seed, day, reach, active, params, motivation, baseline, quit_day, standing):
     """One day's update of every active creator's state and its quit draw (see :func:`end_of_day`).
 
-    ``standing``: float64 (n_creators,), :func:`standing`, NaN for a creator without a live post
-    (its state stays).
+    ``reach``: float64 (n_creators,), reach per live post, NaN for a creator not compared (its state
+    stays). The compared creators' mean is summed here in creator order and the log taken one creator
+    at a time, so no bit depends on how NumPy vectorises a whole array (its SIMD log can differ in the
+    last bit with the array's alignment). Writes each compared creator's standing into ``standing``.
+    With no impression anywhere nobody is compared.
     """
-    rho_m, rho_z, w_own, quit_b, quit_k = params[0], params[1], params[2], params[4], params[5]
+    rho_m, rho_z, w_own, eps, quit_b, quit_k = params[0], params[1], params[2], params[3], params[4], params[5]
+    total = 0.0
+    n = 0
+    for c in range(reach.shape[0]):
+        if reach[c] == reach[c]:
+            total += reach[c]
+            n += 1
+    mean = total / n if n > 0 else 0.0
     for c in prange(motivation.shape[0]):
         if not active[c]:
             continue
-        x = standing[c]
-        if x == x:  # not NaN: had a live post today
+        r = reach[c]
+        if r == r and mean > 0.0:  # compared today
+            x = np.log((r + eps * mean) / ((1.0 + eps) * mean))
+            standing[c] = x
             s = x - w_own * baseline[c]
             motivation[c] = (1.0 - rho_m) * motivation[c] + rho_m * s
             baseline[c] = (1.0 - rho_z) * baseline[c] + rho_z * x
@@ -187,21 +199,11 @@ def creator_params(cfg: CreatorConfig) -> np.ndarray:
                      cfg.quit_b, cfg.quit_slope], np.float64)
 
 
-def standing(impressions, live_posts, active, reach_smoothing) -> np.ndarray:
-    """Each creator's standing: ``ln((r + e m) / ((1 + e) m))``, ``r`` its reach per live post, ``m`` the mean
-    ``r`` over active creators with a live post, ``e`` = ``reach_smoothing``.
-
-    Returns float64 (n_creators,), NaN for creators not compared (inactive, no live post, or nobody
-    had an impression).
-    """
+def compared_reach(impressions, live_posts, active):
+    """Reach per live post of the compared creators (active, with a live post), NaN for the others."""
     out = np.full(live_posts.shape[0], np.nan)
     sel = np.flatnonzero(active & (live_posts > 0))
-    if sel.size:
-        reach = np.asarray(impressions, np.float64)[sel] / live_posts[sel]
-        mean = reach.mean()
-        if mean > 0:
-            e = reach_smoothing
-            out[sel] = np.log((reach + e * mean) / ((1.0 + e) * mean))
+    out[sel] = np.asarray(impressions, np.float64)[sel] / live_posts[sel]
     return out
 
 
@@ -227,10 +229,11 @@ def end_of_day(seed, day, impressions, live_posts, active, cfg: CreatorConfig, m
     Returns
     -------
     ndarray of float64, shape (n_creators,)
-        The standings used (:func:`standing`).
+        Each compared creator's standing :math:`x_c` (NaN for the others).
     """
-    x = standing(impressions, np.asarray(live_posts, np.float64), active, cfg.reach_smoothing)
-    _creator_day(np.int64(seed), np.int64(day), x, active, creator_params(cfg), motivation, baseline, quit_day)
+    reach = compared_reach(impressions, np.asarray(live_posts, np.float64), active)
+    x = np.full(reach.shape[0], np.nan)
+    _creator_day(np.int64(seed), np.int64(day), reach, active, creator_params(cfg), motivation, baseline, quit_day, x)
     return x
 
 
