@@ -106,7 +106,7 @@ def _check_inputs(specs, out: Path, jobs, scheduler, executor, run_fn) -> None:
 COMPARE_WORLD = {"n_users": 2_000, "n_creators": 200, "new_creators_per_day": 4}
 COMPARE_DAYS = 21
 #: Days ``ranksim compare``'s default runs simulate under none before their first measured day: value per
-#: impression climbs about 2 % a day over the first three weeks of a cold run and no detectably after
+#: impression climbs steeply over a cold run's first week and slowly for two more, and no detectably after
 #: (docs/report.md gives the figures).
 COMPARE_WARMUP_DAYS = 21
 

@@ -702,7 +702,8 @@ def render_html(d: ReportData, figures) -> str:
         "seeds": ", ".join(str(s) for s in d.seeds), "n_seeds": len(d.seeds),
         "users": opts.get("users"), "creators": opts.get("creators"), "new_per_day": opts.get("new_creators_per_day"),
         "warmup": opts.get("warmup_days", 0), "proportions": html.escape(proportions_text(opts.get("proportions"))),
-        "long_run": paired_table(d, LONG_RUN_METRICS) if long_run and d.paired else None,
+        "long_run": lr if (lr := paired_table(d, LONG_RUN_METRICS) if long_run and d.paired else None) and lr["head"]
+        else None,
         "long_run_days": LONG_RUN_DAYS, "payback": [html.escape(t) for t in payback_lines(d)] if long_run else [],
         "days": days, "start": start, "new_days": opts.get("new_creator_days"),
         "command": html.escape(str(opts.get("command", "ranksim compare"))),

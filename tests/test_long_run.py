@@ -278,3 +278,35 @@ def test_payback_day(diff, want):
 def test_a_warm_up_with_the_loop_measuring_is_refused_by_name():
     with pytest.raises(ValueError, match=r"'warmup_days' parameter of RunConfig must be 0 when the \[loop\] section"):
         parse_config("[run]\nwarmup_days = 2\n[loop]\nmetrics = true\n")
+
+
+# --- the report's long-run section ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_long_run_report_section_traces_its_numbers(tmp_path):
+    from sim.cli import main
+    from tests.test_report import check_report, parse_report
+
+    out = tmp_path / "rep"
+    args = ["compare", "--users", "300", "--days", "28", "--warmup-days", "2", "--seeds", "2", "--policies",
+            "none,fixed_tilt", "--no-frontier", "--no-robustness", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    rep = check_report(out, n_arms=2, n_seeds=2)  # every number in every table traced to summary.csv
+    assert "long-run" in rep.tables
+    cells = [n for n in rep.nums if n["table"] == "long-run"]
+    assert {n["data-metric"] for n in cells} >= {"active_new_creators_last_week", "total_value",
+                                                  "newcomers_established_share"}
+    assert {p.stem for p in (out / "figures").glob("*.png")} >= {"long_run", "payback", "survival"}
+    html = (out / "report.html").read_text()
+    assert "fixed_tilt: cumulative user value" in html and "2 warm-up days" in html
+    s = __import__("json").loads((out / "summary.json").read_text())
+    ps = s["paired_series"]["fixed_tilt"]["cumulative_value_by_day"]
+    assert len(ps["diff"]) == 28
+    # the paired series is the mean over seeds of the per-seed differences of the runs' own series
+    runs = {r["seed"]: r["dir"] for r in s["runs"] if r["arm"] == "fixed_tilt"}
+    base = {r["seed"]: r["dir"] for r in s["runs"] if r["arm"] == "none"}
+    load = lambda d: __import__("json").loads((out / d / "metrics.json").read_text())  # noqa: E731
+    diffs = [np.array(load(runs[k])["cumulative_value_by_day"]["value"])
+             - np.array(load(base[k])["cumulative_value_by_day"]["value"]) for k in runs]
+    np.testing.assert_allclose(ps["diff"], np.mean(diffs, axis=0), rtol=1e-9)

@@ -34,8 +34,7 @@ from tests.test_compare import fake_run, tiny_cfg
 
 NUMBER_TABLES = ("verdict", "means", "paired", "all-means", "frontier", "groups", "groups-exposure", "parity",
                  "breakouts")
-# 5 days: the measured window (the last third) is day 4, when newcomers of days 1-4 post; with 4 days it was
-# day 3 alone, too few newcomer posts for the quota frontier once newcomers post and quit by their motivation
+# 5 measured days after compare's default 21-day warm-up: newcomers of the warm-up and of days 0-4 post in them
 TINY_ARGS = ["compare", "--users", "300", "--days", "5", "--seeds", "2", "--policies", "none,fixed_tilt,slot_quota", "--quiet"]
 
 
