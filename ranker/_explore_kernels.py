@@ -29,6 +29,8 @@ relative to the allowed set's own largest score instead. A slow twin is
 ``tests/reference_explore.py``.
 """
 
+import math
+
 import numpy as np
 
 from ranker._numba import JIT, njit
@@ -73,7 +75,7 @@ def plackett_luce_pos(scores, is_new, n, k, n_quota, inv_temperature, k0, w, pos
     q = min(n_quota, n_new, m)
     for i in range(n):
         # -1 marks a candidate that is not eligible, or already placed
-        w[i] = np.exp((scores[i] - smax) * inv_temperature) if scores[i] > -np.inf else -1.0
+        w[i] = math.exp((scores[i] - smax) * inv_temperature) if scores[i] > -np.inf else -1.0
     got_new = 0
     for p in range(m):
         only_new = q - got_new >= m - p
@@ -90,14 +92,14 @@ def plackett_luce_pos(scores, is_new, n, k, n_quota, inv_temperature, k0, w, pos
             tot = 0.0
             for i in range(n):
                 if w[i] >= 0.0 and (is_new[i] or not only_new):
-                    tot += np.exp((scores[i] - amax) * inv_temperature)
+                    tot += math.exp((scores[i] - amax) * inv_temperature)
         x = uniform(k0, p) * tot
         acc = 0.0
         pick = -1
         wp = 0.0
         for i in range(n):
             if w[i] >= 0.0 and (is_new[i] or not only_new):
-                wi = np.exp((scores[i] - amax) * inv_temperature) if local else w[i]
+                wi = math.exp((scores[i] - amax) * inv_temperature) if local else w[i]
                 if wi > 0.0:
                     acc += wi
                     pick = i
