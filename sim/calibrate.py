@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ranker._progress import Progress
 from sim.moments import (COMPLETION_MOMENTS, MOMENT_GROUP, MOMENT_NAMES, WATCH_MOMENTS, Log, Moment,
                          compute_moments, log_from_events, log_from_kuairand)
 
@@ -351,11 +352,8 @@ def fit(targets: dict[str, Target], start, *, params=FITTED_PARAMS, users: int =
     x0 = np.clip(to_x(start), lo, hi)
     steps = np.array([p.step for p in fitted])
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=max_evals, desc="ranksim calibrate", unit="sim", leave=False, file=sys.stderr)
+    # a bar on a terminal, a line per simulation in a pipe or log file (the budget is the most it can take)
+    bar = Progress(max_evals, "ranksim calibrate", "sim", enabled=progress)
     cache = {}
     best = {"cost": np.inf, "x": x0}
 
@@ -373,9 +371,7 @@ def fit(targets: dict[str, Target], start, *, params=FITTED_PARAMS, users: int =
             cost = float(r @ r)
             if cost < best["cost"]:
                 best.update(cost=cost, x=np.array(x))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(cost=f"{best['cost']:.3g}")
+            bar.update(1, cost=f"{best['cost']:.3g}")
         return cache[k]
 
     def f(x):
@@ -398,8 +394,7 @@ def fit(targets: dict[str, Target], start, *, params=FITTED_PARAMS, users: int =
                           ftol=1e-3, xtol=1e-3, max_nfev=max_evals)
         except _Budget:
             pass
-    if bar is not None:
-        bar.close()
+    bar.close()
     x = best["x"]
     after = moments_at(x)
     cfg = to_cfg(x)
@@ -600,7 +595,7 @@ def _calibrate_command(args) -> int:
     t0 = time.perf_counter()
     res = calibrate(log, start, video_features=args.video_features, douyin=args.douyin, users=args.users,
                     days=args.days, seed=args.seed, max_evals=args.max_evals,
-                    progress=not args.quiet and sys.stderr.isatty(), threads=args.threads)
+                    progress=not args.quiet, threads=args.threads)
     bad = write_outputs(res, args.out, source, allow_poor_fit=args.allow_poor_fit)
     print(f"ranksim calibrate: {res.evaluations} simulations of {args.users:,} users x {args.days} days in "
           f"{time.perf_counter() - t0:.0f} s -> {args.out}")

@@ -192,3 +192,14 @@ def test_cli_fits_a_simulated_log_and_writes_a_config_simulate_accepts(tmp_path,
     rc = main(["simulate", "--config", str(out / "world.toml"), "--users", "200", "--days", "1", "--quiet",
                "--out", str(tmp_path / "sim")])
     assert rc == 0
+
+
+def test_progress_off_a_terminal_is_one_plain_line_per_simulation(true_log, capsys):
+    """Piped (CI logs, nohup), the fit reports each simulation on its own line, with the best cost so far,
+    instead of staying silent for the whole fit or writing carriage-return frames."""
+    params = [FitParam("behavior.play_b", -8.0, 8.0, ("play3_rate",))]
+    fit(targets_from_log(true_log), BASE, params=params, seed=0, max_evals=1, progress=True, **SMALL)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("ranksim calibrate:")]
+    assert lines and lines[0].startswith("ranksim calibrate: sim 1/1, cost "), err
+    assert "\r" not in err
