@@ -76,6 +76,7 @@ class Arm:
     sweep: tuple | None = None
     ranker: str | None = None
     grid: bool = False
+    loop: dict | None = None
 
     def config(self, base):
         """``base`` (a :class:`sim.config.Config`) with this arm's policy and ranker.
@@ -83,8 +84,16 @@ class Arm:
         An arm that sets its own ranker (``--rankers``) keeps the base's ``[loop]``
         (exploration, retraining) only when that ranker learns (learned, distilled);
         hand and oracle arms are then the fixed baselines, measured with the loop's
-        metrics but neither exploring nor retraining.
+        metrics but neither exploring nor retraining. An arm of the loop grid
+        (:func:`loop_grid_arms`) sets its whole ``[loop]`` section itself (``loop``).
         """
+        if self.loop is not None:
+            import dataclasses
+
+            from sim.config import LoopConfig
+
+            c = dataclasses.replace(base, loop=LoopConfig(**self.loop))
+            return c.with_overrides(policy=self.policy, policy_params=dict(self.params), ranker=self.ranker)
         if self.ranker is not None and base.loop.measuring or self.ranker is not None and base.loop.exploring:
             import dataclasses
 
@@ -97,7 +106,7 @@ class Arm:
     def to_dict(self) -> dict:
         return {"label": self.label, "policy": self.policy, "params": jsonable(self.params),
                 "sweep": None if self.sweep is None else [self.sweep[0], jsonable(self.sweep[1])],
-                "ranker": self.ranker, "grid": self.grid}
+                "ranker": self.ranker, "grid": self.grid, **({} if self.loop is None else {"loop": jsonable(self.loop)})}
 
 
 @dataclass(frozen=True)
@@ -298,3 +307,67 @@ def plan(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterable[s
     cfg = Config() if cfg is None else cfg
     arms = build_arms(policies, sweeps, rankers, frontier=frontier, slate_size=cfg.feed.slate_size)
     return arms, build_specs(cfg, arms, seeds)
+
+
+#: The rankers of the loop grid, in order: (label part, what it is).
+LOOP_GRID_RANKERS = (("hand", "hand-set weights"), ("learned_once", "learned once, from the hand-set ranker's log"),
+                     ("retrained", "retrained daily on the run's own log, from the hand-set weights"))
+#: The label part of an exploring arm of the loop grid.
+LOOP_GRID_EXPLORE = "+explore"
+
+
+def loop_grid_arms(base_cfg, learned: str, policies: Sequence[str] | str | None = None,
+                   oracle: bool = True) -> list[Arm]:
+    """The arms of the learning-in-the-loop grid: ranker x exploration x boost.
+
+    For each policy (``none`` first: no boost; then each policy given, at its
+    defaults) the rankers of :data:`LOOP_GRID_RANKERS`, hand-set (the base
+    config's ranker, which must be ``hand``), ``learned`` learned once
+    (``learned:DIR`` or ``distilled:DIR``, never retrained) and retrained
+    (from the hand-set weights, every ``[loop] retrain_every`` days of the
+    base config, 1 when it is 0), each without and with exploration; then,
+    when ``oracle``, the oracle without a boost (the gap's far end). Every
+    arm measures the loop's metrics.
+
+    The base config's ``[loop]`` gives the exploration (``explore``,
+    ``temperature``; required) and the retraining's settings (window,
+    sample, features, trees, and ``ipw``, applied to the exploring
+    retrained arms only). Labels: ``none`` (hand-set, no exploration, no
+    boost: the baseline), else ``POLICY__RANKER`` plus ``+explore`` (the
+    hand-set arms without exploration keep the policy's plain label).
+    """
+    from sim.config import RankerConfig
+
+    lp = base_cfg.loop
+    if not lp.exploring:
+        raise ValueError("The loop grid crosses every ranker with exploration on and off; give the exploring arms' "
+                         "temperature (--explore-temperature T, or [loop] explore = 'plackett_luce'). Got explore = "
+                         f"{lp.explore!r} instead.")
+    if base_cfg.ranker.kind != "hand":
+        raise ValueError(f"The loop grid's hand-set arms use the config's ranker, which must be 'hand'. Got "
+                         f"{base_cfg.ranker.kind!r} instead.")
+    kind = RankerConfig.parse(learned).kind
+    if kind not in ("learned", "distilled"):
+        raise ValueError(f"The loop grid's learned-once ranker must be learned:MODEL_DIR or distilled:MODEL_DIR. "
+                         f"Got {learned!r} instead.")
+    names = [BASELINE] + [n for n in (parse_policies(policies) if policies else []) if n != BASELINE]
+    fixed = {"metrics": True}
+    fixed_x = {"metrics": True, "explore": lp.explore, "temperature": lp.temperature}
+    retrain = {k: v for k, v in lp.to_dict().items()}
+    retrain.update(retrain_every=lp.retrain_every or 1, metrics=True)
+    retrain_plain = dict(retrain, explore="none", ipw=False)
+    arms = []
+    for pol in names:
+        for part, _ in LOOP_GRID_RANKERS:
+            ranker = {"hand": None, "learned_once": learned, "retrained": "hand"}[part]
+            for explore in (False, True):
+                if part == "retrained":
+                    loop = retrain if explore else retrain_plain
+                else:
+                    loop = fixed_x if explore else fixed
+                label = pol if part == "hand" and not explore else \
+                    f"{pol}__{part}{LOOP_GRID_EXPLORE if explore else ''}"
+                arms.append(Arm(label=label, policy=pol, ranker=ranker, loop=dict(loop)))
+        if pol == BASELINE and oracle:
+            arms.append(Arm(label=f"{BASELINE}__oracle", policy=BASELINE, ranker="oracle", loop=dict(fixed)))
+    return arms

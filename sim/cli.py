@@ -75,6 +75,11 @@ def add_compare_parser(subparsers) -> None:
     p.add_argument("--rankers", metavar="A,B,...",
                    help="rankers to cross every policy with: hand, oracle, learned:MODEL_DIR, distilled:MODEL_DIR "
                         "(the first is the baseline's ranker; default: the config's)")
+    p.add_argument("--loop-grid", metavar="learned:MODEL_DIR",
+                   help="compare learning in the loop: hand-set, this model learned once, and retrained daily "
+                        "(--retrain-every, default 1), each without and with exploration (--explore-temperature, "
+                        "required) and without and with each boost of --policies, plus the oracle; implies "
+                        "--no-frontier and --no-robustness")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default ./{DEFAULT_OUT})")
     p.add_argument("--no-frontier", dest="frontier", action="store_false",
                    help="run each policy once at its defaults instead of at every strength of its registered grid")
@@ -117,6 +122,18 @@ def _parse_rankers(text):
     return specs
 
 
+def _parse_loop_grid(text):
+    """``--loop-grid learned:DIR``: the spec, its model checked whole now (``None`` when not given)."""
+    if text is None:
+        return None
+    rk = RankerConfig.parse(text.strip())
+    if rk.kind not in ("learned", "distilled"):
+        raise ValueError(f"--loop-grid takes the learned-once model as learned:MODEL_DIR or distilled:MODEL_DIR. "
+                         f"Got {text!r} instead.")
+    check_model_dir(rk.model_dir, FEATURE_NAMES)
+    return text.strip()
+
+
 def _compare_cmd(args) -> int:
     base = load_config(args.config) if args.config else compare_default_config()
     cfg = base.with_overrides(days=args.days, users=args.users, log_sample=0.0, warmup_days=args.warmup_days,
@@ -124,7 +141,8 @@ def _compare_cmd(args) -> int:
     try:
         res = compare(cfg, policies=args.policies, seeds=args.seeds, sweeps=args.sweep, out_dir=args.out,
                       jobs=args.jobs, progress=not args.quiet, scheduler=args.scheduler,
-                      rankers=_parse_rankers(args.rankers), frontier=args.frontier, robustness=args.robustness,
+                      rankers=_parse_rankers(args.rankers), frontier=args.frontier and not args.loop_grid,
+                      robustness=args.robustness and not args.loop_grid, loop_grid=_parse_loop_grid(args.loop_grid),
                       command=_remake_command(getattr(args, "argv", None) or sys.argv[1:]))
     except RunFailed as e:
         print(f"ranksim compare: error: {e} (finished runs are kept; run the same command again to resume)",

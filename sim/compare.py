@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Sequence
 
 from ranker.learn.features import FEATURE_NAMES
 from ranker.model_check import check_model_dir
-from sim.arms import BASELINE, DEFAULT_SEEDS, Arm, build_specs, plan
+from sim.arms import BASELINE, DEFAULT_SEEDS, Arm, build_specs, loop_grid_arms, plan
 from sim.config import Config
 from sim.cluster import dask_executor, parse_scheduler
 from sim.preflight import COMPARE_LOCK, OutputLock, check_memory
@@ -82,15 +82,21 @@ class CompareResult:
 def _check_inputs(specs, out: Path, jobs, scheduler, executor, run_fn) -> None:
     """Everything a comparison needs, checked before any world is built.
 
-    Model directories of every ranker (checked whole), the memory of the runs
+    Model directories of every ranker (checked whole; a model retrained in
+    the loop also against the loop's schema), the memory of the runs
     that will run at once on this machine, and that ``out`` can be written.
     """
     seen = set()
     for s in specs:
         rk = s.config.ranker
-        if rk.model_dir and rk.model_dir not in seen:
-            seen.add(rk.model_dir)
-            check_model_dir(rk.model_dir, FEATURE_NAMES)
+        key = (rk.model_dir, s.config.loop.retraining)
+        if rk.model_dir and key not in seen:
+            seen.add(key)
+            checked = check_model_dir(rk.model_dir, FEATURE_NAMES)
+            if s.config.loop.retraining:  # a starting model of another schema than the loop's, refused now
+                from sim.loop import check_start_model
+
+                check_start_model(rk.model_dir, checked)
     if run_fn is None and (scheduler is None or scheduler == "local"):
         at_once = 1 if executor is not None else (jobs if jobs is not None else default_jobs(len(specs)))
         check_memory(specs[0].config, copies=min(at_once, len(specs)), what="each run of this comparison")
@@ -159,7 +165,7 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
             out_dir=DEFAULT_OUT, jobs: int | None = None, executor=None, progress: bool = True,
             report: bool = True, run_fn: Callable | None = None, rankers: Sequence[str] | None = None,
             scheduler: str | None = None, frontier: bool = False, robustness: bool = False,
-            command: str | None = None) -> CompareResult:
+            command: str | None = None, loop_grid: str | None = None) -> CompareResult:
     """Run a paired comparison and write its summary and report.
 
     Parameters
@@ -199,6 +205,14 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
         ``DIR/variant/``, for the report's robustness section.
     command : str, optional
         The command line that made the comparison, quoted in the report.
+    loop_grid : str, optional
+        ``learned:MODEL_DIR`` (or ``distilled:``): compare learning in the
+        loop instead of policies alone, the arms of
+        :func:`sim.arms.loop_grid_arms` (hand-set, this model learned once,
+        retrained daily; each without and with the exploration of
+        ``cfg.loop``; without a boost and with each of ``policies``; and the
+        oracle). Not with ``sweeps``, ``rankers``, ``frontier`` or
+        ``robustness``.
 
     Returns
     -------
@@ -215,7 +229,16 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
         raise ValueError(f"--jobs sets the local worker processes; with --scheduler {scheduler} the cluster's "
                          "workers are the ones started for it (drop --jobs).")
     cfg = Config() if cfg is None else cfg
-    arms, specs = plan(cfg, policies, seeds, sweeps, rankers, frontier=frontier)
+    if loop_grid is not None:
+        extra = [n for n, v in (("sweeps", list(sweeps or ())), ("rankers", rankers), ("frontier", frontier),
+                                ("robustness", robustness)) if v]
+        if extra:
+            raise ValueError(f"compare's loop_grid sets the arms itself (rankers, exploration, boosts); it does not "
+                             f"take {', '.join(extra)}. Got loop_grid={loop_grid!r} with {', '.join(extra)} instead.")
+        arms = loop_grid_arms(cfg, loop_grid, policies)
+        specs = build_specs(cfg, arms, seeds)
+    else:
+        arms, specs = plan(cfg, policies, seeds, sweeps, rankers, frontier=frontier)
     v_arms, v_specs, v_cfg = [], [], None
     if robustness:
         v_cfg = robustness_variant(cfg)
@@ -250,7 +273,7 @@ def compare(cfg=None, policies=None, seeds: int = DEFAULT_SEEDS, sweeps: Iterabl
                    "creators": c0.world.n_creators, "new_creators_per_day": c0.world.new_creators_per_day,
                    "first_seed": c0.run.seed, "frontier": bool(frontier), "version": __version__,
                    "ai_label_play": c0.behavior.ai_label_play, "new_creator_days": c0.feed.new_creator_days,
-                   "command": command or _api_command(policies, seeds, sweeps, frontier, robustness)}
+                   "command": command or _api_command(policies, seeds, sweeps, frontier, robustness, loop_grid)}
         if v_specs:
             v_options = dict(options, variant=variant_text(cfg, v_cfg))
             v_metrics = metrics[len(specs):]
@@ -285,7 +308,7 @@ def headline_arms(arms: Sequence[Arm]) -> list[Arm]:
     return out
 
 
-def _api_command(policies, seeds, sweeps, frontier, robustness) -> str:
+def _api_command(policies, seeds, sweeps, frontier, robustness, loop_grid=None) -> str:
     """The ``ranksim compare`` command line equivalent to an API call (for the report)."""
     parts = ["ranksim", "compare"]
     if policies is not None:
@@ -297,4 +320,6 @@ def _api_command(policies, seeds, sweeps, frontier, robustness) -> str:
         parts.append("--no-frontier")
     if not robustness:
         parts.append("--no-robustness")
+    if loop_grid is not None:
+        parts += ["--loop-grid", loop_grid]
     return shlex.join(parts)

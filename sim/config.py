@@ -281,10 +281,12 @@ class Config(Section):
         """
         c = self
         if loop:
-            # applied together with days (a window checked against the run's new length)
+            # applied together with days (a window checked against the run's new length) and the warm-up
+            # (the loop needs none: ranksim compare's built-in world has one unless --warmup-days 0)
             import dataclasses
 
-            run = c.run.replace(days=days) if days is not None else c.run
+            run_kw = {k: v for k, v in (("days", days), ("warmup_days", warmup_days)) if v is not None}
+            run = c.run.replace(**run_kw) if run_kw else c.run
             c = dataclasses.replace(c, loop=c.loop.replace(**loop), run=run)
         if ranker is not None:
             c = c.replace(ranker=ranker if isinstance(ranker, RankerConfig) else RankerConfig.parse(ranker))

@@ -494,10 +494,56 @@ class _Figures:
                   "is noise.")
 
 
+    def loop(self):
+        """Learning in the loop: the loop's per-day metrics, one line per arm (comparisons with the loop's metrics)."""
+        from sim.report import LOOP_RANKERS, LOOP_SERIES, loop_arms
+
+        d, plt = self.d, self.plt
+        arms = loop_arms(d)
+        if not arms:
+            return
+        colors = {"hand": "#000000", "learned_once": "#d95f02", "retrained": "#1b9e77", "oracle": "#7570b3"}
+        panels = [p for p in LOOP_SERIES if any(_series(d, x["label"], p[0]) is not None for x in arms)]
+        ncol = 4
+        nrow = -(-(len(panels) + 1) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(15, 3.3 * nrow), squeeze=False)
+        flat = axes.ravel()
+        for ax, (name, ylabel, share) in zip(flat, panels):
+            for x in arms:
+                m = _series(d, x["label"], name)
+                if m is None or not np.isfinite(m).any():
+                    continue
+                k = 100.0 if share else 1.0
+                ax.plot(np.arange(m.size), k * m, color=colors[x["ranker"]], ls="--" if x["explore"] else "-",
+                        lw=1.0 if x["boost"] else 2.0, marker="o" if x["boost"] else None, ms=3,
+                        label=f"{LOOP_RANKERS[x['ranker']]}{', explore' if x['explore'] else ''}"
+                              f"{', ' + x['boost'] if x['boost'] else ''}")
+            ax.set_title(ylabel, fontsize=10)
+            ax.set_xlabel("day")
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(self._int_ticks())
+        h, lab = [], []
+        for ax in flat[:len(panels)]:
+            for hh, ll in zip(*ax.get_legend_handles_labels()):
+                if ll not in lab:
+                    h.append(hh)
+                    lab.append(ll)
+        for ax in flat[len(panels):]:
+            ax.axis("off")
+        flat[len(panels)].legend(h, lab, fontsize=7, frameon=False, loc="center")
+        self.save(fig, "loop", "Learning in the loop, day by day",
+                  "Per day, mean over seeds: the day's user value per impression, new creators' share of "
+                  "impressions, the Gini coefficient of impressions across the day's live posts, the share of "
+                  "live posts shown at least once, the top 1 % of posts' share of impressions, the mean Jaccard "
+                  "overlap of sampled users' feeds, and each retrained model's NDCG@10 on the first day it served. "
+                  "Colour: the ranker (black hand-set, orange learned once, green retrained daily, purple oracle); "
+                  "dashed: with exploration; thin with dots: with a boost.")
+
+
 def write_figures(d) -> list[tuple[str, str, str, bytes]]:
     """Draw every figure into ``DIR/figures`` (PNG and SVG); return (name, title, caption, png bytes) each."""
     f = _Figures(d)
     for draw in (f.frontier, f.over_time, f.user_value, f.lorenz, f.quality_exposure, f.survival, f.ai_parity,
-                 f.long_run, f.payback):
+                 f.long_run, f.payback, f.loop):
         draw()
     return f.items

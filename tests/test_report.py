@@ -33,7 +33,7 @@ from sim.report import COUNTS, EXPOSURE, VALUE, Num, format_num, verdict_lines
 from tests.test_compare import fake_run, tiny_cfg
 
 NUMBER_TABLES = ("verdict", "means", "paired", "all-means", "frontier", "groups", "groups-exposure", "parity",
-                 "breakouts")
+                 "breakouts", "loop")
 # 5 measured days after compare's default 21-day warm-up: newcomers of the warm-up and of days 0-4 post in them
 TINY_ARGS = ["compare", "--users", "300", "--days", "5", "--seeds", "2", "--policies", "none,fixed_tilt,slot_quota", "--quiet"]
 
@@ -117,6 +117,8 @@ def csv_values(out):
 
 
 def expected(vals, arm, metric, stat):
+    if stat.startswith("loop.gap."):
+        return expected_gap(vals, arm, metric, stat)
     if stat.startswith("cost."):
         return expected_cost(vals, arm, stat)
     if stat.startswith("pooled."):
@@ -186,6 +188,18 @@ def expected_cost(vals, arm, stat):
         return float(c.mean())
     lo, hi = stats.t.interval(0.95, c.size - 1, loc=c.mean(), scale=stats.sem(c))
     return float(lo if stat == "cost.lo" else hi)
+
+
+def expected_gap(vals, arm, metric, stat):
+    """Share of the hand-set-to-oracle gap in user value closed, recomputed per seed, then a t interval."""
+    a, b, o = vals[(arm, metric)], vals[("none", metric)], vals[("none__oracle", metric)]
+    g = np.array([(a[s] - b[s]) / (o[s] - b[s]) for s in sorted(a)])
+    if stat == "loop.gap.mean":
+        return float(g.mean())
+    if g.size < 2:
+        return math.nan
+    lo, hi = stats.t.interval(0.95, g.size - 1, loc=g.mean(), scale=stats.sem(g))
+    return float(lo if stat == "loop.gap.lo" else hi)
 
 
 def shown_value(text: str):
