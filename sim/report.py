@@ -33,12 +33,13 @@ import numpy as np
 
 from sim.arms import BASELINE
 from sim.metrics import group_metric
+from sim.report_format import (EXPOSURE, VALUE, VALUE_METRICS, Num, _arm_html, _diff_cell, _is_share, _label,  # noqa: F401
+                               _render, _stat_num, ci_parts, format_num, interval_decimals, span)
+from sim.report_loop import (GAP, LOOP_RANKERS, LOOP_SERIES, _exploration_text, _oracle_arm,  # noqa: F401
+                             gap_closed, loop_arm, loop_arms, loop_rows, loop_sentence_parts)
 from sim.stats import CI_LEVEL, LONG_RUN_DAYS, payback_day, summarize_rows, t_quantile
 from sim.summary import atomic_write, read_summary_csv
 
-#: The measured-window scalars the verdicts read (whole-run ones when a summary lacks them).
-EXPOSURE = "new_creator_exposure_share_measured"
-VALUE = "value_per_impression_measured"
 #: Key scalars, in the order the "numbers" table shows them.
 KEY_METRICS = (
     "new_creator_exposure_share_measured", "new_creator_exposure_share", "exposure_gini",
@@ -81,128 +82,12 @@ PLAIN = {
     "total_value": "cumulative user value",
     "daily_active_users_last_week": "daily active users, last week",
 }
-#: The user-value metrics: always shown as a change in % of none's level.
-VALUE_METRICS = {"value_per_impression", "value_per_impression_measured", "total_value"}
 #: Scalars of the long-run section's table (paired against none).
 LONG_RUN_METRICS = ("active_new_creators_last_week", "active_graduated_creators_last_week",
                     "active_creators_last_week", "posts_last_week", "catalogue_diversity_last_week",
                     "newcomers_established_share", "new_creator_survival", "total_value", "daily_active_users_last_week")
 #: Groupings of the by-group tables, in order, with their plain names.
 GROUPINGS = (("age", "age band"), ("gender", "gender"), ("city", "city tier"), ("activity", "activity level"))
-_MINUS = "\u2212"
-
-
-# --- numbers ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Num:
-    """A number shown in the report, with where it comes from.
-
-    ``kind``: ``"pct"`` (a share, shown in %), ``"pts"`` (a difference of
-    shares, in percentage points, signed), ``"rel"`` (a relative change,
-    in %, signed), ``"num"`` (4 significant digits), ``"snum"`` (the same,
-    signed), ``"int"`` (a count). ``absolute``: the magnitude of ``value``
-    is shown. ``dec``: decimals to show (default: by kind and size).
-    """
-
-    value: float
-    kind: str
-    arm: str
-    metric: str
-    stat: str
-    absolute: bool = False
-    bare: bool = False
-    dec: int | None = None
-
-
-def _decimals(x: float, sig: int = 4) -> int:
-    if x == 0 or not math.isfinite(x):
-        return 0
-    return int(min(12, max(0, sig - 1 - math.floor(math.log10(abs(x))))))
-
-
-def _scale(kind: str) -> float:
-    return 100.0 if kind in ("pct", "pts", "rel") else 1.0
-
-
-def format_num(n: Num) -> str:
-    """The text a :class:`Num` is shown as (``n/a`` when undefined)."""
-    v = n.value
-    if v is None or not math.isfinite(v):
-        return "n/a"
-    if n.absolute:
-        v = abs(v)
-    signed = n.kind in ("pts", "rel", "snum") and not n.absolute
-    x = _scale(n.kind) * v
-    if n.kind == "int":
-        dec = 0 if n.dec is None else n.dec
-    elif n.dec is not None:
-        dec = n.dec
-    elif n.kind in ("pct", "pts", "rel"):
-        dec = 1 if abs(x) >= 1 or x == 0 else 2
-    else:
-        dec = _decimals(x)
-    body = f"{abs(x):,.{dec}f}"
-    unit = "" if n.bare or n.kind not in ("pct", "pts", "rel") else (" pts" if n.kind == "pts" else " %")
-    if float(body.replace(",", "")) == 0:
-        sign = ""
-    elif x < 0:
-        sign = _MINUS
-    else:
-        sign = "+" if signed else ""
-    return f"{sign}{body}{unit}"
-
-
-def interval_decimals(lo: float, hi: float, kind: str, mid: float | None = None) -> int | None:
-    """Decimals that show an interval's ends (and its middle) as different numbers.
-
-    Starts from the kind's usual decimals and adds digits (up to 8) until
-    distinct values print differently: an interval of positive width never
-    prints as ``(+3.0 to +3.0)``. ``None`` for an undefined interval.
-    """
-    vals = [float(v) for v in (lo, hi, mid) if v is not None and math.isfinite(v)]
-    if len(vals) < 2:
-        return None
-    k = _scale(kind)
-    if kind == "int":
-        start = 0
-    elif kind in ("pct", "pts", "rel"):
-        start = max(1 if abs(k * v) >= 1 or v == 0 else 2 for v in vals)
-    else:
-        start = max(_decimals(k * v) for v in vals)
-    for dec in range(start, 9):
-        if len({f"{k * v:.{dec}f}" for v in vals}) == len(set(vals)):
-            return dec
-    return 8
-
-
-def span(n: Num) -> str:
-    """The HTML of a :class:`Num`: its text in a span carrying the exact value."""
-    v = n.value
-    dv = repr(float(v)) if v is not None and math.isfinite(v) else "nan"
-    extra = ' data-abs="1"' if n.absolute else ""
-    return (f'<span class="num" data-arm="{html.escape(n.arm)}" data-metric="{html.escape(n.metric)}" '
-            f'data-stat="{n.stat}" data-value="{dv}" data-scale="{_scale(n.kind):g}"{extra}>'
-            f'{html.escape(format_num(n))}</span>')
-
-
-def _render(parts, as_html: bool) -> str:
-    out = []
-    for p in parts:
-        if isinstance(p, Num):
-            out.append(span(p) if as_html else format_num(p))
-        else:
-            out.append(html.escape(p) if as_html else p)
-    return "".join(out)
-
-
-def ci_parts(lo: Num, hi: Num, mid: Num | None = None) -> list:
-    """``(lo to hi)`` with enough decimals that the two ends differ."""
-    dec = interval_decimals(lo.value, hi.value, lo.kind, None if mid is None else mid.value)
-    lo2 = Num(lo.value, lo.kind, lo.arm, lo.metric, lo.stat, lo.absolute, True, dec)
-    hi2 = Num(hi.value, hi.kind, hi.arm, hi.metric, hi.stat, hi.absolute, True, dec)
-    return ["(", lo2, " to ", hi2, ")"]
 
 
 # --- data ------------------------------------------------------------------------------
@@ -417,44 +302,6 @@ def holds(d: ReportData, v: ReportData, arm: str) -> tuple[bool, str]:
 # --- tables ----------------------------------------------------------------------------
 
 
-def _arm_html(label: str) -> str:
-    return f'<code class="arm">{html.escape(label)}</code>'
-
-
-def _label(text: str) -> str:
-    """A row's name (a strength, a user group): text, not a number traced to the CSV."""
-    return f'<span class="label">{html.escape(text)}</span>' if text else ""
-
-
-def _is_share(d: ReportData, metric: str) -> bool:
-    return "share" in d.info.get(metric, {}).get("unit", "")
-
-
-def _stat_num(d: ReportData, arm: str, metric: str, stat: str = "mean") -> Num:
-    kind = "pct" if _is_share(d, metric) else ("int" if d.info.get(metric, {}).get("unit") in
-                                                ("impressions", "posts", "users") else "num")
-    return Num(d.stats[arm].get(metric, {}).get(stat, float("nan")), kind, arm, metric, stat)
-
-
-def _diff_cell(d: ReportData, arm: str, metric: str) -> str:
-    """A paired difference and its interval: value metrics in % of none's, shares in points."""
-    p = d.paired.get(arm, {}).get(metric)
-    if p is None:
-        return ""
-    if metric in VALUE_METRICS or metric.startswith("group.value_per_impression"):
-        kind, s, lo, hi = "rel", "rel", "rel_lo", "rel_hi"
-    else:
-        kind = "pts" if _is_share(d, metric) else "snum"
-        s, lo, hi = "diff", "lo", "hi"
-    mid = Num(p[s], kind, arm, metric, f"paired.{s}")
-    txt = span(mid)
-    if p["n"] > 1:
-        txt += "<br><span class=\"ci\">" + _render(ci_parts(Num(p[lo], kind, arm, metric, f"paired.{lo}"),
-                                                           Num(p[hi], kind, arm, metric, f"paired.{hi}"), mid),
-                                                  True) + "</span>"
-    return txt
-
-
 def _count_cell(d: ReportData, arm: str, metric: str) -> str:
     """A rate's counts beside it, mean over seeds: ``k of n unit``."""
     num, den, unit = COUNTS[metric]
@@ -638,174 +485,6 @@ def robustness_rows(d: ReportData) -> tuple[list[dict], str]:
             + (f" ({', '.join(held)})" if held else "") + (
                 "; the others change direction or detectability." if len(held) < n else "."))
     return rows, line
-
-
-# --- learning in the loop --------------------------------------------------------------
-
-#: The loop's per-day metrics (``sim.loop``) the learning-in-the-loop figure draws, with plain names;
-#: ``True``: shown in % (shares).
-LOOP_SERIES = (("loop_value_per_impression_by_day", "user value per impression", False),
-               ("loop_new_creator_share_by_day", "new creators' share of impressions (%)", True),
-               ("loop_exposure_gini_by_day", "exposure Gini across live posts", False),
-               ("loop_coverage_by_day", "live posts shown at least once (%)", True),
-               ("loop_top1pct_share_by_day", "top 1 % of posts' share of impressions (%)", True),
-               ("loop_feed_jaccard_by_day", "feed overlap of users (Jaccard)", False),
-               ("loop_ndcg10_next_day_by_day", "retrained model's NDCG@10, next day", False))
-#: The rankers of the loop section, in the order the table lists them, with their plain names.
-LOOP_RANKERS = {"hand": "hand-set", "learned_once": "learned once", "retrained": "retrained daily",
-                "oracle": "oracle"}
-#: The loop statistic of the table: share of the hand-set-to-oracle gap in user value closed.
-GAP = "loop.gap"
-
-
-def loop_arm(d: ReportData, label: str) -> dict | None:
-    """What an arm of a comparison with the loop's metrics is, or ``None`` when its runs carry none.
-
-    ``ranker`` (a key of :data:`LOOP_RANKERS`), ``explore`` (bool), ``temperature``, ``ipw``,
-    ``boost`` (the policy, ``None`` for ``none``). An arm of the loop grid carries its ``[loop]``
-    section (``sim.arms.loop_grid_arms``); another arm has the comparison's, applied to learned
-    rankers only (hand and oracle arms are then fixed baselines, ``sim.arms.Arm.config``).
-    """
-    if "loop_value_per_impression_by_day" not in d.series.get(label, {}):
-        return None
-    a = d.arm(label)
-    spec = a.get("ranker") or d.options.get("ranker") or "hand"
-    kind = spec.split(":", 1)[0]
-    loop = a.get("loop")
-    if loop is None:
-        loop = d.options.get("loop") or {} if kind in ("learned", "distilled") else {}
-    if kind == "oracle":
-        role = "oracle"
-    elif (loop.get("retrain_every") or 0) > 0:
-        role = "retrained"
-    elif kind in ("learned", "distilled"):
-        role = "learned_once"
-    else:
-        role = "hand"
-    explore = loop.get("explore", "none") != "none"
-    return {"label": label, "ranker": role, "explore": explore,
-            "temperature": loop.get("temperature") if explore else None,
-            "ipw": bool(loop.get("ipw")) and role == "retrained",
-            "boost": None if a["policy"] == BASELINE else a["policy"]}
-
-
-def loop_arms(d: ReportData) -> list[dict]:
-    """:func:`loop_arm` of every arm that carries the loop's metrics, in the comparison's order."""
-    return [x for x in (loop_arm(d, a) for a in d.labels) if x is not None]
-
-
-def _oracle_arm(d: ReportData) -> str | None:
-    return next((x["label"] for x in loop_arms(d) if x["ranker"] == "oracle" and x["boost"] is None), None)
-
-
-def gap_closed(d: ReportData, arm: str) -> dict:
-    """Share of the gap in user value per impression between the hand-set baseline and the oracle that
-    ``arm`` closes, ``(v - v_hand) / (v_oracle - v_hand)`` per seed, mean and t interval over seeds."""
-    nan = float("nan")
-    out = {"n": 0, "mean": nan, "lo": nan, "hi": nan}
-    orc = _oracle_arm(d)
-    if orc is None:
-        return out
-    v = d.metric(VALUE)
-    base = d.values(BASELINE, v)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = (d.values(arm, v) - base) / (d.values(orc, v) - base)
-    g = g[np.isfinite(g)]
-    if g.size:
-        out["n"], out["mean"] = int(g.size), float(g.mean())
-        if g.size > 1:
-            sd = float(g.std(ddof=1))
-            half = t_quantile(CI_LEVEL, g.size - 1) * sd / math.sqrt(g.size)
-            out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
-    return out
-
-
-def _gap_cell(d: ReportData, arm: str) -> str:
-    if arm == BASELINE or arm == _oracle_arm(d):
-        return ""
-    g = gap_closed(d, arm)
-    v = d.metric(VALUE)
-    mid = Num(g["mean"], "pct", arm, v, f"{GAP}.mean")
-    txt = span(mid)
-    if g["n"] > 1:
-        txt += "<br><span class=\"ci\">" + _render(ci_parts(Num(g["lo"], "pct", arm, v, f"{GAP}.lo"),
-                                                           Num(g["hi"], "pct", arm, v, f"{GAP}.hi"), mid),
-                                                  True) + "</span>"
-    return txt
-
-
-def _exploration_text(x: dict) -> str:
-    if not x["explore"]:
-        return "off"
-    return f"T = {x['temperature']:g}" + (", IPW" if x["ipw"] else "")
-
-
-def loop_rows(d: ReportData) -> list[dict]:
-    """The learning-in-the-loop table: per arm its ranker, exploration and boost, new-creator share and user
-    value per impression with their paired differences against the hand-set baseline, and the gap closed."""
-    e, v = d.metric(EXPOSURE), d.metric(VALUE)
-    has_oracle = _oracle_arm(d) is not None
-    rows = []
-    for x in loop_arms(d):
-        a = x["label"]
-        rows.append({"arm": _arm_html(a), "base": a == BASELINE, "ranker": html.escape(LOOP_RANKERS[x["ranker"]]),
-                     "explore": _label(_exploration_text(x)), "boost": html.escape(x["boost"] or "none"),
-                     "exposure": span(_stat_num(d, a, e)), "d_exposure": _diff_cell(d, a, e),
-                     "value": span(Num(d.stats[a].get(v, {}).get("mean", float("nan")), "num", a, v, "mean")),
-                     "d_value": _diff_cell(d, a, v), "gap": _gap_cell(d, a) if has_oracle else None})
-    return rows
-
-
-def loop_sentence_parts(d: ReportData) -> list:
-    """Which combination keeps newcomers visible, at what cost, as text and :class:`Num` parts.
-
-    "Visible": new creators' share of impressions not detectably below the hand-set baseline's
-    (with one seed: not below it). Among the arms that keep it (the oracle aside), the one with
-    the most user value per impression is named, with its change in value against the baseline:
-    a cost when the paired interval lies below 0, a gain when above, else no detectable change.
-    When none keeps it, the arm that comes closest is named instead.
-    """
-    e, v = d.metric(EXPOSURE), d.metric(VALUE)
-    cands = [x for x in loop_arms(d) if x["ranker"] != "oracle" and x["label"] != BASELINE
-             and d.paired.get(x["label"], {}).get(e, {}).get("n")]
-    if not cands or BASELINE not in d.labels:
-        return []
-    base = Num(d.paired[cands[0]["label"]][e]["base"], "pct", cands[0]["label"], e, "paired.base")
-
-    def kept(a):
-        p = d.paired[a][e]
-        return not (p["diff"] < 0 and (p["detectable"] or p["n"] < 2))
-
-    def value(a):
-        m = d.stats[a].get(v, {}).get("mean", float("nan"))
-        return m if math.isfinite(m) else -math.inf
-
-    keep = [x for x in cands if kept(x["label"])]
-    if keep:
-        x = max(keep, key=lambda x: value(x["label"]))
-        head = ["Of the combinations that keep new creators' share of impressions at least at the hand-set "
-                "weights' (", base, "), "]
-    else:
-        x = max(cands, key=lambda x: d.paired[x["label"]][e]["diff"])
-        head = ["No combination keeps new creators' share of impressions at the hand-set weights' (", base,
-                "); closest comes "]
-    a = x["label"]
-    pe, pv = d.paired[a][e], d.paired[a][v]
-    what = (f"{LOOP_RANKERS[x['ranker']]}, exploration {_exploration_text(x)}, "
-            f"{'boost ' + x['boost'] if x['boost'] else 'no boost'} ({a})")
-    parts = head + [what, (" gives the most user value: " if keep else ": "), "newcomers get ",
-                    Num(pe["arm"], "pct", a, e, "paired.arm")]
-    rel = Num(pv["rel"], "rel", a, v, "paired.rel", absolute=True)
-    if pv["n"] < 2:
-        parts += [", user value per impression ", Num(pv["rel"], "rel", a, v, "paired.rel"),
-                  " against the hand-set weights (one seed: run more to tell it from noise)."]
-    elif pv["detectable"] and pv["diff"] < 0:
-        parts += [", at a cost of ", rel, " of user value per impression against the hand-set weights."]
-    elif pv["detectable"]:
-        parts += [", and user value per impression rises by ", rel, " over the hand-set weights'."]
-    else:
-        parts += [", with no detectable change in user value per impression against the hand-set weights."]
-    return parts
 
 
 def loop_table(source):

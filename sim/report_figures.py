@@ -496,7 +496,7 @@ class _Figures:
 
     def loop(self):
         """Learning in the loop: the loop's per-day metrics, one line per arm (comparisons with the loop's metrics)."""
-        from sim.report import LOOP_RANKERS, LOOP_SERIES, loop_arms
+        from sim.report_loop import LOOP_RANKERS, LOOP_SERIES, loop_arms
 
         d, plt = self.d, self.plt
         arms = loop_arms(d)
