@@ -19,6 +19,7 @@ Every draw comes from ``ranker.rng`` keyed by (seed, stream, user, day, slot),
 so two policies replay the same arrivals and the same behaviour draws.
 """
 
+import math
 from typing import NamedTuple
 
 import numba
@@ -30,7 +31,7 @@ from ranker._score_kernels import topk_quota_pos
 from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_RETENTION, STREAM_RETRIEVAL,
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
-from sim.behavior import impression, recipient_opens
+from sim.behavior import P_SATIATION, impression, recipient_opens
 from sim.seen import seen_add, seen_has
 
 # Per-video counter columns (float64 matrix ``video_counters``), named as the counters CSV.
@@ -157,6 +158,11 @@ class ServeState(NamedTuple):
     request_stamps: np.ndarray  # int32 (threads, n_videos): per-thread scratch
     request_counts: np.ndarray  # int32 (n_users,): the user's requests this tick
     regular_marks: np.ndarray  # int32 (threads, n_creators): per-thread scratch
+    # the user's day (sim.users; zeroed overnight): impressions and completions per topic, and the
+    # novelty value (positive value of each impression that was the user's first of its topic today)
+    day_topic: np.ndarray  # float32 (n_users, n_topics): impressions per topic today (satiation)
+    day_done: np.ndarray  # float32 (n_users, n_topics): completions per topic today (interest drift)
+    day_novelty: np.ndarray  # float64 (n_users,)
 
 
 class RetrievalPools(NamedTuple):
@@ -240,21 +246,26 @@ def follow_counts(f_ptr, f_n, f_cre, f_rr, n_creators):
 
 
 @njit(**PJIT)
-def draw_arrivals(seed, day, tick, ticks_per_day, activity, returned, out):
-    """Requests of each user in this tick: Poisson(activity / ticks) if returned today, capped."""
+def draw_arrivals(seed, day, tick, ticks_per_day, activity, returned, sat, session_v, sat_ref, out):
+    """Requests of each user in this tick, if returned today: Poisson(activity m / ticks), capped.
+
+    The session multiplier ``m = 2 / (1 + exp(-session_v (sat - sat_ref)))`` lies in (0, 2) and is
+    exactly 1 when ``session_v`` is 0 or the satisfaction is the reference.
+    """
     for u in prange(activity.shape[0]):
         if returned[u]:
-            n = poisson(key(seed, STREAM_ARRIVAL, u, day, tick), 0, activity[u] / ticks_per_day)
+            m = 2.0 / (1.0 + math.exp(-session_v * (sat[u] - sat_ref)))
+            n = poisson(key(seed, STREAM_ARRIVAL, u, day, tick), 0, activity[u] * m / ticks_per_day)
             out[u] = min(n, MAX_REQUESTS_PER_TICK)
         else:
             out[u] = 0
 
 
 @njit(**PJIT)
-def draw_returns(seed, day, sat, return_b, return_v, out):
-    """Whether each user opens the app today: Bernoulli(sigmoid(b + v * satisfaction))."""
+def draw_returns(seed, day, sat, return_b, return_v, sat_ref, out):
+    """Whether each user opens the app today: Bernoulli(sigmoid(b + v (satisfaction - sat_ref)))."""
     for u in prange(sat.shape[0]):
-        p = 1.0 / (1.0 + np.exp(-(return_b + return_v * sat[u])))
+        p = 1.0 / (1.0 + math.exp(-(return_b + return_v * (sat[u] - sat_ref))))
         out[u] = uniform(key(seed, STREAM_RETENTION, u, day, 0), 0) < p
 
 
@@ -311,6 +322,8 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
     topic_impressions, topic_plays, affinity = state.topic_impressions, state.topic_plays, state.affinity
     base_score, boost, is_new_creator = state.base_score, state.boost, state.is_new_creator
     request_stamps, request_counts, regular_marks = state.request_stamps, state.request_counts, state.regular_marks
+    day_topic, day_done, day_novelty = state.day_topic, state.day_done, state.day_novelty
+    satiation = bp[P_SATIATION]
     topic_ptr, topic_videos, fresh_videos = pools.topic_ptr, pools.topic_videos, pools.fresh_videos
     creator_ptr, creator_videos = pools.creator_ptr, pools.creator_videos
     n_topics = user_interest.shape[1]
@@ -466,9 +479,12 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                 k0 = key_from(bkey_u, slot)
                 q = video_quality[v]
                 d = video_duration_s[v]
+                # satiation (sim.users): the n-th impression of topic t today sees the affinity / (1 + s (n - 1))
+                n_before = np.float64(day_topic[u, t])
                 (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
                  value) = impression(bp, q, video_hook[v], video_shareability[v], d,
-                                     n_topics * np.float64(user_interest[u, t]), follower, regular, k0)
+                                     n_topics * np.float64(user_interest[u, t]) / (1.0 + satiation * n_before),
+                                     follower, regular, k0)
                 # shares: n_rec distinct friends, consecutive in the sorted friend row from a
                 # random start (friend ids carry no order of their own); each may open the card
                 deg = friend_indptr[u + 1] - friend_indptr[u]
@@ -491,6 +507,11 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                 topic_impressions[u, t] += 1.0
                 if play3:
                     topic_plays[u, t] += 1.0
+                day_topic[u, t] += 1.0
+                if completed:
+                    day_done[u, t] += 1.0
+                if n_before == 0.0 and value > 0.0:
+                    day_novelty[u] += value
                 rr_change = RR_UNCHANGED
                 evicted = -1
                 evicted_rr = False

@@ -48,6 +48,16 @@ from ranker.params import Section, param
 from ranker.rng import uniform
 
 
+#: Default of ``return_b``: the logit of the target daily return rate at the reference satisfaction
+#: (sigma(0.85) = 0.70; see the users' dynamics in BehaviorConfig).
+RETURN_B = 0.85
+#: Default of ``satisfaction_ref``: the default world's steady-state mean satisfaction (measured, see
+#: BehaviorConfig).
+SATISFACTION_REF = 1.2
+#: Smallest ``drift_anchor`` accepted with a positive ``drift_rate`` (see BehaviorConfig.check).
+MIN_DRIFT_ANCHOR = 0.1
+
+
 @dataclass(frozen=True)
 class BehaviorConfig(Section):
     r"""Coefficients of the behaviour model (the ``[behavior]`` section).
@@ -167,21 +177,11 @@ class BehaviorConfig(Section):
     and regular readers now below ``rr_off`` stop being regular readers: a
     follower who stopped watching drifts out, although the follow stays.
 
-    Retention (``return_*``, ``satisfaction_rate``). User :math:`u` opens the
-    app on day :math:`d` (and only then makes requests) with probability
-
-    .. math::
-
-        P(\mathrm{return}_{u,d}) = \sigma(\mathrm{return\_b} + \mathrm{return\_v}\,S_u),
-
-    drawn from the user's own counter-based stream for that day, so it is the
-    same draw under every policy. The satisfaction :math:`S_u` starts at 0 and,
-    after each day on which the user saw :math:`n > 0` impressions of total
-    latent value :math:`V`, becomes
-
-    .. math::
-
-        S_u \leftarrow (1 - \mathrm{satisfaction\_rate})\,S_u + \mathrm{satisfaction\_rate}\,V / n .
+    Users respond (``satiation``, ``drift_*``, ``novelty_weight``,
+    ``session_v``, ``return_*``, ``satisfaction_*``): satiation per topic
+    within a day, interests that drift with what is completed, and sessions
+    and next-day returns that follow a satisfaction counting novelty. The
+    formulas, targets, sources and sensitivities are in :mod:`sim.users`.
     """
 
     play_b: float = param(0.3, "float", -20.0, 20.0, doc="3-second play: intercept (logit)")
@@ -228,9 +228,15 @@ class BehaviorConfig(Section):
     rr_on: float = param(0.7, "float", 0.0, 1.0, doc="regular readers: a follower whose engagement reaches this becomes a regular reader")
     rr_off: float = param(0.5, "float", 0.0, 1.0, doc="regular readers: a regular reader whose engagement falls below this stops being one")
     rr_decay: float = param(0.05, "float", 0.0, 1.0, doc="regular readers: daily decay of a follower's engagement average")
-    return_b: float = param(1.8, "float", -20.0, 20.0, doc="retention: logit of returning on a day, intercept")
-    return_v: float = param(2.0, "float", -20.0, 20.0, doc="retention: logit per unit of the user's satisfaction (mean recent value per impression)")
+    return_b: float = param(RETURN_B, "float", -20.0, 20.0, doc="retention: logit of returning on a day for a user whose satisfaction is satisfaction_ref")
+    return_v: float = param(2.0, "float", 0.0, 20.0, doc="retention: logit per unit of the user's satisfaction above satisfaction_ref (negative refused: a user served worse would return more)")
     satisfaction_rate: float = param(0.3, "float", 0.0, 1.0, lo_open=True, doc="retention: weight of the latest day in a user's satisfaction average")
+    satisfaction_ref: float = param(SATISFACTION_REF, "float", -5.0, 5.0, doc="users: satisfaction every user starts with, and the level at which return_b and a session of the user's own activity apply (the default world's steady-state mean)")
+    novelty_weight: float = param(0.5, "float", 0.0, 5.0, doc="users: extra weight, in a day's satisfaction, of the value of each impression that was the user's first of its topic that day")
+    session_v: float = param(1.0, "float", 0.0, 5.0, doc="users: requests per active day are activity x 2 sigmoid(session_v (S - satisfaction_ref)), between 0 and twice the activity (0: sessions ignore satisfaction)")
+    satiation: float = param(0.03, "float", 0.0, 1.0, doc="users: within a day, the n-th impression of a topic to a user sees the affinity times 1 / (1 + satiation (n - 1)); counts reset overnight (0: no satiation)")
+    drift_rate: float = param(0.05, "float", 0.0, 0.5, doc="users: daily weight by which a user's topic interests move toward the day's drift target (0: interests never change)")
+    drift_anchor: float = param(0.5, "float", 0.0, 1.0, doc="users: share of the user's initial interests in the drift target (the rest is the topic mix of the day's completions); above 0 keeps interests from collapsing onto what the feed serves")
     ai_label_play: float = param(0.0, "float", -20.0, 20.0, doc="users' reaction to the AI-generated label: shift of the 3-second play logit of labelled posts (0: none, as the platform says labelled content is ranked on quality alone; negative: users skip labelled posts)")
 
     def check(self):
@@ -239,6 +245,11 @@ class BehaviorConfig(Section):
                 "The 'ai_label_play' parameter of BehaviorConfig needs play_h != 0 (the feed loop applies the "
                 f"reaction as a hook shift of ai_label_play / play_h). Got ai_label_play={self.ai_label_play} "
                 "with play_h=0 instead.")
+        if self.drift_rate > 0 and self.drift_anchor < MIN_DRIFT_ANCHOR:
+            raise ValueError(
+                f"The 'drift_anchor' parameter of BehaviorConfig must be at least {MIN_DRIFT_ANCHOR} when drift_rate > 0 "
+                f"(drift_rate={self.drift_rate}): with less of the initial interests in the drift target, interests "
+                f"collapse onto whatever the feed serves and cannot come back. Got {self.drift_anchor} instead.")
         if self.rr_off > self.rr_on:
             raise ValueError(
                 f"The 'rr_off' parameter of BehaviorConfig must be at most rr_on ({self.rr_on}). "
@@ -299,6 +310,12 @@ P_RR_DECAY = _IDX["rr_decay"]
 P_RETURN_B = _IDX["return_b"]
 P_RETURN_V = _IDX["return_v"]
 P_SATISFACTION_RATE = _IDX["satisfaction_rate"]
+P_SATISFACTION_REF = _IDX["satisfaction_ref"]
+P_NOVELTY_WEIGHT = _IDX["novelty_weight"]
+P_SESSION_V = _IDX["session_v"]
+P_SATIATION = _IDX["satiation"]
+P_DRIFT_RATE = _IDX["drift_rate"]
+P_DRIFT_ANCHOR = _IDX["drift_anchor"]
 P_AI_LABEL_PLAY = _IDX["ai_label_play"]  # applied by the feed loop (a hook shift), not by these kernels
 
 # Draw indices: outcome -> i in uniform(k0, i). Fixed forever (common random

@@ -28,6 +28,7 @@ from ranker.score import ScoreWeights, base_scores, weight_vector
 from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
 from sim import creators as CR
+from sim import users as US
 from sim.behavior import behavior_params
 from sim.config import Config, PolicyConfig, write_config
 from sim.events import EVENT_COLUMNS, EventWriter  # noqa: F401  (EVENT_COLUMNS: its old home)
@@ -343,7 +344,13 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     inbox_view = inbox[:, : feed.n_share_candidates]
     ut_imps = np.zeros((U, w.n_topics), np.float32)
     ut_plays = np.zeros((U, w.n_topics), np.float32)
-    sat = np.zeros(U, np.float64)
+    # users' state (sim.users): satisfaction, interests that drift (the world's stay the anchor), the day's
+    # per-topic counters (satiation, completions) and novelty value
+    sat = np.full(U, bcfg.satisfaction_ref, np.float64)
+    interest = w.user_interest.copy()
+    day_topic = np.zeros((U, w.n_topics), np.float32)
+    day_done = np.zeros((U, w.n_topics), np.float32)
+    day_novelty = np.zeros(U, np.float64)
     returned = np.zeros(U, np.bool_)
     counts = np.zeros(U, np.int32)
     user_day = np.zeros((U, 2), np.float64)
@@ -368,7 +375,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
     vid_all = np.arange(V, dtype=np.int32)
     world_arrays = K.WorldArrays(
-        user_interest=w.user_interest, friend_indptr=w.friend_indptr, friend_indices=w.friend_indices,
+        user_interest=interest, friend_indptr=w.friend_indptr, friend_indices=w.friend_indices,
         video_creator=w.video_creator, video_topic=w.video_topic, video_duration_s=w.video_duration_s,
         video_quality=w.video_quality, video_hook=_hook_seen(w, bcfg), video_shareability=w.video_shareability)
     metrics = OnlineMetrics(w, feed, run.days, warmup_days=warm)
@@ -385,7 +392,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                    "day", enabled=progress)
     for day in range(days):  # the simulated day: the reported day is day - warm
         day_policy = policy if day >= warm else warm_policy
-        K.draw_returns(seed, day, sat, bcfg.return_b, bcfg.return_v, returned)
+        K.draw_returns(seed, day, sat, bcfg.return_b, bcfg.return_v, bcfg.satisfaction_ref, returned)
         lo_v, hi_v = day_ptr[day - d_first], day_ptr[day - d_first + 1]
         CR.realise_posts(np.int64(seed), np.int64(day), float(wc.post_potential), float(ccfg.effort_slope), motivation,
                          quit_day, w.video_creator, video_slot, lo_v, hi_v, realised)
@@ -458,7 +465,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             cr_ptr = np.zeros(C + 1, np.int64)
             np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
             # arrivals
-            K.draw_arrivals(seed, day, tick, T, w.user_activity, returned, counts)
+            K.draw_arrivals(seed, day, tick, T, w.user_activity, returned, sat, bcfg.session_v, bcfg.satisfaction_ref,
+                            counts)
             users = np.flatnonzero(counts).astype(np.int32)
             row_off = np.zeros(users.size + 1, np.int64)
             np.cumsum(counts[users].astype(np.int64) * slate, out=row_off[1:])
@@ -482,7 +490,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 follow_ptr=fs.ptr, follow_count=fs.n, follow_creator=fs.cre, follow_engagement=fs.eng,
                 follow_regular=fs.rr, seen_ptr=seen_ptr, seen_bits=seen_bits, inbox=inbox_view, topic_impressions=ut_imps,
                 topic_plays=ut_plays, affinity=aff, base_score=base, boost=boost, is_new_creator=is_new,
-                request_stamps=stamps, request_counts=counts, regular_marks=cmarks)
+                request_stamps=stamps, request_counts=counts, regular_marks=cmarks, day_topic=day_topic,
+                day_done=day_done, day_novelty=day_novelty)
             pools = K.RetrievalPools(topic_ptr=tp_ptr, topic_videos=tp_vid, fresh_videos=fresh_vid,
                                      creator_ptr=cr_ptr, creator_videos=cr_vid)
             imps_before = ccounts[:, 2].copy()
@@ -508,8 +517,15 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         fs.decay(bcfg.rr_decay, bcfg.rr_off)
         ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
         had = user_day[:, 0] > 0
-        r = bcfg.satisfaction_rate
-        sat[had] = (1 - r) * sat[had] + r * (user_day[had, 1] / user_day[had, 0])
+        # users' day (sim.users): satisfaction with novelty, interest drift, satiation reset
+        novelty = float(day_novelty.sum())
+        US.end_of_day(user_day[:, 0], user_day[:, 1], day_topic, day_done, day_novelty, sat, interest,
+                      w.user_interest, float(bcfg.satisfaction_rate), float(bcfg.novelty_weight),
+                      float(bcfg.drift_rate), float(bcfg.drift_anchor))
+        if kind == "oracle" and bcfg.drift_rate > 0:  # the oracle ranks on today's true interests
+            aff = np.log(np.maximum(bcfg.affinity_base + (1.0 - bcfg.affinity_base) * (w.n_topics * interest),
+                                    bcfg.affinity_floor)).astype(np.float32)
+        metrics.end_day_users(day, sat, novelty, float(user_day[:, 1].sum()), interest, w.user_interest)
         # live posts: the realised posts still candidates at the day's last tick, each weighted by the share
         # of the day it was a candidate (a post of the last tick had one tick to find viewers)
         live_w = np.where(w.video_post_day[idx] == day, (T - w.video_post_tick[idx]) / T, 1.0)

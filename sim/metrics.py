@@ -227,6 +227,7 @@ class OnlineMetrics:
         self.day_value, self.day_follower_imps, self.day_rr_imps = z(), z(), z()
         self.day_returned, self.day_active = z(), z()
         self.day_new_alive = z()
+        self.day_sat, self.day_novelty, self.day_drift = z(), z(), z()
         self.day_users_served = z()
         self.day_alive, self.day_alive_new, self.day_alive_graduated = z(), z(), z()
         self.day_posts, self.day_diversity, self.day_creators_served = z(), z(), z()
@@ -272,6 +273,18 @@ class OnlineMetrics:
             self.user_imps += imps
             self.user_new_imps += new
             self.user_value += value
+
+    def end_day_users(self, day, sat, novelty, value, interest, anchor):
+        """Record simulated ``day``'s users' state after the day closed (sim.users): the mean satisfaction,
+        the day's novelty value ``novelty`` against its total latent value ``value``, and how far interests
+        have drifted from the world's (mean total-variation distance per user)."""
+        if day < self.warm:
+            return
+        d = day - self.warm
+        self.day_sat[d] = float(np.mean(sat)) if sat.size else float("nan")
+        self.day_novelty[d] = novelty
+        diff = np.abs(interest.astype(np.float64) - anchor).sum(axis=1)
+        self.day_drift[d] = 0.5 * float(diff.mean()) if diff.size else 0.0
 
     def end_day(self, day, returned, active, alive, posts=0):
         """Record simulated ``day``'s returning and served users, the creators still posting (``alive``,
@@ -393,6 +406,7 @@ class OnlineMetrics:
         out["retention"] = _m(float(ret[first:].mean()) if days > first else float(ret[0]), "share of users",
                               "mean daily share of users opening the app" + (" (days after the first)" if first else ""))
         out["retention_last_day"] = _m(float(ret[-1]), "share of users", "share of users opening the app on the last day")
+        out.update(self._users())
         out["rr_share_of_follower_impressions"] = _m(safe(self.day_rr_imps.sum(), self.day_follower_imps.sum()), "share of impressions",
                                                      "share of followers' impressions that reached regular readers")
         out.update(self._measured(n_users))
@@ -401,6 +415,31 @@ class OnlineMetrics:
         out.update(self._long_run(n_users))
         out.update(_world_metrics(w, W + days))
         return out
+
+    def _users(self) -> dict:
+        """The users' dynamics (sim.users): satisfaction, novelty, interest drift, session length."""
+        days = self.days
+        per_active = np.divide(self.day_imps, self.day_active, out=np.zeros(days), where=self.day_active > 0)
+        nov = np.divide(self.day_novelty, self.day_value, out=np.zeros(days), where=self.day_value > 0)
+        tot_v = self.day_value.sum()
+        return {
+            "satisfaction_mean_by_day": _m(self.day_sat, "satisfaction", "users' mean satisfaction after each day"),
+            "satisfaction_mean": _m(float(self.day_sat[-1]) if days else float("nan"), "satisfaction",
+                                    "users' mean satisfaction after the last day"),
+            "novelty_share_by_day": _m(nov, "share of latent value", "each day's novelty value (positive value of users' "
+                                       "first impression of a topic that day) over its total latent value"),
+            "novelty_share": _m(float(self.day_novelty.sum() / tot_v) if tot_v > 0 else float("nan"), "share of latent value",
+                                "novelty value over total latent value, all measured days"),
+            "interest_drift_by_day": _m(self.day_drift, "total-variation distance",
+                                        "mean distance of users' topic interests from their initial ones after each day"),
+            "interest_drift": _m(float(self.day_drift[-1]) if days else float("nan"), "total-variation distance",
+                                 "mean distance of users' topic interests from their initial ones after the last day"),
+            "impressions_per_active_user_by_day": _m(per_active, "impressions", "impressions per user served each day "
+                                                     "(session length)"),
+            "impressions_per_active_user": _m(float(self.day_imps.sum() / self.day_active.sum())
+                                              if self.day_active.sum() > 0 else float("nan"), "impressions",
+                                              "impressions per served user-day, all measured days"),
+        }
 
     def _long_run(self, n_users) -> dict:
         """The per-day series of the long-horizon section: supply, diversity, value, users."""

@@ -236,8 +236,9 @@ def machine_memory() -> int:
 def estimate_memory(cfg) -> dict:
     """Bytes of the largest arrays a run of ``cfg`` holds at once, by part (a lower bound).
 
-    Users: topic interests and the two topic counters (4 bytes per topic
-    each), the seen filters (a user of mean activity's filter, sized by
+    Users: topic interests (the world's and the run's drifting copy) and the
+    four topic counters (two logged, two of the day, :mod:`sim.users`; 4 bytes
+    per topic each), the seen filters (a user of mean activity's filter, sized by
     :func:`sim.seen.filter_blocks`: ``feed.seen_bits_per_item`` bits per
     expected impression plus a margin for Poisson requests), the share inbox, friend
     lists (both directions, 4 bytes per edge) and follow slots (9 bytes per
@@ -258,7 +259,7 @@ def estimate_memory(cfg) -> dict:
     follows = min(w.follows_mean, w.follow_capacity) + 16
     n_thr = numba.config.NUMBA_NUM_THREADS
     return {
-        "user topic interests and counters": U * w.n_topics * 4 * 3,
+        "user topic interests and counters": U * w.n_topics * 4 * 6,
         "seen filters": U * int(filter_blocks([w.activity_mean], r.days, f.slate_size, f.seen_bits_per_item)[1]) * 64,
         "share inboxes": U * max(f.n_share_candidates, 1) * 4,
         "friend lists": U * friends * 8,

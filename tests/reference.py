@@ -45,7 +45,8 @@ from tests import reference_policies as policies  # noqa: E402  ranker.policies:
 from tests import reference_score as score  # noqa: E402  ranker._score_kernels: top-k, quota, batch scoring
 from tests import reference_signals as signals  # noqa: E402  ranker.signals: posteriors and log-lifts
 from tests import reference_trees as trees  # noqa: E402  ranker._tree_kernels and learn's running counters
+from tests import reference_users as users  # noqa: E402  sim.users: satisfaction, interest drift
 from tests import reference_world as world  # noqa: E402  sim.world: friend graph, follows
 
 SECTIONS = {"behavior": behavior, "creators": creators, "engine": engine, "explore": explore, "policies": policies,
-            "score": score, "signals": signals, "trees": trees, "world": world}
+            "score": score, "signals": signals, "trees": trees, "users": users, "world": world}

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from sim.behavior import impression, recipient_opens
+from sim.behavior import P_SATIATION, impression, recipient_opens
 from tests.reference import GOLDEN, key, mix64, uniform
 from tests.reference_explore import STREAM_EXPLORE, plackett_luce
 from tests.reference_signals import affinity_row
@@ -216,23 +216,26 @@ def poisson_capped(u, lam, cap):
     return cap
 
 
-def draw_returns(seed, day, sat, return_b, return_v):
-    r"""Per user: returns today iff :math:`u < \sigma(b + v\,\mathrm{sat}_u)`; a list of bools."""
+def draw_returns(seed, day, sat, return_b, return_v, sat_ref=0.0):
+    r"""Per user: returns today iff :math:`u < \sigma(b + v\,(\mathrm{sat}_u - \mathrm{ref}))`; a list of bools."""
     out = []
     for u in range(len(sat)):
-        p = 1.0 / (1.0 + math.exp(-(return_b + return_v * float(sat[u]))))
+        p = 1.0 / (1.0 + math.exp(-(return_b + return_v * (float(sat[u]) - sat_ref))))
         out.append(uniform(key(seed, STREAM_RETENTION, u, day, 0), 0) < p)
     return out
 
 
-def draw_arrivals(seed, day, tick, ticks_per_day, activity, returned):
-    """Per user: ``min(Poisson(activity / ticks_per_day), 64)`` requests if returned, else 0."""
+def draw_arrivals(seed, day, tick, ticks_per_day, activity, returned, sat=None, session_v=0.0, sat_ref=0.0):
+    """Per user: ``min(Poisson(activity m / ticks_per_day), 64)`` requests if returned, else 0, with the
+    session multiplier ``m = 2 sigmoid(session_v (sat - sat_ref))`` (1 without ``sat``)."""
     out = []
     for u in range(len(activity)):
         if not returned[u]:
             out.append(0)
             continue
-        lam = float(activity[u]) / ticks_per_day
+        s = 0.0 if sat is None else float(sat[u])
+        m = 2.0 / (1.0 + math.exp(-session_v * (s - sat_ref)))
+        lam = float(activity[u]) * m / ticks_per_day
         u0 = uniform(key(seed, STREAM_ARRIVAL, u, day, tick), 0)
         out.append(poisson_capped(u0, lam, MAX_REQUESTS_PER_TICK))
     return out
@@ -374,7 +377,9 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
     request and position (their other fields are zero / -1 here and undefined
     in the kernel). ``new_state`` is a dict of fresh arrays named as in the
     kernel's ``ServeState``: ``follow_count, follow_creator, follow_engagement,
-    follow_regular, seen_bits, topic_impressions, topic_plays``.
+    follow_regular, seen_bits, topic_impressions, topic_plays, day_topic, day_done,
+    day_novelty``. The n-th impression of a topic to a user today (``state.day_topic``
+    counts those before) sees the affinity divided by ``1 + satiation (n - 1)``.
     """
     s = settings
     seed, day, tick, slate, n_quota = int(s.seed), int(s.day), int(s.tick), int(s.slate_size), int(s.quota_slots)
@@ -401,6 +406,11 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
     follows = follows_of(f_ptr, f_n, f_cre, f_eng, f_rr)
     seen_bits_set = seen_set(seen_bits)
     imps = [[float(x) for x in row] for row in ut_imps]
+    # the user's day (sim.users): impressions and completions per topic today, novelty value today
+    satiation = float(bp[P_SATIATION])
+    day_topic = [[float(x) for x in row] for row in state.day_topic]
+    day_done = [[float(x) for x in row] for row in state.day_done]
+    day_novelty = [float(x) for x in state.day_novelty]
     plays = [[float(x) for x in row] for row in ut_plays]
     topic_pools = [[int(v) for v in tp_vid[tp_ptr[t]:tp_ptr[t + 1]]] for t in range(n_topics)]
     creator_posts = [[int(v) for v in cr_vid[cr_ptr[c]:cr_ptr[c + 1]]] for c in range(len(cr_ptr) - 1)]
@@ -459,9 +469,12 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                 regular = follower and entry[2]
                 slot = (tick * MAX_REQUESTS_PER_TICK + r) * slate + p
                 k0 = np.uint64(key(seed, STREAM_BEHAVIOR, u, day, slot))
+                # satiation: the n-th impression of topic t today sees the affinity / (1 + satiation (n - 1))
+                n_before = day_topic[u][t]
                 (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
                  value) = impression(bp, video_quality[v], video_hook[v], video_shareability[v],
-                                     video_duration_s[v], n_topics * float(user_interest[u, t]),
+                                     video_duration_s[v],
+                                     n_topics * float(user_interest[u, t]) / (1.0 + satiation * n_before),
                                      follower, regular, k0)
                 # a share goes to n_rec distinct friends: consecutive in the sorted friend list,
                 # wrapping around, from a random start; each may open it
@@ -481,6 +494,11 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                 imps[u][t] = f32(imps[u][t] + 1.0)
                 if play3:
                     plays[u][t] = f32(plays[u][t] + 1.0)
+                day_topic[u][t] = f32(day_topic[u][t] + 1.0)
+                if completed:
+                    day_done[u][t] = f32(day_done[u][t] + 1.0)
+                if n_before == 0.0 and value > 0.0:  # the user's first impression of the topic today
+                    day_novelty[u] += value
                 engagement = 0.5 * play3 + 0.5 * completed
                 rr_change, evicted, evicted_rr = RR_UNCHANGED, -1, False
                 if follower:
@@ -510,7 +528,10 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
     new_state = dict(follow_count=new_f_n, follow_creator=new_cre, follow_engagement=new_eng,
                      follow_regular=new_rr, seen_bits=seen_array(seen_bits_set, len(seen_bits)),
                      topic_impressions=np.array(imps, np.float32).reshape(ut_imps.shape),
-                     topic_plays=np.array(plays, np.float32).reshape(ut_plays.shape))
+                     topic_plays=np.array(plays, np.float32).reshape(ut_plays.shape),
+                     day_topic=np.array(day_topic, np.float32).reshape(state.day_topic.shape),
+                     day_done=np.array(day_done, np.float32).reshape(state.day_done.shape),
+                     day_novelty=np.array(day_novelty, np.float64))
     return out_i, out_f, out_u, out_rec, new_state
 
 

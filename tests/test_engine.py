@@ -88,10 +88,18 @@ def test_one_and_two_threads_identical(tmp_path):
 
 
 def test_common_random_numbers_across_policies(tmp_path):
-    a = read_events(simulate(tiny("none", days=2), tmp_path / "a", progress=False).out_dir)
+    from sim.world import build_world
+
+    cfg_a = tiny("none", days=2)
+    a = read_events(simulate(cfg_a, tmp_path / "a", progress=False).out_dir)
     # ucb over every post (scope all, no decay with post age) changes slates from day 0 on
     b = read_events(simulate(tiny("ucb", days=2, params={"c": 3.0, "scope": "all", "half_life_days": 3650.0}),
                              tmp_path / "b", progress=False).out_dir)
+    # satiation: the n-th impression of a topic to a user that day, which the policy changes
+    topic = build_world(cfg_a.world, 2, cfg_a.run.seed, cfg_a.feed.ticks_per_day).video_topic
+    for ev in (a, b):
+        ev["topic"] = topic[ev.video_id.to_numpy()]
+        ev["nth"] = ev.groupby(["day", "user_id", "topic"]).cumcount()
     # Day 0: nobody's satisfaction differs yet, so arrivals (users, requests) are identical. A request may
     # still be missing from one log: no video is served twice, and a heavy user of this tiny world, served
     # most of its posts, may get a short slate or none under one policy and a full one under the other
@@ -103,9 +111,10 @@ def test_common_random_numbers_across_policies(tmp_path):
     keys = req + ["position"]
     assert len(set(map(tuple, a0[keys].to_numpy())) ^ set(map(tuple, b0[keys].to_numpy()))) <= 0.03 * len(a0)
     m = a0.merge(b0, on=keys, suffixes=("_a", "_b"))
-    # same video, and the viewer in the same follower state (follows diverge within the day)
+    # same video, the viewer in the same follower state (follows diverge within the day) and as satiated
+    # with the topic (the same number of its impressions earlier that day)
     same = m[(m.video_id_a == m.video_id_b) & (m.follower_a == m.follower_b)
-             & (m.regular_reader_a == m.regular_reader_b)]
+             & (m.regular_reader_a == m.regular_reader_b) & (m.nth_a == m.nth_b)]
     differ = m[m.video_id_a != m.video_id_b]
     assert len(same) > 100 and len(differ) > 20  # the policy changed some slots, not all
     # Same (user, day, slot) and same video: same draws, so the same outcomes.

@@ -57,6 +57,8 @@ class Shape:
     w_rr: float = 0.4
     aff_strength: float = 0.0  # > 0: affinity logged from ut_imps / ut_plays (as the engine runs); 0: ``aff`` given
     temperature: float = 0.0  # > 0: slates drawn by Plackett-Luce at this temperature; 0: the top k
+    day_counts: bool = True  # the users' day counters (satiation, completions, novelty) start non-zero
+    satiation: float | None = None  # None: BehaviorConfig's default
     seed: int = 0
 
 
@@ -78,7 +80,7 @@ def make_case(sh: Shape):
     """A random tick: returns a dict of everything serve_tick and apply_tick read."""
     r = np.random.default_rng(sh.seed)
     U, V, C, T = sh.n_users, sh.n_videos, sh.n_creators, sh.n_topics
-    bp = behavior_params(BCFG)
+    bp = behavior_params(BCFG if sh.satiation is None else replace(BCFG, satiation=sh.satiation))
     user_interest = r.dirichlet(np.ones(T), U).astype(np.float32)
     # user 0 has no follows; user 1 has no friends; user 2 has a full follow list
     friend_indptr, friend_indices = friend_graph(r, U, isolated={1})
@@ -182,7 +184,10 @@ def make_case(sh: Shape):
         state=dict(follow_ptr=f_ptr, follow_count=f_n, follow_creator=f_cre, follow_engagement=f_eng,
                    follow_regular=f_rr, seen_ptr=seen_ptr, seen_bits=seen_bits, inbox=inbox, topic_impressions=ut_imps,
                    topic_plays=ut_plays, affinity=aff, base_score=base, boost=boost, is_new_creator=is_new,
-                   request_stamps=stamps, request_counts=req_counts, regular_marks=cmarks),
+                   request_stamps=stamps, request_counts=req_counts, regular_marks=cmarks,
+                   day_topic=r.integers(0, 6, (U, T)).astype(np.float32) if sh.day_counts else np.zeros((U, T), np.float32),
+                   day_done=r.integers(0, 3, (U, T)).astype(np.float32) if sh.day_counts else np.zeros((U, T), np.float32),
+                   day_novelty=r.uniform(0, 2, U) if sh.day_counts else np.zeros(U)),
         inbox_pos=inbox_pos, video_post_day=video_post_day, n_inbox=sh.n_inbox,
     )
 
@@ -243,8 +248,9 @@ def assert_state_equal(st, want, f_ptr, what=""):
         np.testing.assert_array_equal(st["follow_regular"][sl], want["follow_regular"][sl], err_msg=f"{what}: regular flags of user {u}")
         np.testing.assert_allclose(st["follow_engagement"][sl], want["follow_engagement"][sl], rtol=1e-6,
                                    err_msg=f"{what}: engagement of user {u}")
-    for name in ("seen_bits", "topic_impressions", "topic_plays"):
+    for name in ("seen_bits", "topic_impressions", "topic_plays", "day_topic", "day_done"):
         np.testing.assert_array_equal(st[name], want[name], err_msg=f"{what}: {name}")
+    np.testing.assert_allclose(st["day_novelty"], want["day_novelty"], rtol=1e-12, err_msg=f"{what}: day_novelty")
 
 
 SHAPES = {
@@ -279,6 +285,8 @@ SHAPES = {
     "explore_cold_quota": Shape(seed=21, temperature=1e-4, n_quota=2, slate=3, p_new=0.2, n_users=8, n_videos=60),
     "explore_ties_masked": Shape(seed=22, temperature=1.0, ties=True, p_masked=0.4, masked_in_pools=True,
                                  slate=6),
+    "strong_satiation": Shape(seed=23, satiation=0.8, n_users=8, n_videos=60, max_requests=4, n_topics=2),
+    "no_satiation_fresh_day": Shape(seed=24, satiation=0.0, day_counts=False),
     "many_requests_wide": Shape(seed=15, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
                                 max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5),
 }
@@ -400,7 +408,8 @@ def test_three_ticks_in_a_row_match_twin(seed):
         *want, new_t = run_twin(c, st_t)
         assert_rows_equal(got, want, f"tick {tick}")
         assert_state_equal(st_k, new_t, st_k["follow_ptr"], f"tick {tick}")
-        for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen_bits", "topic_impressions", "topic_plays"):
+        for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen_bits", "topic_impressions", "topic_plays",
+                  "day_topic", "day_done", "day_novelty"):
             st_t[k] = new_t[k]
         args = (case["world"].video_creator, case["video_post_day"], np.int64(3), np.int64(2))
         K.apply_tick(*got, *args, vc_k, cc_k, (st_k["inbox"], pos_k), ud_k)
@@ -426,7 +435,8 @@ def test_serve_tick_same_with_one_and_two_threads():
     for a, b in zip(o1, o2):
         np.testing.assert_array_equal(a[o1[0][:, K.I_VIDEO] >= 0], b[o1[0][:, K.I_VIDEO] >= 0])
     np.testing.assert_array_equal(o1[0], o2[0])
-    for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen_bits", "topic_impressions", "topic_plays"):
+    for k in ("follow_count", "follow_creator", "follow_engagement", "follow_regular", "seen_bits", "topic_impressions", "topic_plays",
+              "day_topic", "day_done", "day_novelty"):
         np.testing.assert_array_equal(s1[k], s2[k], err_msg=k)
     assert (o1[0][:, K.I_VIDEO] >= 0).sum() > 1000
 
@@ -507,8 +517,9 @@ def test_follow_insert_matches_twin_sorted_and_capped(seed):
 
 # --- arrivals and returns ---------------------------------------------------------------------------
 
+@pytest.mark.parametrize("session_v", [0.0, 1.5])
 @pytest.mark.parametrize("seed,day,tick,tpd", [(0, 0, 0, 4), (5, 3, 2, 4), (2**40, 17, 0, 1), (9, 1, 5, 24)])
-def test_draw_arrivals_matches_twin(seed, day, tick, tpd):
+def test_draw_arrivals_matches_twin(seed, day, tick, tpd, session_v):
     r = np.random.default_rng(seed % 1000)
     n = 200
     activity = (r.pareto(1.5, n) * 3).astype(np.float32)
@@ -516,11 +527,30 @@ def test_draw_arrivals_matches_twin(seed, day, tick, tpd):
     activity[1] = 300.0 * tpd  # Poisson(300) per tick: far above the cap of 64
     returned = r.random(n) < 0.8
     returned[:2] = True
+    sat = r.normal(1.0, 1.0, n)
     out = np.full(n, -7, np.int32)
-    K.draw_arrivals(np.int64(seed), np.int64(day), np.int64(tick), np.int64(tpd), activity, returned, out)
-    np.testing.assert_array_equal(out, ref.draw_arrivals(seed, day, tick, tpd, activity, returned))
+    K.draw_arrivals(np.int64(seed), np.int64(day), np.int64(tick), np.int64(tpd), activity, returned, sat,
+                    session_v, 1.0, out)
+    np.testing.assert_array_equal(out, ref.draw_arrivals(seed, day, tick, tpd, activity, returned, sat, session_v, 1.0))
     assert out[0] == 0 and out[1] == K.MAX_REQUESTS_PER_TICK
     assert (out[~returned] == 0).all() and out[returned].sum() > 0
+
+
+def test_sessions_follow_satisfaction():
+    """Requests per active day scale by 2 sigmoid(session_v (S - ref)): 1 at the reference, 2 / (1 + e) one
+    unit below it (session_v = 1), 2 / (1 + e^-1) one unit above; the same draws otherwise."""
+    n, tpd = 20_000, 1
+    activity = np.full(n, 6.0, np.float32)
+    returned = np.ones(n, np.bool_)
+    means = {}
+    for s in (0.0, 1.0, 2.0):
+        out = np.zeros(n, np.int32)
+        K.draw_arrivals(np.int64(3), np.int64(0), np.int64(0), np.int64(tpd), activity, returned, np.full(n, s),
+                        1.0, 1.0, out)
+        means[s] = out.mean()
+    assert means[1.0] == pytest.approx(6.0, rel=0.03)
+    assert means[0.0] == pytest.approx(6.0 * 2 / (1 + math.e), rel=0.03)
+    assert means[2.0] == pytest.approx(6.0 * 2 / (1 + math.exp(-1)), rel=0.03)
 
 
 @pytest.mark.parametrize("rate", [700.0, 800.0, 5000.0])
@@ -528,7 +558,8 @@ def test_draw_arrivals_very_active_users_hit_the_cap(rate):
     """Regression: Poisson(lam) by inversion from exp(-lam) underflowed for lam >~ 745 (gave 1 request)."""
     activity = np.full(50, rate, np.float32)
     out = np.zeros(50, np.int32)
-    K.draw_arrivals(np.int64(1), np.int64(0), np.int64(0), np.int64(1), activity, np.ones(50, np.bool_), out)
+    K.draw_arrivals(np.int64(1), np.int64(0), np.int64(0), np.int64(1), activity, np.ones(50, np.bool_), np.zeros(50),
+                    0.0, 0.0, out)
     want = ref.draw_arrivals(1, 0, 0, 1, activity, np.ones(50, np.bool_))
     assert (out == want).all(), (
         f"draw_arrivals with activity/ticks_per_day = {rate}: expected {K.MAX_REQUESTS_PER_TICK} requests "
@@ -542,8 +573,9 @@ def test_draw_returns_matches_twin(seed, day):
     sat = r.normal(0, 1.5, 300)
     sat[:2] = (-50.0, 50.0)
     out = np.zeros(300, np.bool_)
-    K.draw_returns(np.int64(seed), np.int64(day), sat, BCFG.return_b, BCFG.return_v, out)
-    np.testing.assert_array_equal(out, ref.draw_returns(seed, day, sat, BCFG.return_b, BCFG.return_v))
+    ref_s = BCFG.satisfaction_ref
+    K.draw_returns(np.int64(seed), np.int64(day), sat, BCFG.return_b, BCFG.return_v, ref_s, out)
+    np.testing.assert_array_equal(out, ref.draw_returns(seed, day, sat, BCFG.return_b, BCFG.return_v, ref_s))
     assert not out[0] and out[1] and 0 < out.mean() < 1
 
 
@@ -558,8 +590,8 @@ def test_arrivals_and_returns_thread_count_independent():
         numba.set_num_threads(threads)
         a = np.zeros(5000, np.int32)
         b = np.zeros(5000, np.bool_)
-        K.draw_arrivals(np.int64(4), np.int64(2), np.int64(1), np.int64(4), activity, returned, a)
-        K.draw_returns(np.int64(4), np.int64(2), sat, 1.0, 2.0, b)
+        K.draw_arrivals(np.int64(4), np.int64(2), np.int64(1), np.int64(4), activity, returned, sat, 1.0, 0.5, a)
+        K.draw_returns(np.int64(4), np.int64(2), sat, 1.0, 2.0, 0.5, b)
         outs.append((a, b))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     np.testing.assert_array_equal(outs[0][1], outs[1][1])

@@ -33,7 +33,8 @@ def test_reference_index_covers_every_kernel_module():
             "ranker._score_kernels": "score", "ranker._vector_ir": "score", "ranker._explore_kernels": "explore",
             "sim.loop": "engine",
             "ranker.score": "score", "ranker.signals": "signals", "ranker._tree_kernels": "trees",
-            "sim.behavior_batch": "behavior", "sim.world": "world", "sim.creators": "creators"}
+            "sim.behavior_batch": "behavior", "sim.world": "world", "sim.creators": "creators",
+            "sim.users": "users"}
     modules = {m for m, _ in _kernels()}
     missing = sorted(modules - set(area))
     assert not missing, f"kernel modules without a reference section: {missing}"

@@ -131,6 +131,8 @@ TWINS = {
     "sim.creators.effort_probability": ("tests/test_creators.py", "test_realise_posts_matches_twin", "realise_posts"),
     "sim.creators.realise_posts": ("tests/test_creators.py", "test_realise_posts_matches_twin", "realise_posts"),
     "sim.creators._creator_day": ("tests/test_creators.py", "test_end_of_day_matches_twin", "end_of_day"),
+    "sim.users.end_of_day": ("tests/test_users.py", "test_end_of_day_matches_twin", "end_of_day"),
+    "sim.users._drifted": ("tests/test_users.py", "test_end_of_day_matches_twin", "end_of_day"),
     "sim.engine._log_mask": ("tests/test_wiring.py", "test_log_sampling_draws_afresh_each_day", "ref.uniform"),
     "sim.metrics._tick_kernel": ("tests/test_engine_kernels.py", "test_metrics_tick_kernel_matches_twin",
                                  "tick_sums"),

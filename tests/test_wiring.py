@@ -165,8 +165,9 @@ def ref_stream():
 def test_logged_requests_differ_across_days(tmp_path):
     """Sampling does not change the run, so a full log names every request; a user's k-th
     request of a tick is logged on one day independently of whether it was on another."""
-    simulate(tiny(days=3), tmp_path / "all", progress=False)
-    simulate(tiny(days=3, log_sample=0.5), tmp_path / "half", progress=False)
+    # nearly everyone returns every day (return_b 5: a 99 % return), so most requests recur on all three days
+    simulate(tiny(days=3, behavior={"return_b": 5.0}), tmp_path / "all", progress=False)
+    simulate(tiny(days=3, log_sample=0.5, behavior={"return_b": 5.0}), tmp_path / "half", progress=False)
     full, half = events(tmp_path / "all"), events(tmp_path / "half")
     req = full.drop_duplicates("request_id")[["day", "tick", "user_id", "request_id"]].copy()
     req["k"] = req.groupby(["day", "tick", "user_id"])["request_id"].rank().astype(int)
