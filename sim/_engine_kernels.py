@@ -175,6 +175,38 @@ class RetrievalPools(NamedTuple):
     creator_videos: np.ndarray  # int32: each creator's posts, newest first
 
 
+# serve_tick's candidates: probed (not in the seen filter), not probed yet, or dropped (in it)
+CAND_PROBED, CAND_UNPROBED, CAND_DROPPED = 0, 1, 2
+
+
+@njit(inline="always", **JIT)
+def stamp_unprobed(req_id):
+    """Scratch stamp of a candidate of request ``req_id`` not probed yet (negative, unlike any request id)."""
+    return -2 - 2 * req_id
+
+
+@njit(inline="always", **JIT)
+def stamp_seen(req_id):
+    """Scratch stamp of a video of request ``req_id`` probed and found in the seen filter."""
+    return -3 - 2 * req_id
+
+
+@njit(**JIT)
+def _probe_all(cand, src, pending, n, seen_bits, seen_ptr, u, seen_k):
+    """Probe every unprobed candidate; drop the dropped and the seen, keeping the order. Returns the new ``n``."""
+    w = 0
+    for i in range(n):
+        st = pending[i]
+        if st == CAND_UNPROBED:
+            st = CAND_DROPPED if seen_has(seen_bits, seen_ptr, u, cand[i], seen_k) else CAND_PROBED
+        if st == CAND_PROBED:
+            cand[w] = cand[i]
+            src[w] = src[i]
+            pending[w] = CAND_PROBED
+            w += 1
+    return w
+
+
 @njit(**JIT)
 def follow_find(f_ptr, f_n, f_cre, u, c):
     """Slot of creator ``c`` in user ``u``'s sorted follow list, or -1."""
@@ -288,9 +320,10 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
         never a candidate, so no video is served twice to a user. ``request_stamps``
         (threads, n_videos) and ``regular_marks`` (threads, n_creators) are per-thread
         scratch (rows indexed by thread id) whose contents never affect results, as long
-        as no entry equals a request id of this tick:
-        ``settings.first_request_id`` + the tick's requests must stay below 2**31 (the
-        engine starts over from 0 with cleared scratch before it would not). A video is
+        as no entry equals a request id ``r`` of this tick, nor ``-2 - 2r`` or ``-3 - 2r``
+        (:func:`stamp_unprobed`, :func:`stamp_seen`): ``settings.first_request_id`` + the
+        tick's requests must stay below 2**30 (the engine starts over from 0 with cleared
+        scratch before it would not). A video is
         masked (never a candidate) where ``base_score`` is ``-inf``; ``boost`` must be
         finite (PolicyAction refuses a boost that is not).
     pools : RetrievalPools
@@ -343,12 +376,16 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
-        stamp = request_stamps[tid]  # stamp[v] == req_id: v is already a candidate of this request
+        # stamp[v], for the request r being gathered: r, v is a candidate (probed: not in the seen filter);
+        # stamp_unprobed(r), v is a candidate not probed yet; stamp_seen(r), v was probed and is in the
+        # filter (not a candidate); anything else, v was not met yet in this request
+        stamp = request_stamps[tid]
         regular_mark = regular_marks[tid]  # regular_mark[c] == req_id: the user is a regular reader of creator c
         cand = np.empty(n_cand_max, np.int32)
         src = np.empty(n_cand_max, np.uint8)
         scores = np.empty(n_cand_max, np.float64)
         newflag = np.empty(n_cand_max, np.bool_)
+        pending = np.empty(n_cand_max, np.uint8)  # CAND_PROBED, CAND_UNPROBED or CAND_DROPPED
         sel_f = np.empty(2 * n_cand_max + 32, np.float64)  # top-k scratch
         sel_u = np.empty(n_cand_max + slate_size + 1, np.uint32)
         topic_cdf = np.empty(n_topics, np.float64)
@@ -366,6 +403,8 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
         for r in range(request_counts[u]):
             req_id = first_request_id + row_off[ui] // slate_size + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
+            unprobed_id = stamp_unprobed(req_id)
+            seen_id = stamp_seen(req_id)
             n = 0
             nf = follow_count[u]
             lo = follow_ptr[u]
@@ -385,22 +424,28 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                         c = follow_creator[j]
                         for q in range(creator_ptr[c], creator_ptr[c + 1]):
                             v = creator_videos[q]
-                            if (stamp[v] != req_id and video_record[v, 0] > -np.inf
-                                    and not seen_has(seen_bits, seen_ptr, u, v, seen_k)):
+                            if stamp[v] != req_id and video_record[v, 0] > -np.inf:
+                                if seen_has(seen_bits, seen_ptr, u, v, seen_k):
+                                    stamp[v] = seen_id
+                                    continue
                                 stamp[v] = req_id
                                 cand[n] = v
                                 src[n] = SOURCE_FOLLOW
+                                pending[n] = CAND_PROBED
                                 n += 1
                                 break
-            # 2. opened shares in the inbox
+            # 2. opened shares in the inbox (probed later, only if they reach the slate: a video the
+            # filter holds is dropped then, which leaves the same candidates as dropping it now)
             for i in range(n_inbox):
                 v = inbox[u, i]
-                if (v >= 0 and stamp[v] != req_id and video_record[v, 0] > -np.inf
-                        and not seen_has(seen_bits, seen_ptr, u, v, seen_k)):
-                    stamp[v] = req_id
-                    cand[n] = v
-                    src[n] = SOURCE_SHARE
-                    n += 1
+                if v >= 0 and video_record[v, 0] > -np.inf:
+                    s = stamp[v]
+                    if s != req_id and s != unprobed_id and s != seen_id:
+                        stamp[v] = unprobed_id
+                        cand[n] = v
+                        src[n] = SOURCE_SHARE
+                        pending[n] = CAND_UNPROBED
+                        n += 1
             # 3. interest retrieval: topics drawn from the logged topic plays (+1 smoothing)
             if n_interest > 0:
                 tot = 0.0
@@ -425,25 +470,48 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                         x = (uniform(rkey, 2 + 2 * i) if j == 0
                              else uniform(rkey, DRAW_DEEPER0 + INTEREST_TRIES * i + j))
                         v = topic_videos[topic_ptr[t] + int(x * m)]
-                        if stamp[v] == req_id:
+                        s = stamp[v]
+                        if s == req_id:
                             break
-                        if not seen_has(seen_bits, seen_ptr, u, v, seen_k):
-                            stamp[v] = req_id
-                            cand[n] = v
-                            src[n] = SOURCE_INTEREST
-                            n += 1
-                            break
+                        if s == unprobed_id:
+                            # an inbox candidate not probed yet: whether the pick ends here depends
+                            # on whether it is a candidate, so probe it now
+                            i_c = 0
+                            while i_c < n - 1 and (cand[i_c] != v or pending[i_c] != CAND_UNPROBED):
+                                i_c += 1
+                            if not seen_has(seen_bits, seen_ptr, u, v, seen_k):
+                                stamp[v] = req_id
+                                pending[i_c] = CAND_PROBED
+                                break
+                            stamp[v] = seen_id
+                            pending[i_c] = CAND_DROPPED
+                        elif s != seen_id:
+                            if not seen_has(seen_bits, seen_ptr, u, v, seen_k):
+                                stamp[v] = req_id
+                                cand[n] = v
+                                src[n] = SOURCE_INTEREST
+                                pending[n] = CAND_PROBED
+                                n += 1
+                                break
+                            stamp[v] = seen_id
                         if m == size:
                             break
             # 4. the fresh pool
             if n_fresh_pool > 0:
                 for i in range(n_fresh):
                     v = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
-                    if stamp[v] != req_id and not seen_has(seen_bits, seen_ptr, u, v, seen_k):
-                        stamp[v] = req_id
+                    s = stamp[v]
+                    # not probed now either (as the inbox); one met before is no new candidate,
+                    # whether it turns out to be one or to be seen
+                    if s != req_id and s != unprobed_id and s != seen_id:
+                        stamp[v] = unprobed_id
                         cand[n] = v
                         src[n] = SOURCE_FRESH
+                        pending[n] = CAND_UNPROBED
                         n += 1
+            if inv_temperature > 0.0:
+                # Plackett-Luce weighs every candidate: probe all, drop the seen (order kept)
+                n = _probe_all(cand, src, pending, n, seen_bits, seen_ptr, u, seen_k)
             # score
             for i in range(n):
                 v = cand[i]
@@ -451,13 +519,30 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                 rr = 1.0 if regular_mark[packed_creator(packed)] == req_id else 0.0
                 scores[i] = (video_record[v, 0] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
                              + weight_regular_reader * rr)
+                if pending[i] == CAND_DROPPED:
+                    scores[i] = -np.inf  # masked: as if never a candidate (the top k is a set, ties by id)
                 newflag[i] = packed_is_new(packed)
             if inv_temperature > 0.0:
                 m = plackett_luce_pos(scores, newflag, n, slate_size, quota_slots, inv_temperature,
                                       key_from(xkey_u, tick * MAX_REQUESTS_PER_TICK + r), w_pl, sel_u, prob)
                 chosen = sel_u[:slate_size]
             else:
-                chosen, m = topk_quota_pos(scores, cand, newflag, n, slate_size, quota_slots, sel_f, sel_u)
+                # the top k, probing only what reaches it: a chosen candidate the filter holds is
+                # masked and the top k taken again, until every chosen one has been probed
+                while True:
+                    chosen, m = topk_quota_pos(scores, cand, newflag, n, slate_size, quota_slots, sel_f, sel_u)
+                    again = False
+                    for p in range(m):
+                        ci = chosen[p]
+                        if pending[ci] == CAND_UNPROBED:
+                            if seen_has(seen_bits, seen_ptr, u, cand[ci], seen_k):
+                                pending[ci] = CAND_DROPPED
+                                scores[ci] = -np.inf
+                                again = True
+                            else:
+                                pending[ci] = CAND_PROBED
+                    if not again:
+                        break
             # serve
             row0 = row_off[ui] + r * slate_size
             for p in range(slate_size):

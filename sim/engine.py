@@ -37,7 +37,7 @@ from sim.seen import filter_blocks, n_hashes, new_filter
 from sim.world import build_world
 
 FOLLOW_HEADROOM = 16  # extra follow slots per user beyond the initial follows
-STAMP_LIMIT = 2**31 - 1  # request ids in serve_tick's int32 scratch stamps stay below this
+STAMP_LIMIT = 2**30 - 1  # request ids r in serve_tick's int32 scratch stamps stay below this (-3 - 2r fits too)
 AFFINITY_STRENGTH = 5.0  # pseudo-impressions smoothing the logged topic affinity
 
 

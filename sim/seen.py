@@ -1,7 +1,11 @@
 r"""What each user has been served: a per-user blocked Bloom filter, so no video is served twice.
 
 The feed loop asks, for every candidate of a request, whether the user was
-already served that video at any time in the run, and excludes it if so.
+already served that video at any time in the run, and excludes it if so
+(``sim._engine_kernels.serve_tick`` asks it of a followed creator's post and an
+interest pick as it gathers them, since the answer decides which post or pick
+comes next, and of an inbox share or a fresh post only when it reaches the slate:
+the same candidates, fewer questions).
 Keeping every (user, video) pair exactly would take 4 bytes per impression
 and a lookup structure per user; a Bloom filter answers the same question in
 about ``bits_per_item / 8`` bytes per impression with **no false negatives**

@@ -52,7 +52,9 @@ class Shape:
     empty_fresh: bool = False
     empty_topics: tuple = ()  # topics with no retrieval pool
     ties: bool = False  # quantized scores with many exact ties
-    stale_stamps: bool = False  # stamps hold old request ids from earlier ticks
+    stale_stamps: bool = False  # stamps hold old request ids from earlier ticks (and their other stamps, negative)
+    inbox_top: bool = False  # inbox shares are among the best posts of their topic (interest picks meet them)
+    seen_inbox_fresh: float = 0.0  # share of each user's inbox and of the fresh pool served to them before the tick
     w_aff: float = 0.7
     w_rr: float = 0.4
     aff_strength: float = 0.0  # > 0: affinity logged from ut_imps / ut_plays (as the engine runs); 0: ``aff`` given
@@ -146,9 +148,14 @@ def make_case(sh: Shape):
     np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
     # videos served before this tick: random, or the best of each topic
     top = np.concatenate([tp_vid[tp_ptr[t]:tp_ptr[t] + 2 * sh.top_m] for t in range(T)]).astype(np.int64)
+    if sh.inbox_top and top.size:
+        inbox[:, :sh.n_inbox] = np.where(inbox[:, :sh.n_inbox] >= 0, r.choice(top, (U, sh.n_inbox)), -1)
     for u in range(U):
         pick = r.choice(top, min(sh.n_seen, top.size), replace=False) if sh.seen_top and top.size \
             else r.integers(0, V, r.binomial(sh.n_seen, 0.6))
+        if sh.seen_inbox_fresh > 0:
+            mine = np.concatenate([inbox[u, :sh.n_inbox][inbox[u, :sh.n_inbox] >= 0], fresh_vid])
+            pick = np.concatenate([pick, mine[r.random(mine.size) < sh.seen_inbox_fresh]])
         for v in pick:
             seen_add(seen_bits, seen_ptr, u, int(v), sh.seen_k)
 
@@ -161,7 +168,8 @@ def make_case(sh: Shape):
     stamps = np.full((numba.config.NUMBA_NUM_THREADS, V), -1, np.int32)
     cmarks = np.full((numba.config.NUMBA_NUM_THREADS, C), -1, np.int32)
     if sh.stale_stamps:  # scratch left over from earlier ticks must not matter
-        stamps[:] = r.integers(0, stamp_base, stamps.shape)
+        # a request r of an earlier tick leaves r, -2 - 2r or -3 - 2r (K.stamp_unprobed, K.stamp_seen)
+        stamps[:] = r.integers(-2 * stamp_base - 1, stamp_base, stamps.shape)
         cmarks[:] = r.integers(0, stamp_base, cmarks.shape)
 
     settings = K.ServeSettings(
@@ -287,6 +295,16 @@ SHAPES = {
                                  slate=6),
     "strong_satiation": Shape(seed=23, satiation=0.8, n_users=8, n_videos=60, max_requests=4, n_topics=2),
     "no_satiation_fresh_day": Shape(seed=24, satiation=0.0, day_counts=False),
+    # inbox shares and fresh posts are candidates probed only if they reach the slate; here many
+    # were served before, and interest picks meet unprobed inbox shares (probed then)
+    "unprobed_inbox_fresh": Shape(seed=23, n_videos=60, n_inbox=6, inbox_top=True, seen_inbox_fresh=0.5, top_m=3,
+                                  n_interest=8, n_fresh=8, max_requests=4, n_users=10, stale_stamps=True),
+    "unprobed_inbox_fresh_quota": Shape(seed=24, n_videos=60, n_inbox=6, inbox_top=True, seen_inbox_fresh=0.6,
+                                        top_m=3, n_interest=8, n_fresh=8, max_requests=4, n_users=10, n_quota=2,
+                                        p_new=0.2, slate=5),
+    "unprobed_inbox_fresh_explore": Shape(seed=25, n_videos=60, n_inbox=6, inbox_top=True, seen_inbox_fresh=0.5,
+                                          top_m=3, n_interest=8, n_fresh=8, max_requests=4, n_users=10,
+                                          temperature=0.5, n_quota=1),
     "many_requests_wide": Shape(seed=15, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
                                 max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5),
 }
@@ -733,3 +751,23 @@ def test_serve_tick_never_serves_a_video_twice(name):
                 for v in [tp_vid[i]]}
         interest = out_u[served, K.U_SOURCE] == K.SOURCE_INTEREST
         assert max(rank[int(v)] for v in videos[interest]) >= sh.top_m
+
+
+@pytest.mark.parametrize("name", [n for n in SHAPES if n.startswith("unprobed_")])
+def test_unprobed_cases_reach_their_paths(name):
+    """The cases of candidates probed late hold what they are for: inbox shares and fresh posts the
+    user's filter holds, and inbox shares among their topic's best (where interest picks meet them)."""
+    sh = SHAPES[name]
+    case = make_case(sh)
+    st, pools = case["state"], case["pools"]
+    seen_inbox = seen_fresh = inbox_in_windows = 0
+    for u in case["users"]:
+        row = st["inbox"][u, :sh.n_inbox]
+        row = row[row >= 0]
+        seen_inbox += sum(seen_has(st["seen_bits"], st["seen_ptr"], int(u), int(v), sh.seen_k) for v in row)
+        seen_fresh += sum(seen_has(st["seen_bits"], st["seen_ptr"], int(u), int(v), sh.seen_k)
+                          for v in pools.fresh_videos)
+        t = case["world"].video_topic[row]
+        inbox_in_windows += sum(v in pools.topic_videos[pools.topic_ptr[x]:pools.topic_ptr[x] + 8 * sh.top_m]
+                                for v, x in zip(row, t))
+    assert seen_inbox >= 5 and seen_fresh >= 10 and inbox_in_windows >= 10, (seen_inbox, seen_fresh, inbox_in_windows)
