@@ -780,7 +780,7 @@ def affinity_row_into(imp, plays, strength, out):
         if i == 0.0:
             out[t] = 0.0  # exactly the prior: log(1)
         else:
-            out[t] = np.float32(np.log((np.float64(plays[t]) + strength * pbar) / (pbar * (i + strength))))
+            out[t] = np.float32(math.log((np.float64(plays[t]) + strength * pbar) / (pbar * (i + strength))))
 
 
 @njit(**PJIT)

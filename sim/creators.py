@@ -97,6 +97,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from ranker._numba import JIT, PJIT, njit, prange
@@ -136,7 +138,7 @@ class CreatorConfig(Section):
 @njit(**JIT)
 def effort_probability(post_potential, effort_slope, motivation):
     r"""Probability that a potential post is realised: :math:`1 / (1 + (K - 1) e^{-k m})`, in (0, 1]."""
-    return 1.0 / (1.0 + (post_potential - 1.0) * np.exp(-effort_slope * motivation))
+    return 1.0 / (1.0 + (post_potential - 1.0) * math.exp(-effort_slope * motivation))
 
 
 @njit(**PJIT)
@@ -183,12 +185,12 @@ def _creator_day(seed, day, reach, active, params, motivation, baseline, quit_da
             continue
         r = reach[c]
         if r == r and mean > 0.0:  # compared today
-            x = np.log((r + eps * mean) / ((1.0 + eps) * mean))
+            x = math.log((r + eps * mean) / ((1.0 + eps) * mean))
             standing[c] = x
             s = x - w_own * baseline[c]
             motivation[c] = (1.0 - rho_m) * motivation[c] + rho_m * s
             baseline[c] = (1.0 - rho_z) * baseline[c] + rho_z * x
-        h = 1.0 / (1.0 + np.exp(-(quit_b - quit_k * motivation[c])))
+        h = 1.0 / (1.0 + math.exp(-(quit_b - quit_k * motivation[c])))
         if uniform(key(seed, STREAM_CREATOR, c, day, 0), 0) < h:
             quit_day[c] = day
 

@@ -80,6 +80,9 @@ TWINS = {
     "ranker.signals._signals_kernel": ("tests/test_signals.py", "test_compute_signals_matches_slow_twin", "signals"),
     "ranker.signals.affinity_row_into": ("tests/test_signals.py", "test_user_affinity_matches_slow_twin", "affinity"),
     "ranker.signals._affinity_kernel": ("tests/test_signals.py", "test_user_affinity_matches_slow_twin", "affinity"),
+    "sim._engine_kernels._probe_all": _SERVE,  # serve_tick's late probes (Plackett-Luce slates)
+    "sim._engine_kernels.stamp_unprobed": _SERVE,
+    "sim._engine_kernels.stamp_seen": _SERVE,
     "sim._engine_kernels.follow_find": ("tests/test_engine_kernels.py", "test_follow_find_matches_twin", "follow_find"),
     "sim._engine_kernels.follow_insert": ("tests/test_engine_kernels.py",
                                           "test_follow_insert_matches_twin_sorted_and_capped", "follow_insert"),
