@@ -141,6 +141,11 @@ def effort_probability(post_potential, effort_slope, motivation):
     return 1.0 / (1.0 + (post_potential - 1.0) * math.exp(-effort_slope * motivation))
 
 
+def effort_probabilities(post_potential, effort_slope, motivation):
+    """:func:`effort_probability` of an array of motivations (NumPy; for the run's pinned-effort warning)."""
+    return 1.0 / (1.0 + (post_potential - 1.0) * np.exp(-effort_slope * np.asarray(motivation, np.float64)))
+
+
 @njit(**PJIT)
 def realise_posts(seed, day, post_potential, effort_slope, motivation, quit_day, video_creator, video_slot,
                   lo, hi, out):

@@ -598,7 +598,7 @@ class _DynamicsWatch:
         if self.n_day0 > 0 and n < 0.1 * self.n_day0 and self.collapse_day is None:
             self.collapse_day = day
         if self.wc.post_potential > 1.0 and n > 0 and self.saturated_day is None:
-            p = CR.effort_probability(float(self.wc.post_potential), float(self.ccfg.effort_slope), motivation[alive])
+            p = CR.effort_probabilities(float(self.wc.post_potential), float(self.ccfg.effort_slope), motivation[alive])
             if np.count_nonzero(p >= CR.SATURATED_EFFORT) > 0.5 * n:
                 self.saturated_day = day
 

@@ -46,6 +46,9 @@ def test_realise_posts_matches_twin(seed, day, potential, slope):
     for m in (-3.0, 0.0, 0.7, 40.0):
         assert CR.effort_probability(potential, slope, m) == pytest.approx(ref.effort_probability(potential, slope, m),
                                                                            rel=1e-14)
+    ms = np.array([-3.0, 0.0, 0.7, 40.0])
+    np.testing.assert_allclose(CR.effort_probabilities(potential, slope, ms),
+                               [ref.effort_probability(potential, slope, m) for m in ms], rtol=1e-14)
     # posts of creators who quit before the day never appear; of the rest about 1 / potential at neutral motivation
     gone = np.isin(creator, np.flatnonzero(quit_day < day))
     assert not out[lo:hi][gone[lo:hi]].any()
