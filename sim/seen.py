@@ -147,14 +147,21 @@ def _slot(ptr, u, v):
 
 
 @njit(**JIT)
+def _bit(g, i):
+    """``(g, p)``: the ``i``-th of a video's bits, ``p`` in 0..511 of its block; ``g`` is remixed every 7th
+    bit (seven 9-bit positions per 64-bit hash). ``seen_has`` and ``seen_add`` walk the same bits."""
+    j = i % 7
+    if j == 0:
+        g = mix64(g + _GOLDEN)
+    return g, np.int64((g >> np.uint64(9 * j)) & np.uint64(511))
+
+
+@njit(**JIT)
 def seen_has(bits, ptr, u, v, k):
     """Whether video ``v`` may have been served to user ``u`` (never False for one that was)."""
     w0, g = _slot(ptr, u, v)
     for i in range(k):
-        j = i % 7
-        if j == 0:
-            g = mix64(g + _GOLDEN)
-        p = np.int64((g >> np.uint64(9 * j)) & np.uint64(511))
+        g, p = _bit(g, i)
         if (bits[w0 + (p >> 6)] >> np.uint64(p & 63)) & np.uint64(1) == np.uint64(0):
             return False
     return True
@@ -165,8 +172,5 @@ def seen_add(bits, ptr, u, v, k):
     """Record that video ``v`` was served to user ``u``."""
     w0, g = _slot(ptr, u, v)
     for i in range(k):
-        j = i % 7
-        if j == 0:
-            g = mix64(g + _GOLDEN)
-        p = np.int64((g >> np.uint64(9 * j)) & np.uint64(511))
+        g, p = _bit(g, i)
         bits[w0 + (p >> 6)] |= np.uint64(1) << np.uint64(p & 63)

@@ -103,6 +103,7 @@ TWINS = {
     "sim.seen.seen_add": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
     "sim.seen.seen_has": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
     "sim.seen._slot": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
+    "sim.seen._bit": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
     "sim.behavior._sigmoid": _IMPRESSION,
     "sim.behavior._bernoulli": _IMPRESSION,
     "sim.behavior._log_affinity": _IMPRESSION,
