@@ -61,6 +61,9 @@ STREAM_LOG = 9
 STREAM_FOLLOW = 10
 STREAM_EXPLORE = 11
 STREAM_CREATOR = 12  # creators' daily quit draws (sim.creators)
+STREAM_SELLER = 13  # which creators sell, their product's price and quality (sim.sellers)
+STREAM_COMMERCE = 14  # purchases, returns, complaints and ratings per impression (sim.sellers)
+STREAM_LIVE = 15  # live schedules per creator and day, reservations per follower (sim.live)
 
 
 @njit(**JIT)

@@ -5,7 +5,9 @@ Sections: ``[world]`` (:class:`sim.world.WorldConfig`), ``[behavior]``
 ``[weights]`` (:class:`ranker.score.ScoreWeights`), ``[policy]``
 (:class:`PolicyConfig`), ``[ranker]`` (:class:`RankerConfig`), ``[run]``
 (:class:`RunConfig`), ``[loop]`` (:class:`LoopConfig`, left out of a written
-config while at its defaults) and ``[creators]`` (:class:`sim.creators.CreatorConfig`). Every field has a
+config while at its defaults), ``[creators]`` (:class:`sim.creators.CreatorConfig`), ``[live]``
+(:class:`sim.live.LiveConfig`) and ``[sellers]`` (:class:`sim.sellers.SellerConfig`), the last two
+off by default and, like ``[loop]``, left out of a written config while at their defaults. Every field has a
 default: the embedded default world is ``Config()``. A bad value fails before
 any work starts, naming the field, the value and what is allowed; unknown keys
 are errors.
@@ -30,6 +32,8 @@ from ranker.policies import REGISTRY, make_policy
 from ranker.score import ScoreWeights
 from sim.behavior import BehaviorConfig
 from sim.creators import CreatorConfig
+from sim.live import LiveConfig
+from sim.sellers import SellerConfig
 from sim.world import WorldConfig
 
 
@@ -234,11 +238,14 @@ class Config(Section):
     run: RunConfig = field(default_factory=RunConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     creators: CreatorConfig = field(default_factory=CreatorConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
+    sellers: SellerConfig = field(default_factory=SellerConfig)
 
     def check(self):
         for name, typ in (("world", WorldConfig), ("behavior", BehaviorConfig), ("feed", FeedConfig),
                           ("weights", ScoreWeights), ("policy", PolicyConfig), ("ranker", RankerConfig),
-                          ("run", RunConfig), ("loop", LoopConfig), ("creators", CreatorConfig)):
+                          ("run", RunConfig), ("loop", LoopConfig), ("creators", CreatorConfig),
+                          ("live", LiveConfig), ("sellers", SellerConfig)):
             if not isinstance(getattr(self, name), typ):
                 raise TypeError(f"The {name!r} parameter of Config must be a {typ.__name__}. Got {getattr(self, name)!r} instead.")
         # a policy parameter that rounds to no effect in this feed (a quota share below one slot) fails here,
@@ -264,8 +271,11 @@ class Config(Section):
 
     def to_dict(self) -> dict:
         d = super().to_dict()
-        if self.loop == LoopConfig():  # off: written as before the section existed
-            del d["loop"]
+        # off: written as before the section existed (a run's config.toml, and so its event files'
+        # metadata, stay byte for byte what they were)
+        for name, default in (("loop", LoopConfig()), ("live", LiveConfig()), ("sellers", SellerConfig())):
+            if getattr(self, name) == default:
+                del d[name]
         return d
 
     def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None,

@@ -28,13 +28,16 @@ from ranker.policies import REGISTRY
 from ranker.score import ScoreWeights
 from sim.behavior import BehaviorConfig
 from sim.creators import CreatorConfig
+from sim.live import LiveConfig
+from sim.sellers import SellerConfig
 from sim.config import (Config, ConfigError, FeedConfig, LoopConfig, PolicyConfig, RunConfig, load_config, parse_config,
                         write_config)
 from sim.world import WorldConfig
 
 #: TOML table name -> section class, as Config lays them out.
 SECTIONS = {"world": WorldConfig, "behavior": BehaviorConfig, "feed": FeedConfig, "weights": ScoreWeights,
-            "run": RunConfig, "loop": LoopConfig, "creators": CreatorConfig}
+            "run": RunConfig, "loop": LoopConfig, "creators": CreatorConfig, "live": LiveConfig,
+            "sellers": SellerConfig}
 
 
 def keys(cls) -> str:
@@ -333,13 +336,16 @@ def test_default_to_toml_round_trips():
     # every field is written out: the file beside a run's output is the whole resolved config
     data = tomllib.loads(text)
     for table, cls in SECTIONS.items():
-        if table == "loop":  # at its defaults (off) the section is left out: a run is written as before it
+        if table in ("loop", "live", "sellers"):  # at its defaults (off) the section is left out: a run is written as before it
             assert table not in data
             continue
         assert set(data[table]) == {f.name for f in _declared(cls)}
     assert data["policy"]["name"] == "none"
     on = tomllib.loads(c.replace(loop=LoopConfig(explore="plackett_luce")).to_toml())
     assert set(on["loop"]) == {f.name for f in _declared(LoopConfig)}
+    on = tomllib.loads(c.replace(live=LiveConfig(enabled=True), sellers=SellerConfig(enabled=True)).to_toml())
+    assert set(on["live"]) == {f.name for f in _declared(LiveConfig)}
+    assert set(on["sellers"]) == {f.name for f in _declared(SellerConfig)}
 
 
 def test_non_default_config_round_trips():
