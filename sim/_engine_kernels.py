@@ -43,6 +43,7 @@ N_VC = 14
 # Output row columns.
 I_VIDEO, I_USER, I_REQ, I_EVICTED = 0, 1, 2, 3
 N_I = 4
+I_LIVE = 4  # the live session of a live row (sim.live), in the rows of a run with live sessions on
 F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF, F_PROP = 0, 1, 2, 3, 4, 5
 N_F = 6
 # F_PROP: the position's propensity given the positions above (1 when serving the top k)

@@ -53,6 +53,8 @@ class RunResult:
     timings: dict = field(default_factory=dict)
     #: What went wrong with the run's dynamics, each with the day it happened (see :func:`dynamics_warnings`).
     warnings: list = field(default_factory=list)
+    #: With ``[sellers]`` on: the last day's seller assessment (``sellers.csv``, :mod:`sim.sellers`).
+    sellers: object = None
 
     @property
     def impressions_per_second(self) -> float:
@@ -260,6 +262,8 @@ def _simulate_into(cfg: Config, out: Path, progress: bool, world) -> RunResult:
         res = _run(cfg, tmp, progress, world)
         data = json.dumps(res.metrics, indent=1, sort_keys=True, allow_nan=False)
         (tmp / "metrics.json").write_text(data + "\n")
+        if res.sellers is not None:
+            res.sellers.to_csv(tmp / "sellers.csv", index=False)
         (tmp / "INCOMPLETE").unlink()
     except BaseException as e:
         if isinstance(e, KeyboardInterrupt):
@@ -329,6 +333,13 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         looper = LoopLearner(cfg, w, learned, out)
     # ucb and thompson weigh each signal's uncertainty as the score weighs the signal
     w_policy = weight_vector(wts)
+    # sellers (sim.sellers): None when off, and then nothing below draws or changes for them
+    sellers = None
+    if cfg.sellers.enabled:
+        from sim.sellers import SellerState
+
+        sellers = SellerState(cfg.sellers, w, seed, warm, feed.new_creator_days)
+    session_creator = None
 
     # state
     fs = _FollowState(w, cfg)
@@ -425,6 +436,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 b_sub = learned.video_scores(sig, counters)
             else:
                 b_sub = w.video_quality[idx].astype(np.float64)
+            if sellers is not None and (shift := sellers.score_shift(cr)) is not None:
+                b_sub = b_sub + shift  # the seller assessment feeds commerce content's traffic (a policy input)
             is_new_sub = age_c < feed.new_creator_days
             pctx = PolicyContext(
                 seed=seed, day=day, tick=tick, n_videos=idx.size, creator_age_days=age_c,
@@ -499,6 +512,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             K.serve_tick(settings, world_arrays, state, pools, users, row_off, out_i, out_f, out_u, out_rec)
             K.apply_tick(out_i, out_f, out_u, out_rec, w.video_creator, w.video_post_day, np.int64(day),
                          np.int64(feed.breakout_days), video_counters, ccounts, (inbox, inbox_pos), user_day)
+            if sellers is not None:
+                sellers.tick(day, tick, t_days, out_i, out_u, out_f, session_creator)
             t_kernels += time.perf_counter() - t0
             stamp_base += n_rows // slate
             req_base += n_rows // slate
@@ -516,6 +531,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         # end of day: engagement decay, authoritative follower counts, satisfaction, creators' response
         fs.decay(bcfg.rr_decay, bcfg.rr_off)
         ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
+        if sellers is not None:
+            sellers.end_day(day, fs, ccounts[:, 1])
         had = user_day[:, 0] > 0
         # users' day (sim.users): satisfaction with novelty, interest drift, satiation reset
         novelty = float(day_novelty.sum())
@@ -556,6 +573,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     m = metrics.finalize(video_counters, quit_day, U, K.VC_EARLY_IMPRESSIONS, K.VC_IMPRESSIONS, K.VC_PLAYS_3S,
                          posted=realised)
     m.update(dyn.metrics(posts_by_day, motivation, quit_day))
+    if sellers is not None:
+        m.update(sellers.metrics(run.days))
     warns = dyn.messages()
     if progress:
         for msg in warns:
@@ -568,7 +587,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     timings["total_s"] = seconds
     if looper is not None:
         timings["feed_loop_s"] = seconds - t_world - looper.train_s
-    return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds, timings=timings, warnings=warns)
+    return RunResult(config=cfg, metrics=m, impressions=total_imps, seconds=seconds, timings=timings, warnings=warns,
+                     sellers=sellers.frame() if sellers is not None else None)
 
 
 class _DynamicsWatch:

@@ -33,6 +33,7 @@ import numpy as np
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker.params import Section, param
 from ranker.rng import STREAM_COMMERCE, STREAM_SELLER, key, normal, uniform
+from sim import _engine_kernels as K
 
 #: Assumed prior of the selling score's rates, worth ``prior_orders`` orders (a seller with no
 #: orders yet scores from these): mean rating, return rate, complaint rate.
@@ -46,6 +47,8 @@ REFERENCE_PERCENTILE = 90.0
 # Columns of commerce_tick's per-row output.
 O_VALUE, O_RETURNED, O_COMPLAINT, O_RATING = 0, 1, 2, 3
 N_O = 4
+#: Slots of a request in the purchase keys (slate_size <= 100 < this): slot = (tick * 64 + request) * 128 + position.
+SLATE_STRIDE = 128
 # Draw indices of a purchase key (seed, STREAM_COMMERCE, user, day, slot).
 D_BUY, D_RETURN, D_COMPLAINT, D_RATING = 0, 1, 2, 2  # the rating is normal(k, 2): uniforms 4 and 5
 
@@ -126,38 +129,46 @@ def _logit_draw(u, x):
 
 
 @njit(**PJIT)
-def commerce_tick(seed, day, tick, slate, max_requests, rows_user, rows_req, rows_pos, rows_creator, rows_play,
-                  rows_complete, rows_live_minutes, is_seller, price, product_quality, cp, out):
-    """Purchases of a tick's impressions, one row each (parallel over rows; rows are independent).
+def commerce_tick(seed, day, tick, out_i, out_u, out_f, video_creator, session_creator, is_seller, price,
+                  product_quality, cp, out):
+    """Purchases of a tick's impressions, one output row per feed row (parallel over rows, independent).
 
-    ``rows_creator`` is the impression's creator, or -1 for an empty slot. A video row
-    (``rows_live_minutes < 0``) may buy after a 3-second play: logit
-    ``buy_b + buy_q * quality + buy_complete * completed``; a live row (minutes >= 0, entered
-    when ``rows_play``) after entering: ``buy_b + 2 + buy_q * quality + buy_live * log(1 + minutes)``.
-    An order of value ``price[c]`` is then returned with probability
+    A video row (``out_i[row, I_VIDEO] >= 0``) of a seller's post may buy after a 3-second play:
+    logit ``buy_b + buy_q * quality + buy_complete * completed``. A live row
+    (``out_i[row, I_LIVE] >= 0``, a session of ``session_creator``) of a seller's room may buy after
+    entering (``U_PLAY``): logit ``buy_b + 2 + buy_q * quality + buy_live * log(1 + minutes)``, minutes
+    stayed ``F_WATCH / 60``. An order, of value ``price[c]``, is then returned with probability
     ``sigmoid(return_b - return_q * quality)``, draws a complaint with
     ``sigmoid(complaint_b - complaint_q * quality)`` and a rating
-    ``clip(round(4 + rating_q * quality + rating_noise * z), 1, 5)``.
-    Draws: key (seed, STREAM_COMMERCE, user, day, slot) with slot
-    ``(tick * max_requests + request) * slate + position`` (the behaviour's slot numbering).
+    ``clip(round(4 + rating_q * quality + rating_noise * z), 1, 5)`` (z standard normal).
+    Draws: key (seed, STREAM_COMMERCE, user, day, slot), slot ``(tick * MAX_REQUESTS_PER_TICK + request)
+    * slate + position`` (the behaviour's slot numbering), so policies share them.
     ``out`` (n_rows, N_O): value (0: no order), returned, complaint, rating (0: no order).
     """
-    for row in prange(rows_user.shape[0]):
+    n_rows = out_i.shape[0]
+    n_cols = out_i.shape[1]
+    for row in prange(n_rows):
         out[row, O_VALUE] = 0.0
         out[row, O_RETURNED] = 0.0
         out[row, O_COMPLAINT] = 0.0
         out[row, O_RATING] = 0.0
-        c = rows_creator[row]
-        if c < 0 or not is_seller[c] or not rows_play[row]:
+        v = out_i[row, K.I_VIDEO]
+        s = out_i[row, K.I_LIVE] if n_cols > K.I_LIVE else -1
+        if v >= 0:
+            c = video_creator[v]
+        elif s >= 0:
+            c = session_creator[s]
+        else:
+            continue
+        if not is_seller[c] or out_u[row, K.U_PLAY] == 0:
             continue
         q = product_quality[c]
-        minutes = rows_live_minutes[row]
-        if minutes < 0.0:
-            x = cp[CP_BUY_B] + cp[CP_BUY_Q] * q + cp[CP_BUY_COMPLETE] * rows_complete[row]
+        if v >= 0:
+            x = cp[CP_BUY_B] + cp[CP_BUY_Q] * q + cp[CP_BUY_COMPLETE] * out_u[row, K.U_COMPLETE]
         else:
-            x = cp[CP_BUY_B] + 2.0 + cp[CP_BUY_Q] * q + cp[CP_BUY_LIVE] * math.log1p(minutes)
-        slot = (tick * max_requests + rows_req[row]) * slate + rows_pos[row]
-        k0 = key(seed, STREAM_COMMERCE, rows_user[row], day, slot)
+            x = cp[CP_BUY_B] + 2.0 + cp[CP_BUY_Q] * q + cp[CP_BUY_LIVE] * math.log1p(out_f[row, K.F_WATCH] / 60.0)
+        slot = (tick * K.MAX_REQUESTS_PER_TICK + out_i[row, K.I_REQ]) * SLATE_STRIDE + out_u[row, K.U_POS]
+        k0 = key(seed, STREAM_COMMERCE, out_i[row, K.I_USER], day, slot)
         if not _logit_draw(uniform(k0, D_BUY), x):
             continue
         out[row, O_VALUE] = price[c]
@@ -301,3 +312,112 @@ def assess(cfg: SellerConfig, day: int, orders: dict, sellers: np.ndarray, regul
     return Assessment(creator_id=sellers.astype(np.int64), settlement_gmv=g, order_gmv=order_gmv[sellers],
                       effective_followers=e, gmv_score=gs, selling_score=ss, effective_followers_score=es,
                       seller_score=combine(cfg, gs, ss, es))
+
+
+class SellerState:
+    """The feed loop's side of selling (``sim.engine`` calls it only when ``[sellers] enabled``).
+
+    Per tick :meth:`tick` draws the tick's purchases (:func:`commerce_tick`) and keeps the orders;
+    per day :meth:`end_day` runs the assessment; :meth:`score_shift` is the assessment's feedback
+    into the ranker's score (``assessment_boost``); :meth:`metrics` the run's commerce metrics.
+    """
+
+    def __init__(self, cfg: SellerConfig, world, seed: int, warm: int, new_creator_days: int):
+        self.cfg, self.w, self.seed, self.warm, self.new_days = cfg, world, int(seed), int(warm), new_creator_days
+        C = world.n_creators
+        self.is_seller = np.zeros(C, np.bool_)
+        self.price = np.zeros(C, np.float64)
+        self.product_quality = np.zeros(C, np.float64)
+        draw_sellers(np.int64(seed), world.creator_quality, float(cfg.share), float(cfg.price_median),
+                     float(cfg.price_spread), float(cfg.product_quality_creator), self.is_seller, self.price,
+                     self.product_quality)
+        self.cp = cfg.commerce_params()
+        self.orders = Orders()
+        self.shift = np.zeros(C, np.float64)  # the assessment's score shift per creator (0: none yet)
+        self.assessment = None
+        self._buf = np.zeros((0, N_O), np.float64)
+        self.no_sessions = np.zeros(0, np.int32)
+
+    def tick(self, day, tick, t_days, out_i, out_u, out_f, session_creator=None):
+        n = out_i.shape[0]
+        if self._buf.shape[0] < n:
+            self._buf = np.zeros((max(n, int(self._buf.shape[0] * 1.25)), N_O), np.float64)
+        out = self._buf[:n]
+        sc = self.no_sessions if session_creator is None else session_creator
+        commerce_tick(np.int64(self.seed), np.int64(day), np.int64(tick), out_i, out_u, out_f, self.w.video_creator,
+                      sc, self.is_seller, self.price, self.product_quality, self.cp, out)
+        rows = np.flatnonzero(out[:, O_VALUE] > 0)
+        if rows.size == 0:
+            return
+        v = out_i[rows, K.I_VIDEO]
+        live = v < 0
+        c = np.where(live, sc[np.maximum(out_i[rows, K.I_LIVE], 0)] if live.any() else 0,
+                     self.w.video_creator[np.maximum(v, 0)])
+        from sim.metrics import creator_age_days
+
+        new = creator_age_days(self.w.creator_join_day[c], t_days) < self.new_days
+        o = out[rows]
+        self.orders.add(day=np.full(rows.size, day), user=out_i[rows, K.I_USER], seller=c, value=o[:, O_VALUE],
+                        returned=o[:, O_RETURNED] > 0, complaint=o[:, O_COMPLAINT] > 0, rating=o[:, O_RATING],
+                        new_seller=new, live=live)
+
+    def end_day(self, day, follows, regular_readers):
+        """The assessment of ``day`` (``follows``: the engine's follow state; ``regular_readers`` per creator)."""
+        C = self.w.n_creators
+        sellers = np.flatnonzero(self.is_seller & (self.w.creator_join_day <= day))
+
+        def counts(users, creators):
+            return buyer_followers(follows.ptr, follows.n, follows.cre, follows.rr, users.astype(np.int64),
+                                   creators.astype(np.int64), C)
+
+        self.assessment = assess(self.cfg, day, self.orders.arrays(), sellers, regular_readers, counts)
+        if self.cfg.assessment_boost > 0:
+            self.shift[:] = 0.0
+            self.shift[sellers] = self.cfg.assessment_boost * (self.assessment.seller_score - 50.0) / 50.0
+
+    def score_shift(self, creators):
+        """The assessment's shift of the ranker's score for posts (or rooms) of ``creators``; None when off."""
+        if self.cfg.assessment_boost <= 0:
+            return None
+        return self.shift[creators]
+
+    def frame(self):
+        """``sellers.csv``: the last day's assessment, one row per seller."""
+        return self.assessment.frame()
+
+    def metrics(self, days: int) -> dict:
+        """Commerce over the measured days (simulated days ``warm ..``)."""
+        from sim.metrics import _m
+
+        o = self.orders.arrays()
+        meas = o["day"] >= self.warm
+        val, ret, new, live = o["value"][meas], o["returned"][meas], o["new_seller"][meas], o["live"][meas]
+        settled = val * ~ret
+        d = o["day"][meas] - self.warm
+        gmv_order, gmv_settled = float(val.sum()), float(settled.sum())
+        a = self.assessment
+        joined = self.w.creator_join_day[a.creator_id] if a is not None else np.zeros(0)
+        is_new_seller = joined > 0
+        out = {
+            "sellers": _m(int(self.is_seller.sum()), "creators", "creators who sell (drawn from [sellers] share)"),
+            "orders": _m(int(val.size), "orders", "orders over the measured days"),
+            "gmv_order": _m(gmv_order, "yuan", "order GMV: the value of every order over the measured days"),
+            "gmv_settlement": _m(gmv_settled, "yuan", "settlement GMV: order GMV less returned (refunded) orders"),
+            "gmv_settlement_by_day": _m(np.bincount(d, weights=settled, minlength=days).astype(np.float64),
+                                        "yuan, per day", "settlement GMV of each measured day"),
+            "return_rate": _m(float(ret.mean()) if ret.size else float("nan"), "share of orders",
+                              "share of the measured days' orders returned and refunded"),
+            "new_seller_gmv_share": _m(float(settled[new].sum()) / gmv_settled if gmv_settled else float("nan"),
+                                       "share of GMV",
+                                       "new sellers' share of settlement GMV (seller younger than "
+                                       "feed.new_creator_days at the order)"),
+            "live_gmv_share": _m(float(settled[live].sum()) / gmv_settled if gmv_settled else float("nan"),
+                                 "share of GMV", "share of settlement GMV ordered in live rooms"),
+            "seller_score_mean": _m(float(a.seller_score.mean()) if a is not None and a.seller_score.size
+                                    else float("nan"), "score (0-100)", "mean seller score of the last assessment"),
+            "seller_score_mean_joined": _m(float(a.seller_score[is_new_seller].mean())
+                                           if a is not None and is_new_seller.any() else float("nan"),
+                                           "score (0-100)", "mean seller score of the last assessment, sellers who "
+                                           "joined during the run (warm-up included)"),
+        }
+        return out

@@ -42,6 +42,7 @@ from tests import reference_creators as creators  # noqa: E402  sim.creators: po
 from tests import reference_explore as explore  # noqa: E402  ranker._explore_kernels: Plackett-Luce slates
 from tests import reference_engine as engine  # noqa: E402  sim._engine_kernels: serve_tick, apply_tick, follows; sim.metrics: tick sums
 from tests import reference_policies as policies  # noqa: E402  ranker.policies: Thompson, traffic pools, FairCo
+from tests import reference_sellers as sellers  # noqa: E402  sim.sellers: sellers, purchases, the assessment
 from tests import reference_score as score  # noqa: E402  ranker._score_kernels: top-k, quota, batch scoring
 from tests import reference_signals as signals  # noqa: E402  ranker.signals: posteriors and log-lifts
 from tests import reference_trees as trees  # noqa: E402  ranker._tree_kernels and learn's running counters
@@ -49,4 +50,4 @@ from tests import reference_users as users  # noqa: E402  sim.users: satisfactio
 from tests import reference_world as world  # noqa: E402  sim.world: friend graph, follows
 
 SECTIONS = {"behavior": behavior, "creators": creators, "engine": engine, "explore": explore, "policies": policies,
-            "score": score, "signals": signals, "trees": trees, "users": users, "world": world}
+            "score": score, "sellers": sellers, "signals": signals, "trees": trees, "users": users, "world": world}

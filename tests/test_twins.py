@@ -98,6 +98,11 @@ TWINS = {
     "sim._engine_kernels.packed_creator": _SERVE,
     "sim._engine_kernels.packed_topic": _SERVE,
     "sim._engine_kernels.packed_is_new": _SERVE,
+    "sim.sellers.draw_sellers": ("tests/test_sellers.py", "test_draw_sellers_matches_twin", "ref.draw_sellers"),
+    "sim.sellers.commerce_tick": ("tests/test_sellers.py", "test_commerce_tick_matches_twin", "ref.commerce_tick"),
+    "sim.sellers._logit_draw": ("tests/test_sellers.py", "test_commerce_tick_matches_twin", "ref.commerce_tick"),
+    "sim.sellers.buyer_followers": ("tests/test_sellers.py", "test_buyer_followers_matches_twin",
+                                    "ref.buyer_followers"),
     "sim._engine_kernels.apply_tick": ("tests/test_engine_kernels.py", "test_apply_tick_matches_twin", "apply_tick"),
     # the seen filter: its bits against the twin's (block, bit) sets, and serve_tick against its twin
     "sim.seen.seen_add": ("tests/test_seen.py", "test_twin_sets_the_same_bits", "seen_positions"),
