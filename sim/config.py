@@ -82,7 +82,7 @@ class RunConfig(Section):
 
     seed: int = param(0, "int", 0, 2**63 - 1, doc="the one seed every random stream derives from")
     days: int = param(14, "int", 1, 3650, doc="measured days (after the warm-up); day 0 is the first measured day")
-    warmup_days: int = param(0, "int", 0, 365, doc="days simulated first under the baseline policy none, numbered -warmup_days to -1 and left out of every metric and of the event log (0: the run starts cold)")
+    warmup_days: int = param(0, "int", 0, 365, doc="days simulated first under the baseline policy none (and the configured ranker; a [loop] retrains through them), numbered -warmup_days to -1 and left out of every metric and of the event log (0: the run starts cold)")
     log_sample: float = param(1.0, "float", 0.0, 1.0, doc="fraction of requests whose impressions are logged (0 logs none)")
 
     def check(self):
@@ -252,21 +252,20 @@ class Config(Section):
         # where the slate size is known, before any run
         self.policy.policy().check_serving(self.feed.slate_size)
         lp = self.loop
-        if lp.measuring and self.run.warmup_days:
-            raise ValueError("The 'warmup_days' parameter of RunConfig must be 0 when the [loop] section measures or "
-                             f"retrains (the loop's days are not yet offset by a warm-up). Got {self.run.warmup_days} "
-                             "instead.")
         if lp.retraining:
             if self.ranker.kind == "oracle":
                 raise ValueError("The 'retrain_every' parameter of LoopConfig retrains a learned ranker; the oracle "
                                  f"ranker learns nothing. Got retrain_every = {lp.retrain_every} with ranker "
                                  "'oracle' instead (use ranker hand, learned:DIR or distilled:DIR).")
-            if lp.window_days > self.run.days:
-                raise ValueError(f"The 'window_days' parameter of LoopConfig must be at most the run's days "
-                                 f"({self.run.days}) when retraining. Got {lp.window_days} instead.")
-            if lp.retrain_every >= self.run.days:
-                raise ValueError(f"The 'retrain_every' parameter of LoopConfig must be below the run's days "
-                                 f"({self.run.days}), or no retrained model would ever serve. "
+            # the loop learns through the warm-up too (sim.loop), so the window may reach into it
+            if lp.window_days > self.run.simulated_days:
+                raise ValueError(f"The 'window_days' parameter of LoopConfig must be at most the run's simulated "
+                                 f"days ({self.run.simulated_days}: {self.run.warmup_days} warm-up + {self.run.days} "
+                                 f"measured) when retraining. Got {lp.window_days} instead.")
+            if lp.retrain_every >= self.run.simulated_days:
+                raise ValueError(f"The 'retrain_every' parameter of LoopConfig must be below the run's simulated "
+                                 f"days ({self.run.simulated_days}: {self.run.warmup_days} warm-up + {self.run.days} "
+                                 f"measured), or no retrained model would ever serve. "
                                  f"Got {lp.retrain_every} instead.")
 
     def to_dict(self) -> dict:

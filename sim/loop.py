@@ -25,6 +25,19 @@ recent window, so the model follows the feed it shapes rather than averaging
 over the run's whole history, and a retraining's cost does not grow with the
 run. Rows older than the window are dropped when the day ends.
 
+The warm-up
+-----------
+With ``[run] warmup_days`` :math:`W > 0` the loop keeps, retrains and serves
+through the warm-up as on any day (the warm-up runs the policy ``none``
+under the configured ranker): simulated days :math:`0 \ldots W - 1` are the
+warm-up, and retrainings, windows and draws are keyed by the simulated day,
+so a warm run is, day for day, the tail of a cold run as long. The measured
+days start with a model retrained :math:`W` times on the loop's own feed
+(its steady state) instead of the hand-set weights of a cold day 0. The
+per-day metrics below cover the measured days only; retrainings and models
+are numbered by the reported day (negative in the warm-up, as the event log
+numbers days).
+
 Training
 --------
 LightGBM LambdaRank, one query per request (:func:`ranker.learn.train`'s
@@ -110,7 +123,9 @@ class LoopLearner:
         self.out = out_dir
         self.cfg = cfg
         self.lp = cfg.loop
-        self.days = cfg.run.days
+        self.days = cfg.run.days  # measured days: the per-day metrics' length
+        self.warm = cfg.run.warmup_days  # simulated days 0 .. warm - 1 are the warm-up
+        self.sim_days = self.warm + self.days
         self.seed = cfg.run.seed
         self.names = resolve_features(self.lp.features)
         self.cols = np.array([_COL[n] for n in self.names])
@@ -191,15 +206,16 @@ class LoopLearner:
         from sim.metrics import gini
 
         n = int(self._day_video_imps.sum())
-        if n:
-            self.new_share[day] = self._day_new / n
-            self.vpi[day] = self._day_value / n
+        m = day - self.warm  # the reported day: the warm-up's days (m < 0) are in no metric
+        if n and m >= 0:
+            self.new_share[m] = self._day_new / n
+            self.vpi[m] = self._day_value / n
             live_imps = self._day_video_imps[self._live]
-            self.gini[day] = float(gini(live_imps.astype(np.float64)))
-            self.coverage[day] = float(np.count_nonzero(live_imps)) / max(live_imps.size, 1)
+            self.gini[m] = float(gini(live_imps.astype(np.float64)))
+            self.coverage[m] = float(np.count_nonzero(live_imps)) / max(live_imps.size, 1)
             top = max(1, int(np.ceil(0.01 * live_imps.size)))
-            self.top1[day] = float(np.sort(live_imps)[::-1][:top].sum()) / n
-            self.jaccard[day] = self._jaccard()
+            self.top1[m] = float(np.sort(live_imps)[::-1][:top].sum()) / n
+            self.jaccard[m] = self._jaccard()
         self._day_video_imps[:] = 0
         self._live[:] = False
         self._day_new, self._day_value = 0, 0.0
@@ -212,9 +228,10 @@ class LoopLearner:
         for d in [d for d in self.kept if d <= day - self.lp.window_days]:
             del self.kept[d]
         if self._eval_next is not None and self._eval_next[1] == day and day in self.kept:
-            self.ndcg_next[day], self.hand_ndcg_next[day] = self._ndcg(self._eval_next[0], self.kept[day])
+            if m >= 0:
+                self.ndcg_next[m], self.hand_ndcg_next[m] = self._ndcg(self._eval_next[0], self.kept[day])
             self._eval_next = None
-        if (day + 1) % self.lp.retrain_every == 0 and day + 1 < self.days and self.kept:
+        if (day + 1) % self.lp.retrain_every == 0 and day + 1 < self.sim_days and self.kept:
             t0 = time.perf_counter()
             model = self._train(day)
             self.train_s += time.perf_counter() - t0
@@ -302,10 +319,11 @@ class LoopLearner:
         last = np.flatnonzero(ts.day == day)
         report = evaluate(booster, ens, ts, last if last.size else np.arange(ts.n), np.arange(ts.n), lcfg,
                           self.cols)
-        report["loop"] = {"trained_after_day": day, "window_days": sorted(int(d) for d in self.kept),
+        rep = day - self.warm  # reported days (negative in the warm-up), as the event log numbers them
+        report["loop"] = {"trained_after_day": rep, "window_days": sorted(int(d) - self.warm for d in self.kept),
                           "ipw": lp.ipw, "ipw_max_weight": lp.ipw_max_weight if lp.ipw else None,
                           "note": "report['ndcg'] is on the window's last day, which the model trained on"}
-        self.retrains.append({"day": day, "rows": int(ts.n), "requests": int(sizes.size),
+        self.retrains.append({"day": rep, "rows": int(ts.n), "requests": int(sizes.size),
                               "top_shap": sorted(report["mean_abs_shap"].items(), key=lambda kv: -kv[1])[:5],
                               "pair_weights": {k: report["distillation"]["weights"][k]
                                                for k in ("affinity", "regular_reader")}})
@@ -315,7 +333,7 @@ class LoopLearner:
             from ranker.learn.model import MODEL_FILE, WEIGHTS_FILE
             from sim.events import DAY_DIGITS
 
-            d = self.out / "models" / f"after_day={day:0{DAY_DIGITS}d}"
+            d = self.out / "models" / f"after_day={rep:0{DAY_DIGITS}d}"
             d.mkdir(parents=True, exist_ok=True)
             (d / MODEL_FILE).write_text(booster.model_to_string())
             (d / WEIGHTS_FILE).write_text(json.dumps(report, indent=2, allow_nan=True) + "\n")
@@ -347,9 +365,10 @@ class LoopLearner:
                                                   "the kept requests of the first day it served"),
                 "loop_hand_ndcg10_next_day_by_day": _m(self.hand_ndcg_next, "NDCG@10",
                                                        "the hand-set weights' NDCG@10 on the same requests"),
-                "loop_retrainings": _m(len(self.retrains), "count", "retrainings in the run"),
+                "loop_retrainings": _m(len(self.retrains), "count", "retrainings in the run, the warm-up's included"),
                 "loop_train_rows_by_retraining": _m([r["rows"] for r in self.retrains], "impressions",
-                                                    "kept impressions each retraining read"),
+                                                    "kept impressions each retraining read (the warm-up's "
+                                                    "retrainings first)"),
             })
         return out
 

@@ -275,9 +275,12 @@ def test_payback_day(diff, want):
     assert payback_day(diff) == want
 
 
-def test_a_warm_up_with_the_loop_measuring_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"'warmup_days' parameter of RunConfig must be 0 when the \[loop\] section"):
-        parse_config("[run]\nwarmup_days = 2\n[loop]\nmetrics = true\n")
+def test_a_warm_up_with_the_loop_measuring_is_accepted_and_its_window_may_reach_into_it():
+    cfg = parse_config("[run]\ndays = 2\nwarmup_days = 3\n[loop]\nretrain_every = 1\nwindow_days = 5\n")
+    assert cfg.loop.window_days == 5 and cfg.run.simulated_days == 5
+    with pytest.raises(ValueError, match=r"'window_days' parameter of LoopConfig must be at most the run's simulated "
+                                         r"days \(5: 3 warm-up \+ 2 measured\)"):
+        parse_config("[run]\ndays = 2\nwarmup_days = 3\n[loop]\nretrain_every = 1\nwindow_days = 6\n")
 
 
 # --- the report's long-run section ---------------------------------------------------------------

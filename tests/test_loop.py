@@ -89,6 +89,41 @@ def test_retraining_starts_from_the_hand_set_weights_and_then_changes_the_feed(r
     assert set(m.report["mean_abs_shap"]) == set(m.feature_names) and m.report["loop"]["trained_after_day"] == 2
 
 
+@pytest.mark.slow
+def test_the_loop_learns_through_the_warm_up_and_a_warm_run_replays_a_cold_runs_tail(tmp_path):
+    """With a warm-up the loop retrains from its first simulated day, so the measured days start in its steady
+    state: the warm run is, day for day, the last days of a cold run as long as both (policy none)."""
+    loop = dict(retrain_every=1, window_days=2, n_trees=5, train_sample=0.5)
+    cold_cfg = tiny(days=5, **loop)
+    warm_cfg = tiny(days=3, **loop)
+    warm_cfg = warm_cfg.replace(run=warm_cfg.run.replace(warmup_days=2))
+    cold = simulate(cold_cfg, out_dir=tmp_path / "cold", progress=False, threads=1)
+    warm = simulate(warm_cfg, out_dir=tmp_path / "warm", progress=False, threads=1)
+    m_c, m_w = cold.metrics, warm.metrics
+    for name in ("loop_value_per_impression_by_day", "loop_new_creator_share_by_day", "loop_exposure_gini_by_day",
+                 "loop_coverage_by_day", "loop_top1pct_share_by_day", "loop_feed_jaccard_by_day",
+                 "loop_ndcg10_next_day_by_day", "loop_hand_ndcg10_next_day_by_day"):
+        assert len(m_w[name]["value"]) == 3, name
+        assert m_w[name]["value"] == m_c[name]["value"][2:], name
+    # measured day 0 is served by a model retrained twice in the warm-up (cold: never yet on its day 0)
+    assert m_w["loop_ndcg10_next_day_by_day"]["value"][0] is not None
+    assert m_c["loop_ndcg10_next_day_by_day"]["value"][0] is None
+    # retrainings after simulated days 0..3 in both, named by the reported day (the warm-up's are negative)
+    assert m_w["loop_retrainings"]["value"] == m_c["loop_retrainings"]["value"] == 4
+    assert m_w["loop_train_rows_by_retraining"]["value"] == m_c["loop_train_rows_by_retraining"]["value"]
+    assert [p.name for p in sorted((tmp_path / "warm" / "models").iterdir(), key=lambda p: int(p.name[10:]))] == [
+        "after_day=-002", "after_day=-001", "after_day=0000", "after_day=0001"]
+    assert (tmp_path / "warm" / "models" / "after_day=0001" / "model.txt").read_bytes() == (
+        tmp_path / "cold" / "models" / "after_day=0003" / "model.txt").read_bytes()
+    # the event log holds the measured days only: the cold run's days 2..4, row for row
+    ev_c, ev_w = read_events(tmp_path / "cold"), read_events(tmp_path / "warm")
+    cols = ["user_id", "video_id", "position", "latent_value"]
+    tail = ev_c[ev_c.day >= 2].reset_index(drop=True)
+    assert ev_w[cols].reset_index(drop=True).equals(tail[cols])
+    assert m_w["value_per_impression"]["value"] == pytest.approx(
+        ev_w.latent_value.astype(np.float64).mean(), rel=1e-6)
+
+
 def test_loop_metrics_match_a_direct_count_from_the_event_log(retrained):
     _, _, base, d = retrained
     ev = read_events(d / "hand")
@@ -112,8 +147,8 @@ def test_loop_metrics_match_a_direct_count_from_the_event_log(retrained):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--retrain-every", "1", "--window-days", "9"], "'window_days' parameter of LoopConfig must be at most the run's days (4)"),
-    (["--retrain-every", "4"], "'retrain_every' parameter of LoopConfig must be below the run's days (4)"),
+    (["--retrain-every", "1", "--window-days", "9"], "'window_days' parameter of LoopConfig must be at most the run's simulated days (4: 0 warm-up + 4 measured)"),
+    (["--retrain-every", "4"], "'retrain_every' parameter of LoopConfig must be below the run's simulated days (4: 0 warm-up + 4 measured)"),
     (["--retrain-every", "1", "--ranker", "oracle"], "the oracle ranker learns nothing"),
     (["--explore-temperature", "0"], "'temperature' parameter of LoopConfig must be a finite float in the range (0.0, 100.0]"),
     (["--ipw", "--retrain-every", "1"], "'ipw' parameter of LoopConfig needs explore"),

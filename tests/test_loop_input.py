@@ -37,7 +37,7 @@ COMMON = ["compare", "--users", "200", "--days", "4", "--warmup-days", "0", "--s
 
 @pytest.mark.parametrize("argv, message", [
     (["--retrain-every", "1", "--window-days", "9", "--rankers", "hand,learned:{m}/loop"],
-     "'window_days' parameter of LoopConfig must be at most the run's days (4)"),
+     "'window_days' parameter of LoopConfig must be at most the run's simulated days (4: 0 warm-up + 4 measured)"),
     (["--explore-temperature", "0", "--rankers", "hand,learned:{m}/loop"],
      "'temperature' parameter of LoopConfig must be a finite float in the range (0.0, 100.0]"),
     (["--explore-temperature", "-0.5", "--loop-grid", "learned:{m}/loop"],
@@ -47,7 +47,7 @@ COMMON = ["compare", "--users", "200", "--days", "4", "--warmup-days", "0", "--s
     (["--loop-grid", "oracle", "--explore-temperature", "0.5"], "--loop-grid takes the learned-once model"),
     (["--loop-grid", "learned:{m}/nowhere", "--explore-temperature", "0.5"], "does not exist"),
     (["--loop-grid", "learned:{m}/loop", "--explore-temperature", "0.5", "--window-days", "5"],
-     "'window_days' parameter of LoopConfig must be at most the run's days (4)"),
+     "'window_days' parameter of LoopConfig must be at most the run's simulated days (4: 0 warm-up + 4 measured)"),
 ])
 def test_bad_loop_input_to_compare_is_one_clear_error_before_any_run(models, tmp_path, capsys, argv, message):
     out = tmp_path / "cmp"
