@@ -9,6 +9,7 @@ impression. See :func:`simulate`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -677,7 +678,10 @@ class _DynamicsWatch:
             "warning_effort_saturated_day": _m(self._day(self.saturated_day), "day",
                                                f"first day more than half of the active creators posted at {CR.SATURATED_EFFORT:.0%}+ of their potential (none: never)"),
             **self._audience(quit_day),
-            "creator_motivation_mean": _m(float(motivation[(quit_day >= d) & (self.w.creator_join_day < d)].mean())
+            # math.fsum: exact, so the same bits whatever the copy's alignment (NumPy's SIMD mean of a fresh
+            # boolean-indexed copy differed in the last bit between runs, as between 1 and 2 compare jobs)
+            "creator_motivation_mean": _m(math.fsum(motivation[(quit_day >= d) & (self.w.creator_join_day < d)])
+                                          / np.count_nonzero((quit_day >= d) & (self.w.creator_join_day < d))
                                           if np.any((quit_day >= d) & (self.w.creator_join_day < d)) else float("nan"),
                                           "motivation (0: neutral)", "mean motivation of the creators active at the end"),
         }
