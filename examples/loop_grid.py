@@ -31,11 +31,12 @@ BOOST = "fixed_tilt"
 LEARN_SEED, LEARN_DAYS, LEARN_SAMPLE, LEARN_TREES = 100, 7, 0.2, 100
 
 
-def base_config(users=None, days=None, seed=1):
-    """The default world (``users`` scales it), ``days`` measured days, the grid's exploration and retraining."""
+def base_config(users=None, days=None, seed=1, warmup_days=0):
+    """The default world (``users`` scales it), ``days`` measured days after ``warmup_days`` (each arm warms up
+    under its own ranker, the loop retraining through it), the grid's exploration and retraining."""
     from sim.config import Config
 
-    return Config().with_overrides(seed=seed, users=users, days=days, log_sample=0.0,
+    return Config().with_overrides(seed=seed, users=users, days=days, log_sample=0.0, warmup_days=warmup_days,
                                    loop=dict(RETRAIN, explore="plackett_luce", temperature=TEMPERATURE))
 
 
@@ -57,14 +58,14 @@ def learn_once(out: Path, users=None) -> str:
     return f"learned:{model}"
 
 
-def run_grid(out, users=None, days=None, seeds=3, jobs=1, progress=True):
+def run_grid(out, users=None, days=None, seeds=3, jobs=1, progress=True, warmup_days=0):
     """Learn the model once (if needed) and run the grid into ``out``; returns the :class:`CompareResult`."""
     from sim.compare import compare
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     learned = learn_once(out, users)
-    return compare(base_config(users, days), policies=[BOOST], seeds=seeds, out_dir=out, jobs=jobs,
+    return compare(base_config(users, days, warmup_days=warmup_days), policies=[BOOST], seeds=seeds, out_dir=out, jobs=jobs,
                    progress=progress, loop_grid=learned)
 
 
@@ -75,8 +76,11 @@ def main(argv=None):
     ap.add_argument("--days", type=int, help="measured days (default: the default world's 14)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--warmup-days", type=int, default=0,
+                    help="days each arm first simulates under its own ranker, unmeasured (0: cold, as the "
+                         "table in docs/learning_loop.md; examples/loop_gap.py measures the gap after 21)")
     a = ap.parse_args(argv)
-    res = run_grid(a.out, a.users, a.days, a.seeds, a.jobs)
+    res = run_grid(a.out, a.users, a.days, a.seeds, a.jobs, warmup_days=a.warmup_days)
     print(f"{res.n_runs} runs ({res.n_reused} reused) in {res.seconds:.0f} s -> {res.report}")
 
 
