@@ -9,7 +9,9 @@ world drawn with NumPy: videos with latent quality, slates of 8, outcomes
 from logistic models; synthetic, not the simulator's) goes through
 ``build_training_set`` (features as they stood before each impression) and
 ``train`` (LightGBM LambdaRank, ``--trees`` trees, 31 leaves) on 1 and 2
-threads. Medians over ``--train-reps`` runs.
+threads; and, timed alternately with it on the same rows, a retraining in
+the loop (``sim.loop.LoopLearner``'s, with those rows as its kept window:
+what ``--retrain-every`` runs each day). Medians over ``--train-reps`` runs.
 
 Part 2, inference: a 100-tree, 31-leaf LambdaRank model on the 15 features
 of ``ranker.learn.FEATURE_NAMES`` (synthetic values, 5 % NaN) scores
@@ -100,9 +102,38 @@ def bench_training(rows, trees, reps):
     print(f"  build_training_set: {t_feat:.2f} s median of {reps} ({ts.n:,} rows after the warm-up day)")
     for threads in (1, 2):
         cfg = LearnConfig(n_trees=trees, threads=threads, holdout_days=2)
-        t_train = _median_time(lambda: train(ts, cfg), reps)
+        loop = _loop_learner(ts, trees, threads)
+        last = max(loop.kept)
+        # alternately, so that both see the same load: ranksim learn's training, and a retraining in the loop
+        # (sim.loop: LambdaRank on the kept window, its tree replay and SHAP report) on the same rows
+        t_train, t_loop = [], []
+        for _ in range(reps):
+            t_train.append(_median_time(lambda: train(ts, cfg), 1))
+            t_loop.append(_median_time(lambda: loop._train(last), 1))
+        t_train, t_loop = float(np.median(t_train)), float(np.median(t_loop))
         print(f"  train ({trees} trees, 31 leaves, {threads} thread(s), incl. held-out report): "
               f"{t_train:.1f} s median of {reps}")
+        print(f"  retraining in the loop on the same {ts.n:,} rows ({threads} thread(s)): {t_loop:.1f} s median "
+              f"of {reps}, {t_loop / t_train:.2f} x ranksim learn's training")
+
+
+def _loop_learner(ts, trees, threads):
+    """A :class:`sim.loop.LoopLearner` whose kept window holds the training set's rows (a day per day)."""
+    from types import SimpleNamespace
+
+    from sim.config import Config
+    from sim.loop import LoopLearner
+
+    cfg = Config().with_overrides(days=30, loop=dict(retrain_every=1, window_days=30, n_trees=trees,
+                                                     train_threads=threads, train_sample=1.0))
+    world = SimpleNamespace(n_videos=int(ts.popularity.size), n_users=1000)
+    lo = LoopLearner(cfg, world)
+    for d in np.unique(ts.day):
+        r = np.flatnonzero(ts.day == d)
+        lo.kept[int(d)] = dict(X=ts.X[r].astype(np.float32), value=ts.target[r].astype(np.float32),
+                               request=ts.request[r], propensity=np.ones(r.size, np.float32),
+                               impressions=ts.popularity[r].astype(np.float32))
+    return lo
 
 
 def _eval_model(trees, seed=0):
