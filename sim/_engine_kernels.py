@@ -32,6 +32,7 @@ from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
 from sim.behavior import P_SATIATION, impression, recipient_opens
+from sim.live import SOURCE_LIVE_RESERVED, gather_live, live_impression
 from sim.seen import seen_add, seen_has
 
 # Per-video counter columns (float64 matrix ``video_counters``), named as the counters CSV.
@@ -42,10 +43,10 @@ N_VC = 14
 
 # Output row columns.
 I_VIDEO, I_USER, I_REQ, I_EVICTED = 0, 1, 2, 3
-N_I = 4
-I_LIVE = 4  # the live session of a live row (sim.live), in the rows of a run with live sessions on
-F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF, F_PROP = 0, 1, 2, 3, 4, 5
-N_F = 6
+I_LIVE = 4  # a live row's session (sim.live; -1 on a video's row or an empty slot; I_VIDEO is -1 on a live row)
+N_I = 5
+F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF, F_PROP, F_GIFT = 0, 1, 2, 3, 4, 5, 6
+N_F = 7  # F_GIFT: gifts' value in a live row (0 on a video's); F_WATCH: seconds stayed in a live room
 # F_PROP: the position's propensity given the positions above (1 when serving the top k)
 (U_POS, U_PLAY, U_COMPLETE, U_LIKE, U_COMMENT, U_SHARE, U_FOLLOWED, U_REGULAR, U_FOLLOWER,
  U_NREC, U_NOPEN, U_RR_CHANGE, U_EVICTED_RR, U_SOURCE) = range(14)
@@ -303,7 +304,7 @@ def draw_returns(seed, day, sat, return_b, return_v, sat_ref, out):
 
 
 @njit(**PJIT)
-def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_u, out_rec):
+def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f, out_u, out_rec):
     """Serve every request of the tick's active users (phase 1, parallel over users).
 
     Parameters
@@ -330,6 +331,12 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
     pools : RetrievalPools
         Per-topic retrieval lists (best first), the fresh pool, and each creator's
         candidate posts (newest first).
+    live : sim.live.LivePools
+        The running live rooms (``sim.live.no_live``: none). A room is candidate
+        ``n_videos + session`` (:func:`sim.live.gather_live`, before every video source),
+        scored ``live.score + weight_affinity * affinity + weight_regular_reader * rr``
+        (+ ``live.reservation_bonus`` when reserved) and served through
+        :func:`sim.live.live_impression`: its row has ``I_VIDEO`` -1 and ``I_LIVE`` the session.
     users : int32 (n_active,)
         Users with at least one request this tick, ascending.
     row_off : int64 (n_active + 1,)
@@ -363,7 +370,8 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
     n_topics = user_interest.shape[1]
     n_inbox = inbox.shape[1]
     max_rec = out_rec.shape[1]
-    n_cand_max = n_follow + n_inbox + n_interest + n_fresh
+    n_cand_max = n_follow + n_inbox + n_interest + n_fresh + live.n_follow + live.n_interest
+    session_creator, session_topic, session_quality = live.session_creator, live.session_topic, live.session_quality
     n_fresh_pool = fresh_videos.shape[0]
     n_videos = base_score.shape[0]
     # what gathering and scoring read of a video, packed in one 16-byte record (one cache
@@ -412,12 +420,17 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
             for j in range(lo, lo + nf):
                 if follow_regular[j]:
                     regular_mark[follow_creator[j]] = req_id
+            # 0. live rooms: followed creators' (reserved first), then interest picks (sim.live.gather_live)
+            if live.n_follow + live.n_interest > 0:
+                n = gather_live(live, seed, u, n_videos, lo, nf, follow_creator, follow_regular, seen_bits, seen_ptr,
+                                seen_k, rkey, topic_plays[u], topic_cdf, cand, src, pending, n)
+            n_live = n  # the follow source's n_follow counts posts only
             # 1. followed creators' newest unseen posts, regular readers first
             if nf > 0 and n_follow > 0:
                 start = int(uniform(rkey, 0) * nf)
                 for want_rr in (True, False):
                     for jj in range(nf):
-                        if n >= n_follow:
+                        if n - n_live >= n_follow:
                             break
                         j = lo + (start + jj) % nf
                         if follow_regular[j] != want_rr:
@@ -516,6 +529,14 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
             # score
             for i in range(n):
                 v = cand[i]
+                if v >= n_videos:  # a live room
+                    sl = v - n_videos
+                    rr = 1.0 if regular_mark[session_creator[sl]] == req_id else 0.0
+                    scores[i] = (live.score[sl] + weight_affinity * np.float64(aff_u[session_topic[sl]])
+                                 + weight_regular_reader * rr
+                                 + (live.reservation_bonus if src[i] == SOURCE_LIVE_RESERVED else 0.0))
+                    newflag[i] = live.is_new[sl]
+                    continue
                 packed = np.int64(video_record[v, 1])
                 rr = 1.0 if regular_mark[packed_creator(packed)] == req_id else 0.0
                 scores[i] = (video_record[v, 0] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
@@ -550,27 +571,42 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                 row = row0 + p
                 out_i[row, I_USER] = u
                 out_i[row, I_REQ] = r
+                out_i[row, I_LIVE] = -1
                 out_u[row, U_POS] = p
                 if p >= m:
                     out_i[row, I_VIDEO] = -1
                     continue
                 ci = chosen[p]
                 v = cand[ci]
-                c = video_creator[v]
-                t = video_topic[v]
+                is_live = v >= n_videos
+                sl = v - n_videos
+                if is_live:
+                    c = session_creator[sl]
+                    t = session_topic[sl]
+                    q = np.float64(session_quality[sl])
+                else:
+                    c = video_creator[v]
+                    t = video_topic[v]
+                    q = np.float64(video_quality[v])
                 j = follow_find(follow_ptr, follow_count, follow_creator, u, c)
                 follower = j >= 0
                 regular = follower and follow_regular[j]
                 slot = (tick * MAX_REQUESTS_PER_TICK + r) * slate_size + p
                 k0 = key_from(bkey_u, slot)
-                q = video_quality[v]
-                d = video_duration_s[v]
-                # satiation (sim.users): the n-th impression of topic t today sees the affinity / (1 + s (n - 1))
                 n_before = np.float64(day_topic[u, t])
-                (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
-                 value) = impression(bp, q, video_hook[v], video_shareability[v], d,
-                                     n_topics * np.float64(user_interest[u, t]) / (1.0 + satiation * n_before),
-                                     follower, regular, k0)
+                gift = 0.0
+                if is_live:  # entered (3 s), minutes stayed, ... (sim.live.live_impression)
+                    (play3, minutes, liked, commented, gift, shared, n_rec, followed,
+                     value) = live_impression(live.params, bp, q, n_topics * np.float64(user_interest[u, t]),
+                                              follower, src[ci] == SOURCE_LIVE_RESERVED, live.minutes_left[sl], k0)
+                    completed = False
+                    watch_s = 60.0 * minutes
+                else:
+                    # satiation (sim.users): the n-th impression of topic t today sees the affinity / (1 + s (n - 1))
+                    (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
+                     value) = impression(bp, q, video_hook[v], video_shareability[v], video_duration_s[v],
+                                         n_topics * np.float64(user_interest[u, t]) / (1.0 + satiation * n_before),
+                                         follower, regular, k0)
                 # shares: n_rec distinct friends, consecutive in the sorted friend row from a
                 # random start (friend ids carry no order of their own); each may open the card
                 deg = friend_indptr[u + 1] - friend_indptr[u]
@@ -588,21 +624,25 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                         if recipient_opens(bp, q, n_topics * np.float64(user_interest[f, t]), k0, i):
                             out_rec[row, n_open] = f
                             n_open += 1
-                # the user's own state
+                # the user's own state (a live room enters the seen filter only: no topic counters, no
+                # engagement with the creator; a follow from it counts)
                 seen_add(seen_bits, seen_ptr, u, v, seen_k)
-                topic_impressions[u, t] += 1.0
-                if play3:
-                    topic_plays[u, t] += 1.0
-                day_topic[u, t] += 1.0
-                if completed:
-                    day_done[u, t] += 1.0
-                if n_before == 0.0 and value > 0.0:
-                    day_novelty[u] += value
+                if not is_live:
+                    topic_impressions[u, t] += 1.0
+                    if play3:
+                        topic_plays[u, t] += 1.0
+                    day_topic[u, t] += 1.0
+                    if completed:
+                        day_done[u, t] += 1.0
+                    if n_before == 0.0 and value > 0.0:
+                        day_novelty[u] += value
                 rr_change = RR_UNCHANGED
                 evicted = -1
                 evicted_rr = False
                 e = 0.5 * play3 + 0.5 * completed
-                if follower:
+                if follower and is_live:
+                    pass
+                elif follower:
                     eng = (1.0 - rr_rate) * np.float64(follow_engagement[j]) + rr_rate * e
                     follow_engagement[j] = eng
                     if follow_regular[j] and eng < rr_off:
@@ -615,10 +655,12 @@ def serve_tick(settings, world, state, pools, users, row_off, out_i, out_f, out_
                     evicted, evicted_rr, now_rr = follow_insert(follow_ptr, follow_count, follow_creator, follow_engagement, follow_regular, u, c, e, rr_on)
                     if now_rr:
                         rr_change = RR_GAINED
-                out_i[row, I_VIDEO] = v
+                out_i[row, I_VIDEO] = -1 if is_live else v
+                out_i[row, I_LIVE] = sl if is_live else -1
                 out_i[row, I_EVICTED] = evicted
                 out_f[row, F_SCORE] = scores[ci]
-                out_f[row, F_BOOST] = boost[v]
+                out_f[row, F_BOOST] = 0.0 if is_live else boost[v]
+                out_f[row, F_GIFT] = gift
                 out_f[row, F_WATCH] = watch_s
                 out_f[row, F_VALUE] = value
                 out_f[row, F_AFF] = aff_u[t]

@@ -29,6 +29,7 @@ from ranker.score import ScoreWeights, base_scores, weight_vector
 from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
 from sim import creators as CR
+from sim import live as LV
 from sim import users as US
 from sim.behavior import behavior_params
 from sim.config import Config, PolicyConfig, write_config
@@ -340,7 +341,12 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
         from sim.sellers import SellerState
 
         sellers = SellerState(cfg.sellers, w, seed, warm, feed.new_creator_days)
-    session_creator = None
+    # live rooms (sim.live): None when off, and serve_tick then gathers none
+    lv, live_pools = None, LV.no_live(w.n_topics)
+    if cfg.live.enabled:
+        lv = LV.LiveState(cfg.live, w, seed, days, T, warm, feed.new_creator_days)
+    session_creator = lv.creator if lv is not None else None
+    day_video_imps = 0
 
     # state
     fs = _FollowState(w, cfg)
@@ -486,6 +492,9 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             np.cumsum(counts[users].astype(np.int64) * slate, out=row_off[1:])
             n_rows = int(row_off[-1])
             out_i, out_f, out_u, out_rec = bufs.rows(n_rows)
+            if lv is not None:
+                live_pools = lv.pools(day, tick, quit_day, cr_ptr, cr_vid, boost,
+                                      sellers.score_shift if sellers is not None else None)
             if stamp_base + n_rows // slate >= STAMP_LIMIT:
                 # request ids must stay int32 and unlike any stale stamp: start over, cleared
                 stamps.fill(-1)
@@ -510,9 +519,11 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                                      creator_ptr=cr_ptr, creator_videos=cr_vid)
             imps_before = ccounts[:, 2].copy()
             t0 = time.perf_counter()
-            K.serve_tick(settings, world_arrays, state, pools, users, row_off, out_i, out_f, out_u, out_rec)
+            K.serve_tick(settings, world_arrays, state, pools, live_pools, users, row_off, out_i, out_f, out_u, out_rec)
             K.apply_tick(out_i, out_f, out_u, out_rec, w.video_creator, w.video_post_day, np.int64(day),
                          np.int64(feed.breakout_days), video_counters, ccounts, (inbox, inbox_pos), user_day)
+            if lv is not None:
+                total_imps += lv.apply(out_i, out_f, out_u, ccounts, user_day)
             if sellers is not None:
                 sellers.tick(day, tick, t_days, out_i, out_u, out_f, session_creator)
             t_kernels += time.perf_counter() - t0
@@ -521,6 +532,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             videos = out_i[:, K.I_VIDEO]
             served = int(np.count_nonzero(videos >= 0))
             total_imps += served
+            day_video_imps += served
             metrics.add_tick(day, t_days, videos, out_u, out_f[:, K.F_VALUE], K.U_PLAY, K.U_COMPLETE,
                              K.U_FOLLOWER, K.U_REGULAR, ccounts[:, 2] - imps_before, users=out_i[:, K.I_USER])
             if looper is not None:
@@ -528,12 +540,15 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                               slate)
             if writer is not None and n_rows and day >= warm:
                 _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base - n_rows // slate,
-                          feed.new_creator_days, cfg.loop.exploring, warm)
+                          feed.new_creator_days, cfg.loop.exploring, warm, lv, sellers)
         # end of day: engagement decay, authoritative follower counts, satisfaction, creators' response
         fs.decay(bcfg.rr_decay, bcfg.rr_off)
         ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
         if sellers is not None:
             sellers.end_day(day, fs, ccounts[:, 1])
+        if lv is not None:
+            lv.end_day(day, day_video_imps)
+        day_video_imps = 0
         had = user_day[:, 0] > 0
         # users' day (sim.users): satisfaction with novelty, interest drift, satiation reset
         novelty = float(day_novelty.sum())
@@ -576,6 +591,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     m.update(dyn.metrics(posts_by_day, motivation, quit_day))
     if sellers is not None:
         m.update(sellers.metrics(run.days))
+    if lv is not None:
+        m.update(lv.metrics())
     warns = dyn.messages()
     if progress:
         for msg in warns:
@@ -701,11 +718,14 @@ def _hook_seen(w, bcfg):
 
 
 def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base, new_days, propensity=False,
-              warm=0):
+              warm=0, lv=None, sellers=None):
     """Append the tick's sampled requests to the event log; ``day`` is the simulated day, and the
-    file's partition the reported day ``day - warm``."""
+    file's partition the reported day ``day - warm``. With live rooms (``lv``) their rows too, and
+    with ``lv`` or ``sellers`` the columns of :data:`sim.events.LIVE_FIELDS` (:func:`sim.live.event_columns`)."""
     rows = np.arange(out_i.shape[0], dtype=np.int64)
     keep = out_i[:, K.I_VIDEO] >= 0
+    if lv is not None:
+        keep |= out_i[:, K.I_LIVE] >= 0
     if run.log_sample < 1.0:
         mask = np.empty(out_i.shape[0], np.bool_)
         _log_mask(np.int64(run.seed), np.int64(day), np.int64(tick), out_i[:, K.I_USER], out_i[:, K.I_REQ],
@@ -748,4 +768,6 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
     }
     if propensity:
         cols["propensity"] = of[:, K.F_PROP]
+    if lv is not None or sellers is not None:
+        LV.event_columns(cols, oi, of, w, lv, sellers, rows[keep], day + tick / T, new_days)
     writer.write(day - warm, cols)

@@ -77,12 +77,26 @@ PROPENSITY_FIELD = ("propensity", "float", "probability",
                     "cascade propensity of slate off-policy estimators)")
 
 
-def event_fields(propensity: bool = False) -> tuple:
-    """:data:`EVENT_FIELDS`, with :data:`PROPENSITY_FIELD` after ``boost`` when ``propensity``."""
-    if not propensity:
-        return EVENT_FIELDS
-    i = EVENT_COLUMNS.index("boost") + 1
-    return EVENT_FIELDS[:i] + (PROPENSITY_FIELD,) + EVENT_FIELDS[i:]
+#: The columns runs with live rooms or sellers (``[live]``/``[sellers]`` enabled) add at the end; absent
+#: otherwise. A live row has ``video_id`` -1, ``play_3s`` = entered, ``watch_s`` = seconds stayed and
+#: ``duration_s`` = the session's length (sim.live).
+EXTRA_FIELDS = (
+    ("item_kind", "int8", "code", "0 a video, 1 a live room"),
+    ("live_session_id", "int32", "id", "the live session of a live row (-1 for a video)"),
+    ("gift_value", "float", "yuan", "value of the gifts the viewer sent in the live room (0 for a video)"),
+    ("order_value", "float", "yuan", "value of the order the impression brought (0: none)"),
+    ("order_returned", "bool", "flag", "the order was returned and refunded (not in settlement GMV)"),
+)
+
+
+def event_fields(propensity: bool = False, extra: bool = False) -> tuple:
+    """:data:`EVENT_FIELDS`, with :data:`PROPENSITY_FIELD` after ``boost`` when ``propensity``, and
+    :data:`EXTRA_FIELDS` at the end when ``extra`` (live rooms or sellers on)."""
+    out = EVENT_FIELDS
+    if propensity:
+        i = EVENT_COLUMNS.index("boost") + 1
+        out = EVENT_FIELDS[:i] + (PROPENSITY_FIELD,) + EVENT_FIELDS[i:]
+    return out + EXTRA_FIELDS if extra else out
 
 #: Width of the zero-padded day in the partition directory names (``RunConfig.days`` <= 3650).
 DAY_DIGITS = 4
@@ -109,12 +123,12 @@ def day_partitioning():
     return ds.partitioning(pa.schema([_field(*EVENT_FIELDS[0])]), flavor="hive")
 
 
-def file_schema(metadata: dict | None = None, propensity: bool = False):
+def file_schema(metadata: dict | None = None, propensity: bool = False, extra: bool = False):
     """The Arrow schema of one day's file (every column but ``day``), with field and run metadata;
-    ``propensity``: with the exploring runs' column."""
+    ``propensity``: with the exploring runs' column; ``extra``: with :data:`EXTRA_FIELDS`."""
     import pyarrow as pa
 
-    return pa.schema([_field(*f) for f in event_fields(propensity)[1:]], metadata=metadata)
+    return pa.schema([_field(*f) for f in event_fields(propensity, extra)[1:]], metadata=metadata)
 
 
 def run_metadata(cfg) -> dict:
@@ -158,6 +172,7 @@ class EventWriter:
         self.path.mkdir(parents=True, exist_ok=True)
         self.meta = run_metadata(cfg)
         self.propensity = cfg.loop.exploring
+        self.extra = cfg.live.enabled or cfg.sellers.enabled
         self.day = None
         self._writer = None
         self.n_files = 0
@@ -174,7 +189,7 @@ class EventWriter:
             return
         if day != self.day:
             self.close()
-            schema = file_schema({**self.meta, "ranksim.day": str(int(day))}, self.propensity)
+            schema = file_schema({**self.meta, "ranksim.day": str(int(day))}, self.propensity, self.extra)
             d = day_dir(self.path, day)
             d.mkdir(exist_ok=True)
             self._writer = pq.ParquetWriter(d / "part-0.parquet", schema, compression="zstd")

@@ -80,12 +80,25 @@ PLAIN = {
     "catalogue_diversity_last_week": "catalogue diversity (effective creators), last week",
     "newcomers_established_share": "newcomers who became established",
     "total_value": "cumulative user value",
+    "live_exposure_share": "live rooms' share of impressions",
+    "new_creator_live_impressions": "new creators' live-room impressions",
+    "new_creator_live_share": "new creators' share of live impressions",
+    "live_minutes": "minutes in live rooms",
+    "live_gift_value": "gifts in live rooms, yuan",
+    "gmv_settlement": "settlement GMV, yuan",
+    "new_seller_gmv": "new sellers' settlement GMV, yuan",
+    "new_seller_gmv_share": "new sellers' share of GMV",
+    "seller_score_mean_joined": "seller score of sellers who joined",
     "daily_active_users_last_week": "daily active users, last week",
 }
 #: Scalars of the long-run section's table (paired against none).
 LONG_RUN_METRICS = ("active_new_creators_last_week", "active_graduated_creators_last_week",
                     "active_creators_last_week", "posts_last_week", "catalogue_diversity_last_week",
                     "newcomers_established_share", "new_creator_survival", "total_value", "daily_active_users_last_week")
+#: Scalars of the live-and-commerce section (runs with [live] or [sellers] on), paired against none.
+LIVE_COMMERCE_METRICS = ("live_exposure_share", "new_creator_live_impressions", "new_creator_live_share",
+                         "live_minutes", "live_gift_value", "gmv_settlement", "new_seller_gmv", "new_seller_gmv_share",
+                         "seller_score_mean_joined")
 #: Groupings of the by-group tables, in order, with their plain names.
 GROUPINGS = (("age", "age band"), ("gender", "gender"), ("city", "city tier"), ("activity", "activity level"))
 
@@ -558,6 +571,14 @@ def payback_lines(d: ReportData) -> list[str]:
     return out
 
 
+def live_commerce_tables(d: ReportData) -> dict | None:
+    """The live-and-commerce section's tables (means, paired against none), or None when no run had them."""
+    if not any(m in d.stats[a] for a in d.labels for m in LIVE_COMMERCE_METRICS):
+        return None
+    paired = paired_table(d, LIVE_COMMERCE_METRICS) if d.paired else None
+    return {"means": means_table(d, LIVE_COMMERCE_METRICS), "paired": paired if paired and paired["head"] else None}
+
+
 def render_html(d: ReportData, figures) -> str:
     """The text of ``report.html`` (``figures``: (name, title, caption, png bytes) each)."""
     import base64
@@ -596,6 +617,7 @@ def render_html(d: ReportData, figures) -> str:
         "parity": parity_rows(d), "breakouts": breakout_rows(d),
         "means": means_table(d, KEY_METRICS), "paired": paired_table(d, PAIRED_METRICS) if d.paired else None,
         "others": means_table(d, others) if others else None,
+        "live_commerce": live_commerce_tables(d),
         "loop": loop_rows(d), "loop_sentence": _render(loop_sentence_parts(d), True),
         "loop_gap": _oracle_arm(d) is not None,
         "figures": figs, "variant": html.escape(str(opts.get("variant", ""))), "robustness": rob_rows,

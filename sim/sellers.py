@@ -361,6 +361,10 @@ class SellerState:
                         returned=o[:, O_RETURNED] > 0, complaint=o[:, O_COMPLAINT] > 0, rating=o[:, O_RATING],
                         new_seller=new, live=live)
 
+    def last_rows(self, rows):
+        """The last tick's purchase outputs (:func:`commerce_tick`'s columns) of feed rows ``rows``."""
+        return self._buf[rows]
+
     def end_day(self, day, follows, regular_readers):
         """The assessment of ``day`` (``follows``: the engine's follow state; ``regular_readers`` per creator)."""
         C = self.w.n_creators
@@ -411,6 +415,9 @@ class SellerState:
                                        "share of GMV",
                                        "new sellers' share of settlement GMV (seller younger than "
                                        "feed.new_creator_days at the order)"),
+            "new_seller_gmv": _m(float(settled[new].sum()), "yuan",
+                                 "new sellers' settlement GMV over the measured days (seller younger than "
+                                 "feed.new_creator_days at the order)"),
             "live_gmv_share": _m(float(settled[live].sum()) / gmv_settled if gmv_settled else float("nan"),
                                  "share of GMV", "share of settlement GMV ordered in live rooms"),
             "seller_score_mean": _m(float(a.seller_score.mean()) if a is not None and a.seller_score.size

@@ -41,6 +41,7 @@ from tests import reference_behavior as behavior  # noqa: E402  sim.behavior: im
 from tests import reference_creators as creators  # noqa: E402  sim.creators: posting, motivation, quitting
 from tests import reference_explore as explore  # noqa: E402  ranker._explore_kernels: Plackett-Luce slates
 from tests import reference_engine as engine  # noqa: E402  sim._engine_kernels: serve_tick, apply_tick, follows; sim.metrics: tick sums
+from tests import reference_live as live  # noqa: E402  sim.live, sim._live_kernels: schedules, rooms, live rows
 from tests import reference_policies as policies  # noqa: E402  ranker.policies: Thompson, traffic pools, FairCo
 from tests import reference_sellers as sellers  # noqa: E402  sim.sellers: sellers, purchases, the assessment
 from tests import reference_score as score  # noqa: E402  ranker._score_kernels: top-k, quota, batch scoring
@@ -49,5 +50,5 @@ from tests import reference_trees as trees  # noqa: E402  ranker._tree_kernels a
 from tests import reference_users as users  # noqa: E402  sim.users: satisfaction, interest drift
 from tests import reference_world as world  # noqa: E402  sim.world: friend graph, follows
 
-SECTIONS = {"behavior": behavior, "creators": creators, "engine": engine, "explore": explore, "policies": policies,
+SECTIONS = {"behavior": behavior, "creators": creators, "engine": engine, "explore": explore, "live": live, "policies": policies,
             "score": score, "sellers": sellers, "signals": signals, "trees": trees, "users": users, "world": world}

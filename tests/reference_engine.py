@@ -29,8 +29,10 @@ import math
 import numpy as np
 
 from sim.behavior import P_SATIATION, impression, recipient_opens
+from sim.live import live_impression
 from tests.reference import GOLDEN, key, mix64, uniform
 from tests.reference_explore import STREAM_EXPLORE, plackett_luce
+from tests import reference_live as RL  # (its attributes are read at call time: the modules import each other)
 from tests.reference_signals import affinity_row
 
 STREAM_ARRIVAL = 1
@@ -40,10 +42,10 @@ STREAM_RETENTION = 6
 MAX_REQUESTS_PER_TICK = 64
 
 # Output layout (an interface shared with sim.engine; tests check it equals the kernel's).
-I_VIDEO, I_USER, I_REQ, I_EVICTED = 0, 1, 2, 3
-N_I = 4
-F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF, F_PROP = 0, 1, 2, 3, 4, 5
-N_F = 6
+I_VIDEO, I_USER, I_REQ, I_EVICTED, I_LIVE = 0, 1, 2, 3, 4
+N_I = 5
+F_SCORE, F_BOOST, F_WATCH, F_VALUE, F_AFF, F_PROP, F_GIFT = 0, 1, 2, 3, 4, 5, 6
+N_F = 7
 (U_POS, U_PLAY, U_COMPLETE, U_LIKE, U_COMMENT, U_SHARE, U_FOLLOWED, U_REGULAR, U_FOLLOWER,
  U_NREC, U_NOPEN, U_RR_CHANGE, U_EVICTED_RR, U_SOURCE) = range(14)
 RR_LOST, RR_UNCHANGED, RR_GAINED = 0, 1, 2  # U_RR_CHANGE: the regular-reader change, + 1
@@ -335,7 +337,7 @@ def gather_candidates(rkey, served, follow_entries, inbox_row, ut_plays_row, poo
     return cands
 
 
-def serve_tick(settings, world, state, pools, users, row_off, max_rec):
+def serve_tick(settings, world, state, pools, users, row_off, max_rec, live=None):
     r"""Twin of ``serve_tick``: returns ``(out_i, out_f, out_u, out_rec, new_state)``.
 
     Parameters
@@ -349,6 +351,12 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
         First output row of each active user (rows = requests x slate).
     max_rec : int
         Columns of ``out_rec`` (``share_max_recipients``).
+    live : sim.live.LivePools, optional
+        Running live rooms: candidates ``n_videos + session`` before every video source
+        (``tests.reference_live.live_candidates``), scored ``score + w_aff aff + w_rr rr``
+        (+ ``reservation_bonus`` when reserved), served through ``sim.live.live_impression``
+        (a black box with its own twin): row with video -1 and ``I_LIVE`` the session, the user's
+        seen filter updated, no topic counters, no engagement update; a follow counts.
 
     Returns
     -------
@@ -420,8 +428,10 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                for u in range(len(friend_indptr) - 1)]
 
     n_rows = int(row_off[-1])
+    n_videos = len(base_l)
     out_i = np.zeros((n_rows, N_I), np.int32)
     out_i[:, I_EVICTED] = -1
+    out_i[:, I_LIVE] = -1
     out_f = np.zeros((n_rows, N_F), np.float32)
     out_u = np.zeros((n_rows, N_U), np.uint8)
     out_rec = np.full((n_rows, max_rec), -1, np.int32)
@@ -439,8 +449,21 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
 
             cands = gather_candidates(rkey, served, entries, [int(v) for v in inbox[u]], plays[u],
                                       (topic_pools, fresh, creator_posts), base_l, sizes)
+            if live is not None:
+                cands = RL.live_candidates(live, seed, u, n_videos, entries, served, rkey, plays[u]) + cands
             score_of, source_of = {}, {}
+
+            def new_of(v):
+                return bool(live.is_new[v - n_videos]) if v >= n_videos else bool(is_new[v])
             for v, source in cands:
+                if v >= n_videos:
+                    sl = v - n_videos
+                    e = find_entry(entries, int(live.session_creator[sl]))
+                    rr = 1.0 if (e is not None and e[2]) else 0.0
+                    score_of[v] = (float(live.score[sl]) + w_aff * aff_u[int(live.session_topic[sl])] + w_rr * rr
+                                   + (float(live.reservation_bonus) if source == RL.SOURCE_LIVE_RESERVED else 0.0))
+                    source_of[v] = source
+                    continue
                 c, t = int(video_creator[v]), int(video_topic[v])
                 e = find_entry(entries, c)
                 rr = 1.0 if (e is not None and e[2]) else 0.0
@@ -449,12 +472,12 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
             inv_temp = float(getattr(s, "inv_temperature", 0.0))
             if inv_temp > 0:  # exploration: a Plackett-Luce slate (tests/reference_explore.py)
                 k0 = key(seed, STREAM_EXPLORE, u, day, tick * MAX_REQUESTS_PER_TICK + r)
-                picks, probs = plackett_luce([score_of[v] for v, _ in cands], [bool(is_new[v]) for v, _ in cands],
+                picks, probs = plackett_luce([score_of[v] for v, _ in cands], [new_of(v) for v, _ in cands],
                                              slate, n_quota, inv_temp, k0)
                 chosen = [cands[i][0] for i in picks]
             else:
                 chosen = topk_quota([score_of[v] for v, _ in cands], [v for v, _ in cands],
-                                    [bool(is_new[v]) for v, _ in cands], slate, n_quota)
+                                    [new_of(v) for v, _ in cands], slate, n_quota)
                 probs = [1.0] * len(chosen)
             for p in range(slate):
                 row = int(row_off[ui]) + r * slate + p
@@ -463,7 +486,12 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                     out_i[row, I_VIDEO] = -1
                     continue
                 v = chosen[p]
-                c, t = int(video_creator[v]), int(video_topic[v])
+                is_live = v >= n_videos
+                sl = v - n_videos
+                if is_live:
+                    c, t, q = int(live.session_creator[sl]), int(live.session_topic[sl]), float(live.session_quality[sl])
+                else:
+                    c, t, q = int(video_creator[v]), int(video_topic[v]), float(video_quality[v])
                 entry = find_entry(entries, c)
                 follower = entry is not None
                 regular = follower and entry[2]
@@ -471,11 +499,18 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                 k0 = np.uint64(key(seed, STREAM_BEHAVIOR, u, day, slot))
                 # satiation: the n-th impression of topic t today sees the affinity / (1 + satiation (n - 1))
                 n_before = day_topic[u][t]
-                (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
-                 value) = impression(bp, video_quality[v], video_hook[v], video_shareability[v],
-                                     video_duration_s[v],
-                                     n_topics * float(user_interest[u, t]) / (1.0 + satiation * n_before),
-                                     follower, regular, k0)
+                gift = 0.0
+                if is_live:
+                    (play3, minutes, liked, commented, gift, shared, n_rec, followed,
+                     value) = live_impression(live.params, bp, q, n_topics * float(user_interest[u, t]), follower,
+                                              source_of[v] == RL.SOURCE_LIVE_RESERVED, float(live.minutes_left[sl]), k0)
+                    completed, watch_s = False, 60.0 * minutes
+                else:
+                    (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
+                     value) = impression(bp, video_quality[v], video_hook[v], video_shareability[v],
+                                         video_duration_s[v],
+                                         n_topics * float(user_interest[u, t]) / (1.0 + satiation * n_before),
+                                         follower, regular, k0)
                 # a share goes to n_rec distinct friends: consecutive in the sorted friend list,
                 # wrapping around, from a random start; each may open it
                 opened = []
@@ -487,21 +522,24 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                     start = int(uniform(int(k0), D_RECIPIENT_START) * deg)
                     for i in range(n_rec):
                         f = friends[u][(start + i) % deg]
-                        if recipient_opens(bp, video_quality[v], n_topics * float(user_interest[f, t]), k0, i):
+                        if recipient_opens(bp, q, n_topics * float(user_interest[f, t]), k0, i):
                             opened.append(f)
                 # the user's own state
                 seen_bits_set.update(seen_positions(seen_ptr, u, v, seen_k))
-                imps[u][t] = f32(imps[u][t] + 1.0)
-                if play3:
-                    plays[u][t] = f32(plays[u][t] + 1.0)
-                day_topic[u][t] = f32(day_topic[u][t] + 1.0)
-                if completed:
-                    day_done[u][t] = f32(day_done[u][t] + 1.0)
-                if n_before == 0.0 and value > 0.0:  # the user's first impression of the topic today
-                    day_novelty[u] += value
+                if not is_live:
+                    imps[u][t] = f32(imps[u][t] + 1.0)
+                    if play3:
+                        plays[u][t] = f32(plays[u][t] + 1.0)
+                    day_topic[u][t] = f32(day_topic[u][t] + 1.0)
+                    if completed:
+                        day_done[u][t] = f32(day_done[u][t] + 1.0)
+                    if n_before == 0.0 and value > 0.0:  # the user's first impression of the topic today
+                        day_novelty[u] += value
                 engagement = 0.5 * play3 + 0.5 * completed
                 rr_change, evicted, evicted_rr = RR_UNCHANGED, -1, False
-                if follower:
+                if follower and is_live:
+                    pass  # a room leaves the follower's engagement as it was
+                elif follower:
                     eng = (1.0 - rr_rate) * entry[1] + rr_rate * engagement
                     entry[1] = f32(eng)
                     if entry[2] and eng < rr_off:
@@ -512,9 +550,10 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec):
                     evicted, evicted_rr, now_rr = insert_entry(capacity, entries, c, engagement, rr_on)
                     if now_rr:
                         rr_change = RR_GAINED
-                out_i[row, I_VIDEO], out_i[row, I_EVICTED] = v, evicted
-                for col, x in ((F_SCORE, score_of[v]), (F_BOOST, boost[v]), (F_WATCH, watch_s),
-                               (F_VALUE, value), (F_AFF, aff_u[t]), (F_PROP, probs[p])):
+                out_i[row, I_VIDEO], out_i[row, I_EVICTED] = (-1 if is_live else v), evicted
+                out_i[row, I_LIVE] = sl if is_live else -1
+                for col, x in ((F_SCORE, score_of[v]), (F_BOOST, 0.0 if is_live else boost[v]), (F_WATCH, watch_s),
+                               (F_VALUE, value), (F_AFF, aff_u[t]), (F_PROP, probs[p]), (F_GIFT, gift)):
                     out_f[row, col] = x
                 for col, x in ((U_PLAY, play3), (U_COMPLETE, completed), (U_LIKE, liked),
                                (U_COMMENT, commented), (U_SHARE, shared), (U_FOLLOWED, followed),

@@ -162,6 +162,7 @@ BOUNDS = {
     ("live", "start_spread_hours"): "float [0.0, 12.0]",
     ("live", "duration_hours"): "float (0.0, 24.0]",
     ("live", "reserve_rate"): "float [0.0, 1.0]",
+    ("live", "n_follow_live"): "int [0, 64]",
     ("live", "n_live_candidates"): "int [0, 64]",
     ("live", "interaction_weight"): "float [0.0, 100.0]",
     ("live", "enter_weight"): "float [0.0, 100.0]",

@@ -61,6 +61,10 @@ class Shape:
     temperature: float = 0.0  # > 0: slates drawn by Plackett-Luce at this temperature; 0: the top k
     day_counts: bool = True  # the users' day counters (satiation, completions, novelty) start non-zero
     satiation: float | None = None  # None: BehaviorConfig's default
+    live_rooms: int = 0  # > 0: this many live sessions, some running (sim.live.LivePools); 0: sim.live.no_live
+    n_follow_live: int = 2
+    n_live_interest: int = 2
+    reserve_rate: float = 0.5
     seed: int = 0
 
 
@@ -172,6 +176,7 @@ def make_case(sh: Shape):
         stamps[:] = r.integers(-2 * stamp_base - 1, stamp_base, stamps.shape)
         cmarks[:] = r.integers(0, stamp_base, cmarks.shape)
 
+    live_pools = live_case(r, sh, U, C, T, seen_bits, seen_ptr, V)
     settings = K.ServeSettings(
         seed=np.int64(sh.seed + 7), day=np.int64(3), tick=np.int64(1), slate_size=np.int64(sh.slate),
         quota_slots=np.int64(sh.n_quota), weight_affinity=float(sh.w_aff), weight_regular_reader=float(sh.w_rr),
@@ -196,8 +201,45 @@ def make_case(sh: Shape):
                    day_topic=r.integers(0, 6, (U, T)).astype(np.float32) if sh.day_counts else np.zeros((U, T), np.float32),
                    day_done=r.integers(0, 3, (U, T)).astype(np.float32) if sh.day_counts else np.zeros((U, T), np.float32),
                    day_novelty=r.uniform(0, 2, U) if sh.day_counts else np.zeros(U)),
-        inbox_pos=inbox_pos, video_post_day=video_post_day, n_inbox=sh.n_inbox,
+        inbox_pos=inbox_pos, video_post_day=video_post_day, n_inbox=sh.n_inbox, live=live_pools,
     )
+
+
+def live_case(r, sh, U, C, T, seen_bits, seen_ptr, V):
+    """Live rooms of a case (``sim.live.no_live`` when ``sh.live_rooms`` is 0): sessions of random creators,
+    about two thirds running (the rest not: creator_session never names them, score -inf), some already in
+    users' seen filters, with quotas' new-creator flags, and topic pools of the running ones, best first."""
+    from sim.live import LiveConfig, LivePools, no_live
+
+    if sh.live_rooms == 0:
+        return no_live(T)
+    S = sh.live_rooms
+    creator = r.integers(0, C, S).astype(np.int32)
+    running = r.random(S) < 0.67
+    running[0] = True
+    cs = np.full(C, -1, np.int32)
+    for s_ in np.flatnonzero(running):
+        cs[creator[s_]] = s_  # a later session of the same creator wins, as in sim.live.LiveState
+    running = np.zeros(S, bool)
+    running[cs[cs >= 0]] = True
+    score = np.where(running, r.normal(0.5, 1.0, S), -np.inf)
+    topic = r.integers(0, T, S).astype(np.int32)
+    run = np.flatnonzero(running)
+    order = np.lexsort((run, -score[run], topic[run]))
+    ptr = np.zeros(T + 1, np.int64)
+    np.cumsum(np.bincount(topic[run], minlength=T), out=ptr[1:])
+    for u in range(U):  # some rooms were shown to some users before
+        for s_ in run[r.random(run.size) < 0.15]:
+            seen_add(seen_bits, seen_ptr, u, int(V + s_), sh.seen_k)
+    cfg = LiveConfig(enabled=True, reserve_rate=sh.reserve_rate, enter_b=0.5, share_b=-0.5, follow_b=-1.0,
+                     gift_b=-1.0)
+    return LivePools(session_creator=creator, session_topic=topic,
+                     session_quality=r.normal(0, 1, S).astype(np.float32),
+                     minutes_left=np.where(running, r.uniform(1, 120, S), 0.0), score=score,
+                     is_new=r.random(S) < 0.4, creator_session=cs, topic_ptr=ptr,
+                     topic_sessions=run[order].astype(np.int32), params=cfg.live_params(),
+                     n_follow=np.int64(sh.n_follow_live), n_interest=np.int64(sh.n_live_interest),
+                     reservation_bonus=0.7)
 
 
 def state_tuple(st, n_inbox):
@@ -216,32 +258,32 @@ def run_kernel(case, st):
     out_f = np.empty((n_rows, K.N_F), np.float32)
     out_u = np.zeros((n_rows, K.N_U), np.uint8)
     out_rec = np.empty((n_rows, case["max_rec"]), np.int32)
-    K.serve_tick(case["settings"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"], case["users"],
-                 case["row_off"], out_i, out_f, out_u, out_rec)
+    K.serve_tick(case["settings"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"], case["live"],
+                 case["users"], case["row_off"], out_i, out_f, out_u, out_rec)
     return out_i, out_f, out_u, out_rec
 
 
 def run_twin(case, st):
     return ref.serve_tick(case["settings"], case["world"], state_tuple(st, case["n_inbox"]), case["pools"],
-                          case["users"], case["row_off"], case["max_rec"])
+                          case["users"], case["row_off"], case["max_rec"], live=case["live"])
 
 
 def assert_rows_equal(got, want, what=""):
     """Kernel rows ``got`` against twin rows ``want`` (fields undefined on padded rows are skipped)."""
     gi, gf, gu, grec = got
     wi, wf, wu, wrec = want
-    for col, name in ((K.I_VIDEO, "video"), (K.I_USER, "user"), (K.I_REQ, "request")):
+    for col, name in ((K.I_VIDEO, "video"), (K.I_USER, "user"), (K.I_REQ, "request"), (K.I_LIVE, "live session")):
         bad = np.flatnonzero(gi[:, col] != wi[:, col])
         assert bad.size == 0, (f"{what}: {name} differs in rows {bad[:8].tolist()}: kernel "
                                f"{gi[bad[:8], col].tolist()} vs twin {wi[bad[:8], col].tolist()}")
     np.testing.assert_array_equal(gu[:, K.U_POS], wu[:, K.U_POS], err_msg=f"{what}: position")
-    s = wi[:, K.I_VIDEO] >= 0
+    s = (wi[:, K.I_VIDEO] >= 0) | (wi[:, K.I_LIVE] >= 0)
     np.testing.assert_array_equal(gi[s, K.I_EVICTED], wi[s, K.I_EVICTED], err_msg=f"{what}: evicted creator")
     names = ["pos", "play", "complete", "like", "comment", "share", "followed", "regular", "follower", "n_rec",
              "n_open", "rr_delta", "evicted_rr", "source"]
     for col, name in enumerate(names):
         np.testing.assert_array_equal(gu[s, col], wu[s, col], err_msg=f"{what}: out_u column {name!r}")
-    for col, name in enumerate(["score", "boost", "watch_s", "value", "affinity", "propensity"]):
+    for col, name in enumerate(["score", "boost", "watch_s", "value", "affinity", "propensity", "gift"]):
         # scores are O(1) sums that may cancel: absolute slack of a few float32 ulps of their terms
         atol = 1e-6 if col == K.F_SCORE else 1e-9
         np.testing.assert_allclose(gf[s, col], wf[s, col], rtol=1e-6, atol=atol, err_msg=f"{what}: {name}")
@@ -305,6 +347,14 @@ SHAPES = {
     "unprobed_inbox_fresh_explore": Shape(seed=25, n_videos=60, n_inbox=6, inbox_top=True, seen_inbox_fresh=0.5,
                                           top_m=3, n_interest=8, n_fresh=8, max_requests=4, n_users=10,
                                           temperature=0.5, n_quota=1),
+    # live rooms: followed creators' (reserved first) and interest picks, in one slate with the posts
+    "live_rooms": Shape(seed=26, live_rooms=8, n_users=10, n_videos=60, n_creators=8, max_cap=5, max_requests=4),
+    "live_rooms_quota": Shape(seed=27, live_rooms=10, n_users=10, n_videos=60, n_creators=6, max_cap=5, n_quota=2,
+                              slate=4, p_new=0.1, n_follow_live=4, n_live_interest=4, reserve_rate=0.9),
+    "live_rooms_explore": Shape(seed=28, live_rooms=8, n_users=10, n_videos=60, n_creators=8, max_cap=5,
+                                temperature=0.5, n_quota=1, max_requests=4),
+    "live_rooms_full_follows": Shape(seed=29, live_rooms=10, n_users=8, max_cap=2, full_follows=True, n_creators=10,
+                                     n_videos=40, max_requests=5, n_follow_live=1, n_live_interest=4),
     "many_requests_wide": Shape(seed=15, n_users=8, n_videos=80, n_creators=12, n_topics=6, slate=6,
                                 max_requests=6, n_follow=5, n_interest=8, n_fresh=6, max_cap=5),
 }
@@ -318,8 +368,8 @@ def _restore_thread_count():
 
 
 def test_layout_constants_match_the_kernels():
-    for name in ("I_VIDEO", "I_USER", "I_REQ", "I_EVICTED", "N_I", "F_SCORE", "F_BOOST", "F_WATCH", "F_VALUE",
-                 "F_AFF", "F_PROP", "N_F", "U_POS", "U_PLAY", "U_COMPLETE", "U_LIKE", "U_COMMENT", "U_SHARE", "U_FOLLOWED",
+    for name in ("I_VIDEO", "I_USER", "I_REQ", "I_EVICTED", "I_LIVE", "N_I", "F_SCORE", "F_BOOST", "F_WATCH",
+                 "F_VALUE", "F_AFF", "F_PROP", "F_GIFT", "N_F", "U_POS", "U_PLAY", "U_COMPLETE", "U_LIKE", "U_COMMENT", "U_SHARE", "U_FOLLOWED",
                  "U_REGULAR", "U_FOLLOWER", "U_NREC", "U_NOPEN", "U_RR_CHANGE", "RR_LOST", "RR_UNCHANGED", "RR_GAINED", "U_EVICTED_RR", "U_SOURCE", "N_U",
                  "N_VC", "VC_IMPRESSIONS", "VC_EARLY_IMPRESSIONS", "VC_VALUE", "VC_RR_PLAYS_3S", "SOURCE_FOLLOW",
                  "SOURCE_SHARE", "SOURCE_INTEREST", "SOURCE_FRESH", "MAX_REQUESTS_PER_TICK"):
@@ -353,6 +403,34 @@ def test_serve_tick_quota_puts_new_posts_on_the_slate():
         counts.append(((first >= 0) & case["state"]["is_new_creator"][np.maximum(first, 0)]).sum(axis=1))
     with_quota, without = counts
     assert (with_quota >= without).all() and (with_quota > without).any(), (with_quota, without)
+
+
+def test_live_cases_exercise_every_live_path():
+    """The live shapes reach every live path: each source, entering or not, gifts, shares opened, follows
+    (with evictions), rooms next to posts in one slate, new rooms under a quota."""
+    from sim.live import SOURCE_LIVE_FOLLOW, SOURCE_LIVE_INTEREST, SOURCE_LIVE_RESERVED
+
+    seen = dict(rows=0, entered=0, not_entered=0, gifts=0, opened=0, followed=0, evicted=0, mixed_slates=0)
+    sources = set()
+    for name in [n for n in SHAPES if SHAPES[n].live_rooms]:
+        case = make_case(SHAPES[name])
+        out_i, out_f, out_u, _ = run_kernel(case, copy_state(case["state"]))
+        lv = out_i[:, K.I_LIVE] >= 0
+        assert not (lv & (out_i[:, K.I_VIDEO] >= 0)).any()
+        seen["rows"] += int(lv.sum())
+        seen["entered"] += int(out_u[lv, K.U_PLAY].sum())
+        seen["not_entered"] += int((out_u[lv, K.U_PLAY] == 0).sum())
+        seen["gifts"] += int((out_f[lv, K.F_GIFT] > 0).sum())
+        seen["opened"] += int(out_u[lv, K.U_NOPEN].sum())
+        seen["followed"] += int(out_u[lv, K.U_FOLLOWED].sum())
+        seen["evicted"] += int((out_i[lv, K.I_EVICTED] >= 0).sum())
+        sl = SHAPES[name].slate
+        req = (lv.reshape(-1, sl).any(axis=1) & (out_i[:, K.I_VIDEO] >= 0).reshape(-1, sl).any(axis=1))
+        seen["mixed_slates"] += int(req.sum())
+        sources |= set(out_u[lv, K.U_SOURCE].tolist())
+        assert (out_f[~lv, K.F_GIFT] == 0).all()
+    assert all(n > 0 for n in seen.values()), [k for k, n in seen.items() if n == 0]
+    assert sources == {SOURCE_LIVE_FOLLOW, SOURCE_LIVE_RESERVED, SOURCE_LIVE_INTEREST}
 
 
 def test_random_cases_exercise_every_path():

@@ -98,6 +98,11 @@ TWINS = {
     "sim._engine_kernels.packed_creator": _SERVE,
     "sim._engine_kernels.packed_topic": _SERVE,
     "sim._engine_kernels.packed_is_new": _SERVE,
+    "sim.live.draw_schedule": ("tests/test_live.py", "test_draw_schedule_matches_twin", "ref.draw_schedule"),
+    "sim.live.reserved": ("tests/test_live.py", "test_reserved_matches_twin_and_its_rates", "ref.reserved"),
+    "sim.live.live_impression": ("tests/test_live.py", "test_live_impression_matches_twin", "ref.live_impression"),
+    "sim.live.gather_live": _SERVE,  # serve_tick's live candidates (the twin: reference_live.live_candidates)
+    "sim._live_kernels.apply_live": ("tests/test_live.py", "test_apply_live_matches_twin", "ref.apply_live"),
     "sim.sellers.draw_sellers": ("tests/test_sellers.py", "test_draw_sellers_matches_twin", "ref.draw_sellers"),
     "sim.sellers.commerce_tick": ("tests/test_sellers.py", "test_commerce_tick_matches_twin", "ref.commerce_tick"),
     "sim.sellers._logit_draw": ("tests/test_sellers.py", "test_commerce_tick_matches_twin", "ref.commerce_tick"),
