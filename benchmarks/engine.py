@@ -5,6 +5,13 @@ Usage::
     python benchmarks/engine.py                 # 10k, 100k, 1M users, 2 days each, logging off and on
     python benchmarks/engine.py --quick         # 10k and 100k users only
     python benchmarks/engine.py --memory-run    # + a 30-day run of 1,000,000 users, peak memory reported
+    python benchmarks/engine.py --live-ratio 1000000   # only: live rooms and sellers on against off
+
+``--live-ratio USERS`` runs the default world at USERS users with ``[live]`` and ``[sellers]``
+off and on, alternating (off, on, off, on, ...) ``--reps`` times each, and reports the feed
+loop's impressions per second (the world's build left out: impressions / (total - world
+seconds); live-room impressions count) of each and their ratio, on / off, the median of the
+pairs' ratios, with the load average before and after.
 
 Compile time is kept out of the figures and reported apart, twice: from an
 empty cache (a fresh process whose ``NUMBA_CACHE_DIR`` is a new empty
@@ -58,6 +65,38 @@ def run_once(cfg, log: bool):
     return res.impressions, wall, res.timings
 
 
+def live_ratio(users: int, days: int, reps: int, json_path=None) -> dict:
+    """Feed-loop impressions per second with live rooms and sellers on against off (see the module doc)."""
+    from sim.live import LiveConfig
+    from sim.sellers import SellerConfig
+
+    load0 = load_check("before")
+    simulate(world_for(500, 1, 0.0), progress=False)  # kernels compiled or loaded, out of the figures
+    off = world_for(users, days, 0.0)
+    on = off.replace(live=LiveConfig(enabled=True), sellers=SellerConfig(enabled=True))
+    simulate(on.with_overrides(users=500, days=1), progress=False)
+    print(f"{'users':>10} {'live+sellers':>12} {'impressions':>13} {'loop s':>8} {'imps/s':>12}")
+    pairs = []
+    for _ in range(reps):
+        pair = {}
+        for name, cfg in (("off", off), ("on", on)):
+            res = simulate(cfg, progress=False)
+            loop_s = res.timings["total_s"] - res.timings["world_s"]
+            pair[name] = dict(impressions=res.impressions, loop_s=loop_s, imps_per_s=res.impressions / loop_s,
+                              live_share=res.scalars().get("live_exposure_share"))
+            print(f"{users:>10,} {name:>12} {res.impressions:>13,} {loop_s:>8.1f} {res.impressions / loop_s:>12,.0f}")
+        pair["ratio"] = pair["on"]["imps_per_s"] / pair["off"]["imps_per_s"]
+        pairs.append(pair)
+    ratio = statistics.median(p["ratio"] for p in pairs)
+    each = ", ".join("%.3f" % p["ratio"] for p in pairs)
+    print(f"feed loop impressions/s, live and sellers on / off: {ratio:.3f} (median of {len(pairs)} "
+          f"pair(s): {each}); live rooms' share of impressions {pairs[0]['on']['live_share']:.3f}")
+    out = dict(users=users, days=days, pairs=pairs, ratio=ratio, load=[load0, load_check("after")])
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=1))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -65,7 +104,11 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--memory-run", action="store_true", help="also run 30 days of 1,000,000 users (about 15-25 min)")
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--live-ratio", type=int, metavar="USERS",
+                    help="only compare the feed loop with [live] and [sellers] on against off, at USERS users")
     a = ap.parse_args(argv)
+    if a.live_ratio:
+        return live_ratio(a.live_ratio, a.days, a.reps, a.json)
     scales = [10_000, 100_000] if a.quick else [10_000, 100_000, 1_000_000]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numba {numba.__version__}, threads {numba.get_num_threads()}")

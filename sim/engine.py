@@ -30,10 +30,11 @@ from ranker.signals import SIGNAL_NAMES, Counters, compute_signals
 from sim import _engine_kernels as K
 from sim import creators as CR
 from sim import live as LV
+from sim._live_kernels import apply_live
 from sim import users as US
 from sim.behavior import behavior_params
 from sim.config import Config, PolicyConfig, write_config
-from sim.events import EVENT_COLUMNS, EventWriter  # noqa: F401  (EVENT_COLUMNS: its old home)
+from sim.events import EVENT_COLUMNS, EventWriter, extra_columns  # noqa: F401  (EVENT_COLUMNS: its old home)
 from sim.metrics import OnlineMetrics, creator_age_days
 from sim.seen import filter_blocks, n_hashes, new_filter
 from sim.world import build_world
@@ -523,7 +524,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             K.apply_tick(out_i, out_f, out_u, out_rec, w.video_creator, w.video_post_day, np.int64(day),
                          np.int64(feed.breakout_days), video_counters, ccounts, (inbox, inbox_pos), user_day)
             if lv is not None:
-                total_imps += lv.apply(out_i, out_f, out_u, ccounts, user_day)
+                total_imps += int(apply_live(out_i, out_f, out_u, lv.creator, lv.counters, ccounts, user_day))
             if sellers is not None:
                 sellers.tick(day, tick, t_days, out_i, out_u, out_f, session_creator)
             t_kernels += time.perf_counter() - t0
@@ -721,7 +722,7 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
               warm=0, lv=None, sellers=None):
     """Append the tick's sampled requests to the event log; ``day`` is the simulated day, and the
     file's partition the reported day ``day - warm``. With live rooms (``lv``) their rows too, and
-    with ``lv`` or ``sellers`` the columns of :data:`sim.events.LIVE_FIELDS` (:func:`sim.live.event_columns`)."""
+    with ``lv`` or ``sellers`` the columns of :data:`sim.events.EXTRA_FIELDS` (:func:`sim.events.extra_columns`)."""
     rows = np.arange(out_i.shape[0], dtype=np.int64)
     keep = out_i[:, K.I_VIDEO] >= 0
     if lv is not None:
@@ -769,5 +770,5 @@ def _log_tick(writer, run, day, tick, T, slate, out_i, out_f, out_u, w, req_base
     if propensity:
         cols["propensity"] = of[:, K.F_PROP]
     if lv is not None or sellers is not None:
-        LV.event_columns(cols, oi, of, w, lv, sellers, rows[keep], day + tick / T, new_days)
+        extra_columns(cols, oi, of, w, lv, sellers, rows[keep], day + tick / T, new_days)
     writer.write(day - warm, cols)

@@ -374,12 +374,6 @@ class LiveState:
                          n_follow=np.int64(cfg.n_follow_live), n_interest=np.int64(cfg.n_live_candidates),
                          reservation_bonus=float(cfg.reservation_bonus))
 
-    def apply(self, out_i, out_f, out_u, creator_counts, user_day) -> int:
-        """The tick's live rows into the counters (:func:`sim._live_kernels.apply_live`); returns their count."""
-        from sim._live_kernels import apply_live
-
-        return int(apply_live(out_i, out_f, out_u, self.creator, self.counters, creator_counts, user_day))
-
     def end_day(self, day, video_impressions):
         """Book the day's live counters (measured days only) against its ``video_impressions``."""
         d = day - self.warm
@@ -422,38 +416,3 @@ class LiveState:
                                          "share of live impressions",
                                          "new creators' share of live-room impressions (their live reach)"),
         }
-
-
-def event_columns(cols, oi, of, w, lv, sellers, rows, t_days, new_days):
-    """Complete a tick's event columns for a run with live rooms or sellers (:data:`sim.events.EXTRA_FIELDS`):
-    a live row's creator, length, age and flags from its session; the item kind, session, gifts and orders."""
-    from sim import _engine_kernels as K
-    from sim import sellers as SL
-    from sim.metrics import creator_age_days
-
-    n = oi.shape[0]
-    s = oi[:, K.I_LIVE] if lv is not None else np.full(n, -1, np.int32)
-    live = s >= 0
-    if live.any():
-        ss = s[live]
-        c = lv.creator[ss]
-        cols["creator_id"] = np.where(live, 0, cols["creator_id"]).astype(np.int32)
-        cols["creator_id"][live] = c
-        cols["duration_s"] = cols["duration_s"].copy()
-        cols["duration_s"][live] = ((lv.end_h[ss] - lv.start_h[ss]) * 3600.0).astype(np.float32)
-        age = creator_age_days(w.creator_join_day[c], t_days).astype(np.float32)
-        cols["creator_age_days"] = cols["creator_age_days"].copy()
-        cols["creator_age_days"][live] = age
-        cols["is_new_creator"] = cols["is_new_creator"].copy()
-        cols["is_new_creator"][live] = age < new_days
-        cols["is_ai_labeled"] = np.where(live, False, cols["is_ai_labeled"])
-    cols["item_kind"] = live.astype(np.int8)
-    cols["live_session_id"] = s.astype(np.int32)
-    cols["gift_value"] = of[:, K.F_GIFT].astype(np.float32)
-    if sellers is not None:
-        o = sellers.last_rows(rows)
-        cols["order_value"] = o[:, SL.O_VALUE].astype(np.float32)
-        cols["order_returned"] = o[:, SL.O_RETURNED] > 0
-    else:
-        cols["order_value"] = np.zeros(n, np.float32)
-        cols["order_returned"] = np.zeros(n, np.bool_)
