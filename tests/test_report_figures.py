@@ -44,7 +44,7 @@ def _s(values):
 def data(tmp_path_factory):
     out = tmp_path_factory.mktemp("figs") / "rep"
     C.compare(tiny_cfg().with_overrides(days=28), policies="none,fixed_tilt,ucb,fairco",
-              sweeps=["fixed_tilt.strength=0.5,2"], seeds=3, out_dir=out, jobs=1, progress=False, report=False,
+              sweeps=["fixed_tilt.strength=2,0.5"], seeds=3, out_dir=out, jobs=1, progress=False, report=False,
               run_fn=fake_run)
     d = load_report_data(out)
     for i, a in enumerate(d.labels):
@@ -271,10 +271,13 @@ def test_short_runs_and_missing_baseline_draw_fewer_figures(data, monkeypatch):
     saved = []
     monkeypatch.setattr(F._Figures, "save", lambda self, fig, name, *a, **k: saved.append(name))
     monkeypatch.setitem(data.summary["options"], "days", 27)
+    monkeypatch.delitem(data.series["none"], "value_per_impression_by_warmup_day")
     f = F._Figures(data)
     for n in NAMES:
         getattr(f, n)()
     assert saved == [n for n in NAMES if n not in ("long_run", "payback")]
+    assert "seed" not in data.stats["none"] and set(data.stats["none"]) == set(data.summary["scalars"])
+    assert data.labels[-2:] == ["fixed_tilt__strength=2.0", "fixed_tilt__strength=0.5"]  # the frontier sorts them
     assert F._colors(data) == {"none": "#000000", "fixed_tilt": "#1f77b4", "ucb": "#ff7f0e", "fairco": "#2ca02c",
                                "fixed_tilt__strength=0.5": "#1f77b4", "fixed_tilt__strength=2.0": "#1f77b4"}
     assert f.style["none"] == ("-", "o") and f.style["fairco"] == (":", "D") and f.style["ucb"] == ("-.", "^")

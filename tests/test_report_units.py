@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ BASE = {EXP: [0.05, 0.06, 0.07], VAL: [0.40, 0.42, 0.44]}
 
 def shifted(de, dv, **more):
     """Per-seed values of an arm: none's plus the per-seed differences ``de`` (exposure) and ``dv`` (value)."""
-    out = {EXP: [b + x for b, x in zip(BASE[EXP], de)], VAL: [b + x for b, x in zip(BASE[VAL], dv)]}
+    out = {m: [None if x is None else b + x for b, x in zip(BASE[m], dx)] for m, dx in ((EXP, de), (VAL, dv))}
     out.update(more)
     return out
 
@@ -126,6 +127,9 @@ def test_verdict_with_one_seed_or_no_common_seed():
                  seeds=(1, 2))
     assert text(R.verdict_parts(none, "ucb")) == "No runs of this policy and the baseline on common seeds."
     lines = R.verdict_lines(_summary_dict(one))
+    back = R._from_summary(_summary_dict(one))
+    assert back.info == INFO and back.stats == one.stats and back.paired == one.paired and back.seeds == [1]
+    assert back.rows == [dict(r, run_id=f"{r['arm']}-1", policy=r["arm"]) for r in one.rows]
     assert lines[0] == "none        The baseline: no boost, the ranker's score alone decides."
     assert lines[1].startswith("fixed_tilt  New-creator exposure 6.0 % under none")
 
@@ -225,7 +229,9 @@ def test_cost_per_point_against_a_hand_computation(verdicts):
     one = build({"none": {EXP: [0.05, 0.06], VAL: [0.4, 0.4]}, "f": {EXP: [0.07, 0.08], VAL: [0.396, None]}},
                 seeds=(1, 2))
     one.paired["f"][EXP]["detectable"] = True
-    c1 = one.cost("f")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no interval is computed from one value (no ddof=1 warning)
+        c1 = one.cost("f")
     assert c1["n"] == 1 and c1["mean"] == pytest.approx(0.5) and math.isnan(c1["lo"]) and math.isnan(c1["hi"])
 
 
@@ -335,11 +341,13 @@ def test_breakout_rows_pool_counts_with_an_exact_interval():
     (row,) = R.breakout_rows(d)
     got = nums(row["new"])
     ci = binomtest(12, 300).proportion_ci(0.95, method="exact")
+    assert row["new"].endswith(")</span>")
     assert [(m, s) for m, s, _, _ in got] == [("breakouts_new", "sum"), ("posts_observed_new", "sum"),
                                               ("breakout_rate_new", "pooled.rate"), ("breakout_rate_new", "pooled.lo"),
                                               ("breakout_rate_new", "pooled.hi")]
     assert [float(v) for _, _, v, _ in got] == pytest.approx([12, 300, 0.04, ci.low, ci.high])
     assert got[0][3] == "12" and got[1][3] == "300" and got[2][3] == "4.0 %"
+    assert [float(t) for *_, t in got[3:]] == pytest.approx([100 * ci.low, 100 * ci.high], abs=0.051)
     assert " posts<br>" in row["new"]
     assert nums(row["other"]) == [("breakout_rate_established", "mean", "nan", "n/a")]
 
@@ -497,6 +505,18 @@ def test_render_html_puts_every_section_on_the_page(verdicts):
     assert "cumulative user value (% of none&#x27;s)" in page
     tv = d.paired["fixed_tilt"]["total_value"]["rel"]
     assert f'data-metric="total_value" data-stat="paired.rel" data-value="{tv!r}"' in page
+    g = build({"none": dict(BASE, **{"group.users.age=18-24": [9, 9, 9],
+                                     "group.new_creator_exposure_share.age=18-24": [0.05, 0.06, 0.07],
+                                     "group.value_per_impression.age=18-24": [0.4, 0.42, 0.44]}),
+               "fixed_tilt": shifted([0.0] * 3, [0.0] * 3, **{"group.users.age=18-24": [9, 9, 9],
+                                     "group.new_creator_exposure_share.age=18-24": [0.07, 0.08, 0.09],
+                                     "group.value_per_impression.age=18-24": [0.41, 0.43, 0.45]})},
+              options={"variant": "other-world.toml", "days": 7})
+    g.variant = g
+    gpage = R.render_html(g, [])
+    assert 'data-metric="group.new_creator_exposure_share.age=18-24" data-stat="paired.diff"' in gpage
+    assert 'data-metric="group.value_per_impression.age=18-24" data-stat="paired.rel"' in gpage
+    assert "second world variant: other-world.toml." in gpage
     short = R.render_html(build({"none": BASE, "fixed_tilt": BASE}, options={"days": 27}), [])
     assert "<li>fixed_tilt: cumulative" in page and "<li>fixed_tilt: cumulative" not in short
     assert 'data-metric="total_value"' not in short
@@ -569,6 +589,10 @@ def test_gap_closed_by_hand():
     assert [float(v) for _, _, v, _ in nums(cell)] == pytest.approx([per.mean(), per.mean() - half, per.mean() + half])
     assert nums(cell)[0][3] == "48.3 %"
     assert L._gap_cell(d, "none") == "" and L._gap_cell(d, "oracle") == ""
+    gaps = dict(LOOP_VALUES, retrained=shifted([0.0] * 3, [0.045, None, None]))
+    one = loop_data(gaps)
+    assert R.gap_closed(one, "retrained")["n"] == 1
+    assert "ci" not in L._gap_cell(one, "retrained") and len(nums(L._gap_cell(one, "retrained"))) == 1
 
 
 def test_loop_rows_and_table():
@@ -624,6 +648,8 @@ def test_loop_sentences_word_for_word():
     s = text(R.loop_sentence_parts(loop_data(flat)))
     assert s.startswith("Of the combinations that keep") and "(learned) gives the most user value: newcomers get 6.0 %, " \
         "with no detectable change in user value per impression against the hand-set weights." in s
+    unknown = dict(flat, retrained=shifted([0.0, 0.001, -0.001], [None, None, None]))
+    assert "(learned) gives the most" in text(R.loop_sentence_parts(loop_data(unknown)))  # unknown value: never best
     tilt = dict(worse, retrained_tilt=shifted([0.02, 0.021, 0.019], [0.1, 0.1, 0.1]))
     assert "boost fixed_tilt (retrained_tilt) gives the most" in text(R.loop_sentence_parts(loop_data(tilt)))
     one = build({"none": {EXP: [0.06], VAL: [0.4]}, "learned": {EXP: [0.05], VAL: [0.41]}},
