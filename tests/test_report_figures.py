@@ -51,6 +51,9 @@ def data(tmp_path_factory):
         for k, name in enumerate(LONG):
             d.series[a][name] = _s(10.0 * (k + 1) + i + 0.5 * np.arange(28))
     d.series["none"]["value_per_impression_by_warmup_day"] = _s([0.3, 0.35, 0.38])
+    c = np.array([[np.nan if x is None else x for x in r] for r in d.series["ucb"]["new_creator_survival_curve"]["mean"]])
+    for k, name in ((0.9, "new_creator_survival_curve_lo"), (1.05, "new_creator_survival_curve_hi")):
+        d.series["ucb"][name] = _s([[None if not np.isfinite(x) else min(1.0, k * x) for x in r] for r in c])
     d.summary["paired_series"] = {
         "fixed_tilt": {"cumulative_value_by_day": {"diff": [-1.0, -0.5, 0.5, 1.0], "lo": [-2.0, -1.5, -0.5, 0.0],
                                                    "hi": [0.0, 0.5, 1.5, 2.0], "base": [10.0, 20.0, 30.0, 40.0]},
@@ -96,7 +99,8 @@ def _hex(c):
 def describe(fig) -> dict:
     """How a figure looks, without positions: axes texts and scales, every artist's style and size."""
     out = {"size": [_r(x) for x in fig.get_size_inches()],
-           "legends": [{"texts": [t.get_text() for t in lg.get_texts()], "size": _r(lg.get_texts()[0].get_fontsize())
+           "legends": [{"texts": [t.get_text() for t in lg.get_texts()],
+                        "handles": [to_hex(h.get_color()) for h in lg.legend_handles if hasattr(h, "get_color")], "size": _r(lg.get_texts()[0].get_fontsize())
                         if lg.get_texts() else None, "ncols": lg._ncols, "frame": lg.get_frame_on()}
                        for lg in fig.legends], "axes": []}
     for ax in fig.axes:
@@ -215,6 +219,12 @@ def test_distribution_figures_draw_their_series(data, monkeypatch):
         np.testing.assert_allclose(line.get_ydata(), 100 * c[k][ok])
         np.testing.assert_allclose(line.get_xdata(), np.arange(c[k].size)[ok] + 0.2 * (i / 4 - 0.5))
         assert line.get_drawstyle() == "steps-post"
+        (band,) = [c for c in axes[k].collections if to_hex(c.get_facecolor()[0]) == to_hex(line.get_color())]
+        y = band.get_paths()[0].vertices[:, 1]
+        lo = np.array(data.series["ucb"]["new_creator_survival_curve_lo"]["mean"][k], dtype=float)
+        hi = np.array(data.series["ucb"]["new_creator_survival_curve_hi"]["mean"][k], dtype=float)
+        assert y.min() == pytest.approx(100 * np.nanmin(lo)) and y.max() == pytest.approx(100 * np.nanmax(hi))
+    assert sum(len(ax.collections) for ax in axes) == 3  # only ucb has intervals
 
 
 def test_interval_figures_draw_the_paired_changes(data, monkeypatch):
@@ -268,10 +278,15 @@ def test_loop_figure_colours_by_ranker(data, monkeypatch):
 
 
 def test_short_runs_and_missing_baseline_draw_fewer_figures(data, monkeypatch):
-    saved = []
-    monkeypatch.setattr(F._Figures, "save", lambda self, fig, name, *a, **k: saved.append(name))
     monkeypatch.setitem(data.summary["options"], "days", 27)
     monkeypatch.delitem(data.series["none"], "value_per_impression_by_warmup_day")
+    monkeypatch.delitem(data.series["fixed_tilt"], "new_creator_exposure_by_quality_decile")
+    got = draw(data, monkeypatch, "over_time", "quality_exposure")
+    assert [ln.get_label() for ln in got["over_time"][2].axes[1].lines] == data.headline  # no warm-up line
+    assert [ln.get_label().split(" (")[0] for ln in got["quality_exposure"][2].axes[0].lines] == [
+        "none", "ucb", "fairco"]
+    saved = []
+    monkeypatch.setattr(F._Figures, "save", lambda self, fig, name, *a, **k: saved.append(name))
     f = F._Figures(data)
     for n in NAMES:
         getattr(f, n)()
