@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.colors import to_hex
 
 from sim import compare as C
 from sim import report_figures as F
@@ -34,6 +33,12 @@ NAMES = ("frontier", "over_time", "user_value", "lorenz", "quality_exposure", "s
          "payback", "loop")
 LONG = ("active_creators_by_day", "active_new_creators_by_day", "active_graduated_creators_by_day", "posts_by_day",
         "catalogue_diversity_by_day", "daily_active_users_by_day")
+
+
+def to_hex(c, keep_alpha=False):
+    from matplotlib.colors import to_hex as hex_  # matplotlib loads when a test runs, not at collection
+
+    return hex_(c, keep_alpha=keep_alpha)
 
 
 def _s(values):
