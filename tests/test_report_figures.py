@@ -261,6 +261,8 @@ def test_long_run_and_payback(data, monkeypatch):
     assert [ln.get_xdata()[0] for ln in vlines] == [2]
     np.testing.assert_allclose(_lines(right)["fixed_tilt"].get_ydata(), [1.0, 2.0, np.nan, 3.0])
     assert len(right.collections) == 0 and len(left.collections) == 2
+    for ax in (left, right):  # the zero line: no change against none
+        assert any(list(ln.get_ydata()) == [0, 0] and list(ln.get_xdata()) == [0, 1] for ln in ax.lines)
 
 
 def test_loop_figure_colours_by_ranker(data, monkeypatch):
@@ -321,3 +323,18 @@ def test_save_writes_png_and_svg_and_returns_the_png(data, tmp_path):
     assert svg.startswith("<?xml") and "<dc:date>" not in svg
     assert b"Software" not in png[:200] and sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["x.png", "x.svg"]
     assert fig.axes == []  # closed
+
+
+def test_write_report_draws_every_figure_and_inlines_it(tmp_path):
+    from sim.report import write_report
+
+    out = tmp_path / "rep"
+    C.compare(tiny_cfg(), policies="none,fixed_tilt", seeds=2, out_dir=out, jobs=1, progress=False, report=False,
+              run_fn=fake_run)
+    path = write_report(out)
+    assert path == out / "report.html"
+    page = path.read_text(encoding="utf-8")
+    names = ["frontier", "over_time", "user_value", "lorenz", "quality_exposure", "survival", "ai_parity"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(f"{n}.{x}" for n in names for x in ("png", "svg"))
+    assert page.count('src="data:image/png;base64,') == len(names)
+    assert '<span class="num" data-arm="fixed_tilt"' in page and not list(out.glob(".*tmp*"))

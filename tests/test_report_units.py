@@ -519,7 +519,9 @@ def test_render_html_puts_every_section_on_the_page(verdicts):
     assert "second world variant: other-world.toml." in gpage
     short = R.render_html(build({"none": BASE, "fixed_tilt": BASE}, options={"days": 27}), [])
     assert "<li>fixed_tilt: cumulative" in page and "<li>fixed_tilt: cumulative" not in short
-    assert 'data-metric="total_value"' not in short
+    assert 'data-metric="total_value"' not in short and 'id="paired"' in short
+    alone = R.render_html(build({"fixed_tilt": BASE}, options={"days": 7}), [])
+    assert 'id="paired"' not in alone and 'id="verdict"' in alone
 
 
 # --- learning in the loop ---------------------------------------------------------------
