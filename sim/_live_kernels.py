@@ -27,7 +27,7 @@ def apply_live(out_i, out_f, out_u, session_creator, counters, creator_counts, u
         n += 1
         counters[s, LC_IMPRESSIONS] += 1.0
         counters[s, LC_ENTRIES] += out_u[row, U_PLAY]
-        counters[s, LC_MINUTES] += out_f[row, F_WATCH] / 60.0
+        counters[s, LC_MINUTES] += np.float64(out_f[row, F_WATCH]) / 60.0
         counters[s, LC_LIKES] += out_u[row, U_LIKE]
         counters[s, LC_COMMENTS] += out_u[row, U_COMMENT]
         g = out_f[row, F_GIFT]

@@ -144,7 +144,7 @@ def reserved(seed, user, session, regular, reserve_rate):
     """Whether ``user`` (a follower) reserved ``session``: ``u < reserve_rate`` for a regular reader,
     ``u < reserve_rate / 3`` otherwise (key (seed, STREAM_LIVE, user, RESERVATION_BASE + session, 1))."""
     p = reserve_rate if regular else reserve_rate / 3.0
-    return uniform(key(seed, STREAM_LIVE, user, RESERVATION_BASE + session, 1), 0) < p
+    return uniform(key(seed, STREAM_LIVE, user, RESERVATION_BASE + np.int64(session), 1), 0) < p
 
 
 @njit(**JIT)
