@@ -12,6 +12,16 @@ impression (0.331 against 0.324) and slightly more total value (+0.2 %); at T = 
 value per impression is 0.297 against 0.315 (-5.6 %) while the last week's posts per day rise only
 from 110.4 to 111.4 (+0.9 %) and the active creators at the end are equal (156): the production side
 of (b) is weak in this model (before the no-repeat filter it was +4 % posts and +6 creators).
+
+On the calibrated default world (docs/calibration.md; seed 0): relevance ranking keeps 70.5 % of the
+niche third against 76.3 % of the broad third; at T = 0.3 the niche survival is the same, the
+last-week value per impression 0.702 against 0.705 (0.995 of it), and both end with 154 active
+creators: the "spreading keeps more creators" half of (a) is not reproduced. Over seeds 0-4
+(relevance against T = 0.3) the creators active at the end differ by 0, -2, -1, -1, +1 (the +1 of
+157 against 156 above was inside that noise), and niche survival sits below broad by more than 3
+points only at seed 0 (seeds 1-4: niche 0.68-0.76 against broad 0.64-0.73): the niche effect of (a)
+is seed-dependent in this model, and the test pins it at seed 0 only. The last week's value per
+impression at T = 0.3 is 0.990-1.003 of relevance's over those seeds.
 """
 
 from __future__ import annotations
@@ -46,11 +56,12 @@ def _v(m, k):
 
 
 @pytest.mark.slow
-def test_niche_creators_leave_under_relevance_and_spreading_traffic_keeps_more(relevance):
+def test_niche_creators_leave_under_relevance_and_spreading_traffic_keeps_as_many(relevance):
     niche, _, broad = _v(relevance, "creator_survival_by_audience")
-    assert niche < broad - 0.03, (niche, broad)
+    assert niche < broad - 0.03, (niche, broad)  # seed 0: 0.705 against 0.763
     spread = _run(0.3)
-    assert _v(spread, "creators_active_by_day")[-1] > _v(relevance, "creators_active_by_day")[-1]
+    # calibrated world: 154 against 154 at seed 0; -2..+1 over seeds 0-4 (no effect; before: 157 against 156)
+    assert abs(_v(spread, "creators_active_by_day")[-1] - _v(relevance, "creators_active_by_day")[-1]) <= 2
     assert _v(spread, "creator_survival_niche") >= niche
     # the value per impression of the last week catches up with relevance ranking's
     last = lambda m: np.mean(_v(m, "value_per_impression_by_day")[-7:])  # noqa: E731
