@@ -250,8 +250,9 @@ def _simulate(args) -> int:
         n = s.get("loop_retrainings") or 0
         print(f"  retraining: {n} model(s) in {res.timings['retrain_s']:.1f} s, apart from the feed loop's "
               f"{res.timings['feed_loop_s']:.1f} s")
-    print(f"  {world_line(s)}; warm-up {cfg.run.warmup_days} days under none (days -{cfg.run.warmup_days} to -1), "
-          f"measured days 0 to {cfg.run.days - 1}")
+    W = cfg.run.warmup_days
+    warm = f"warm-up {W} days under none (days -{W} to -1)" if W else "no warm-up (the run starts cold)"
+    print(f"  {world_line(s)}; {warm}, measured days 0 to {cfg.run.days - 1}")
     if res.impressions == 0:
         print("  note: no impressions were served (no user opened the app): every rate is undefined",
               file=sys.stderr)

@@ -313,3 +313,14 @@ def test_long_run_report_section_traces_its_numbers(tmp_path):
     diffs = [np.array(load(runs[k])["cumulative_value_by_day"]["value"])
              - np.array(load(base[k])["cumulative_value_by_day"]["value"]) for k in runs]
     np.testing.assert_allclose(ps["diff"], np.mean(diffs, axis=0), rtol=1e-9)
+
+
+def test_simulate_says_whether_the_run_warmed_up(tmp_path, capsys):
+    from sim.cli import main
+
+    assert main(["simulate", "--users", "60", "--days", "1", "--out", str(tmp_path / "cold"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "no warm-up (the run starts cold), measured days 0 to 0" in out and "days -0" not in out
+    assert main(["simulate", "--users", "60", "--days", "2", "--warmup-days", "1", "--out", str(tmp_path / "warm"),
+                 "--quiet"]) == 0
+    assert "warm-up 1 days under none (days -1 to -1), measured days 0 to 1" in capsys.readouterr().out
