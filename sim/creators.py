@@ -167,7 +167,7 @@ def realise_posts(seed, day, post_potential, effort_slope, motivation, quit_day,
         out[v] = uniform(key(seed, STREAM_POSTING, c, kday, video_slot[v]), 0) < p
 
 
-@njit(**PJIT)
+@njit(**JIT)
 def _creator_day(seed, day, reach, active, params, motivation, baseline, quit_day, standing):
     """One day's update of every active creator's state and its quit draw (see :func:`end_of_day`).
 
@@ -185,7 +185,9 @@ def _creator_day(seed, day, reach, active, params, motivation, baseline, quit_da
             total += reach[c]
             n += 1
     mean = total / n if n > 0 else 0.0
-    for c in prange(motivation.shape[0]):
+    # serial (a few thousand creators: microseconds): run in parallel, the last bits of the motivation
+    # differed now and then between a 2-thread process and 1-thread workers (test_real_results_identical_with_1_and_2_jobs)
+    for c in range(motivation.shape[0]):
         if not active[c]:
             continue
         r = reach[c]
