@@ -184,21 +184,10 @@ def buyer_followers(f_ptr, f_n, f_cre, f_rr, users, creators, n_creators):
     user follows the creator and is not a regular reader (those are counted among regular readers)."""
     out = np.zeros(n_creators, np.int64)
     for i in range(users.shape[0]):
-        u = users[i]
         c = creators[i]
-        lo = f_ptr[u]
-        hi = lo + f_n[u]
-        while lo < hi:  # binary search of the sorted follow slots (as follow_find)
-            mid = (lo + hi) >> 1
-            x = f_cre[mid]
-            if x < c:
-                lo = mid + 1
-            elif x > c:
-                hi = mid
-            else:
-                if not f_rr[mid]:
-                    out[c] += 1
-                break
+        j = K.follow_find(f_ptr, f_n, f_cre, users[i], c)
+        if j >= 0 and not f_rr[j]:
+            out[c] += 1
     return out
 
 
