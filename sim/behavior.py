@@ -71,10 +71,15 @@ class BehaviorConfig(Section):
     (for ``ranksim calibrate``; the rest are assumptions, stated below):
 
     - ``play_b``: the 3-second play rate per impression.
-    - ``complete_b``, ``complete_d``: completion given a 3-second play by
-      duration bucket (``complete_b`` the level at 30 s, ``complete_d`` the
-      slope on :math:`\ln d`; KuaiRand subset: 0.28 for 60-120 s, 0.05 above
-      300 s, slope -0.61 overall).
+    - ``complete_b``, ``complete_d``, ``complete_d_short``: completion given
+      a 3-second play by duration bucket (``complete_b`` the level at 30 s,
+      ``complete_d`` the slope on :math:`\ln d` from 30 s up,
+      ``complete_d - complete_d_short`` the slope below 30 s; KuaiRand
+      subset: 0.28 for 60-120 s, 0.05 above 300 s, slope -0.61 overall, but
+      flat from 10 to 30 s (0.52, 0.51, 0.53 in 10-15, 15-20, 20-30 s) and
+      -1.0 above 30 s: a per-row logistic fit with a kink at 30 s gives slopes
+      -0.24 below and -1.03 above, and beats one slope and a quadratic in
+      :math:`\ln(d / 30)` by 233 and 57 in AIC).
     - ``loop_b``, ``loop_d``: the replay share (``watch_s > duration``) among
       completions, by duration bucket (KuaiRand: 99.9 % of completions run
       past the end, in every bucket, so ``loop_d = 0``).
@@ -203,7 +208,8 @@ class BehaviorConfig(Section):
     complete_q: float = param(1.0, "float", -20.0, 20.0, doc="completion: quality coefficient")
     complete_a: float = param(0.5, "float", -20.0, 20.0, doc="completion: log-affinity coefficient")
     complete_r: float = param(0.0, "float", -20.0, 20.0, doc="completion: regular-reader coefficient (0: no lift the value does not share; see docs)")
-    complete_d: float = param(1.17, "float", 0.0, 20.0, doc="completion: penalty per unit of ln(duration / 30 s)")
+    complete_d: float = param(1.17, "float", 0.0, 20.0, doc="completion: penalty per unit of ln(duration / 30 s), at and above 30 s (below: see complete_d_short)")
+    complete_d_short: float = param(0.0, "float", -20.0, 20.0, doc="completion: below 30 s the penalty per unit of ln(duration / 30 s) is complete_d - complete_d_short (a kink at 30 s; 0: one slope)")
     loop_b: float = param(3.0, "float", -20.0, 20.0, doc="loop given completion (watching on past the end): intercept (at 30 s)")
     loop_d: float = param(0.0, "float", -20.0, 20.0, doc="loop given completion: penalty per unit of ln(duration / 30 s)")
     loop_median_s: float = param(4.0, "float", 0.0, 3600.0, doc="seconds watched past the end by a looping viewer: median (log-logistic)")
@@ -283,6 +289,7 @@ P_COMPLETE_Q = _IDX["complete_q"]
 P_COMPLETE_A = _IDX["complete_a"]
 P_COMPLETE_R = _IDX["complete_r"]
 P_COMPLETE_D = _IDX["complete_d"]
+P_COMPLETE_D_SHORT = _IDX["complete_d_short"]
 P_LOOP_B = _IDX["loop_b"]
 P_LOOP_D = _IDX["loop_d"]
 P_LOOP_MEDIAN_S = _IDX["loop_median_s"]
@@ -408,8 +415,11 @@ def _play_logit(bp, quality, hook, a, r):
 
 @njit(**JIT)
 def _complete_logit(bp, quality, a, r, log_d30):
+    # the slope on ln(d / 30) is complete_d at and above 30 s and complete_d - complete_d_short below; with
+    # complete_d_short = 0 the slope is complete_d exactly (d - 0 * s), so the sum is the one-slope sum bit for bit
+    slope = bp[P_COMPLETE_D] - bp[P_COMPLETE_D_SHORT] * (1.0 if log_d30 < 0.0 else 0.0)
     return (bp[P_COMPLETE_B] + bp[P_COMPLETE_Q] * quality + bp[P_COMPLETE_A] * a + bp[P_COMPLETE_R] * r
-            - bp[P_COMPLETE_D] * log_d30)
+            - slope * log_d30)
 
 
 @njit(**JIT)
@@ -494,10 +504,14 @@ def completion_probability(bp, quality, affinity, regular, duration_s):
 
     .. math:: p_c = \sigma\bigl(\mathrm{complete\_b} + \mathrm{complete\_q}\,q
               + \mathrm{complete\_a}\,a + \mathrm{complete\_r}\,r
-              - \mathrm{complete\_d}\ln(d / 30)\bigr)
+              - \mathrm{complete\_d}\,\ell + \mathrm{complete\_d\_short}\,\min(\ell, 0)\bigr),
+              \quad \ell = \ln(d / 30)
 
     ``duration_s`` (:math:`d`) is the video's length in seconds. For
     :math:`d \le 3` a play is a completion and the function returns 1.
+    The logit falls with :math:`\ln d` at slope ``complete_d`` from 30 s up
+    and at slope ``complete_d - complete_d_short`` below 30 s (a kink at the
+    reference duration; ``complete_d_short = 0``: one slope).
     """
     if duration_s <= PLAY_SECONDS:
         return 1.0
@@ -589,7 +603,7 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
        \qquad \mathrm{play3} = [u_0 < p_3] \\
        p_c &= \sigma\bigl(\mathrm{complete\_b} + \mathrm{complete\_q}\,q
               + \mathrm{complete\_a}\,a + \mathrm{complete\_r}\,r
-              - \mathrm{complete\_d}\,\ell\bigr),
+              - \mathrm{complete\_d}\,\ell + \mathrm{complete\_d\_short}\,\min(\ell, 0)\bigr),
        \qquad \mathrm{completed} = \mathrm{play3} \wedge ([d \le 3] \vee [u_1 < p_c]) \\
        p_o &= \sigma(\mathrm{loop\_b} - \mathrm{loop\_d}\,\ell),
        \qquad \mathrm{looped} = \mathrm{completed} \wedge [u_8 < p_o] \\

@@ -39,6 +39,9 @@ from sim.world import WorldConfig
 
 #: Most days a run simulates, warm-up included (the world is drawn for that many).
 MAX_SIMULATED_DAYS = 3650
+#: ``[behavior]`` fields a written config leaves out while they are 0 (no effect): added after runs were
+#: pinned (tests/test_live_off.py), so a default run's config.toml stays byte for byte what it was.
+NEW_BEHAVIOR_FIELDS = ("complete_d_short",)
 
 
 class ConfigError(ValueError):
@@ -275,6 +278,10 @@ class Config(Section):
         for name, default in (("loop", LoopConfig()), ("live", LiveConfig()), ("sellers", SellerConfig())):
             if getattr(self, name) == default:
                 del d[name]
+        # behaviour terms added after runs were pinned, left out at their no-effect value for the same reason
+        for name in NEW_BEHAVIOR_FIELDS:
+            if d["behavior"][name] == 0.0:
+                del d["behavior"][name]
         return d
 
     def with_overrides(self, *, policy=None, policy_params=None, seed=None, days=None, users=None, log_sample=None,

@@ -60,7 +60,7 @@ def impression_ref(p, quality, hook, shareability, duration_s, affinity, followe
         watch = d
     else:
         pc = sigmoid(p["complete_b"] + p["complete_q"] * q + p["complete_a"] * a + p["complete_r"] * r
-                     - p["complete_d"] * math.log(d / 30.0))
+                     - p["complete_d"] * math.log(d / 30.0) + p["complete_d_short"] * min(math.log(d / 30.0), 0.0))
         completed = uniform(k0, D_COMPLETE) < pc
         if completed:
             watch = d
@@ -136,7 +136,7 @@ def simulate_numpy(p, quality, hook, shareability, duration_s, affinity, followe
     play3 = draws[:, D_PLAY] < _sigmoid_np(p["play_b"] + p["play_h"] * hook + p["play_q"] * q
                                              + p["play_a"] * a + p["play_r"] * r)
     pc = _sigmoid_np(p["complete_b"] + p["complete_q"] * q + p["complete_a"] * a + p["complete_r"] * r
-                     - p["complete_d"] * np.log(d / 30.0))
+                     - p["complete_d"] * np.log(d / 30.0) + p["complete_d_short"] * np.minimum(np.log(d / 30.0), 0.0))
     short = d <= 3.0
     completed = play3 & (short | (draws[:, D_COMPLETE] < pc))
     u = draws[:, D_WATCH]

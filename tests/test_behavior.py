@@ -112,6 +112,17 @@ def test_kernel_matches_reference_other_coefficients():
     assert_same_outcomes(run(x, cfg=cfg), run_ref(x, p=cfg.to_dict()))
 
 
+@pytest.mark.parametrize("short", [0.9, -0.6])
+def test_kernel_matches_reference_with_a_duration_kink(short):
+    """The completion slope below 30 s (complete_d - complete_d_short) in the batch kernel and its twin."""
+    cfg = CFG.replace(complete_d=1.3, complete_d_short=short)
+    x = random_rows(600, 21)
+    got, want = run(x, cfg=bh.behavior_params(cfg)), run_ref(x, p=cfg.to_dict())
+    assert_same_outcomes(got, want)
+    one_slope = run(x, cfg=bh.behavior_params(cfg.replace(complete_d_short=0.0)))
+    assert not np.array_equal(got["completed"], one_slope["completed"])  # the kink is exercised
+
+
 def test_numpy_version_is_the_same_model():
     """The benchmark's NumPy version, fed the counter generator's draws, gives the kernel's outcomes."""
     x = random_rows(600, 5)
@@ -133,15 +144,22 @@ def test_scalar_kernel_is_the_batch_row():
             assert v == pytest.approx(batch[name][i], rel=1e-13, abs=1e-13), (i, name)
 
 
+#: The default parameters and the default with a kink in the completion slope at 30 s (complete_d_short).
+_KINKED = CFG.replace(complete_d_short=0.8)
+_TWIN_PARAMS = ((BP, P), (bh.behavior_params(_KINKED), _KINKED.to_dict()))
+
+
 @settings(max_examples=60, deadline=None)
 @given(q=st.floats(-6, 6), h=st.floats(-6, 6), s=st.floats(-6, 6), d=st.floats(0.01, 7200),
        aff=st.floats(0, 20), follower=st.booleans(), regular=st.booleans(),
-       seed=st.integers(0, 2**63 - 1), user=st.integers(0, 2**31), slot=st.integers(0, 10**6))
-def test_scalar_kernel_matches_reference_anywhere(q, h, s, d, aff, follower, regular, seed, user, slot):
+       seed=st.integers(0, 2**63 - 1), user=st.integers(0, 2**31), slot=st.integers(0, 10**6),
+       kinked=st.booleans())
+def test_scalar_kernel_matches_reference_anywhere(q, h, s, d, aff, follower, regular, seed, user, slot, kinked):
     regular = regular and follower
+    bp, p = _TWIN_PARAMS[kinked]
     k = rng.key(seed, rng.STREAM_BEHAVIOR, user, 1, slot)
-    got = bh.impression(BP, q, h, s, d, aff, follower, regular, np.uint64(k))
-    want = ref.impression_ref(P, q, h, s, d, aff, follower, regular, ref_rng.key(seed, 3, user, 1, slot))
+    got = bh.impression(bp, q, h, s, d, aff, follower, regular, np.uint64(k))
+    want = ref.impression_ref(p, q, h, s, d, aff, follower, regular, ref_rng.key(seed, 3, user, 1, slot))
     for name, v in zip(bh.OUTCOME_NAMES, got):
         if name in ("watch_s", "value"):
             assert v == pytest.approx(want[name], rel=1e-12, abs=1e-9), name
@@ -180,6 +198,21 @@ def test_fast_exp_and_log_match_libm():
 
 
 # --- what the model promises ----------------------------------------------------------
+
+@pytest.mark.parametrize("d", [4.0, 10.0, 29.9, 30.0, 30.1, 90.0, 600.0])
+def test_completion_slope_kinks_at_30_seconds(d):
+    """logit p_c = ... - complete_d l + complete_d_short min(l, 0), l = ln(d / 30): the kink moves only d < 30 s."""
+    def logit(bp):
+        pc = bh.completion_probability(bp, 0.4, 1.3, False, d)
+        return math.log(pc / (1.0 - pc))
+
+    for short in (0.7, -0.5):
+        bp = bh.behavior_params(CFG.replace(complete_d_short=short))
+        assert logit(bp) - logit(BP) == pytest.approx(short * min(math.log(d / 30.0), 0.0), abs=1e-9)
+    # at 0 the kinked formula is the one-slope one bit for bit
+    assert bh.completion_probability(bh.behavior_params(CFG.replace(complete_d_short=0.0)), 0.4, 1.3, False, d) \
+        == bh.completion_probability(BP, 0.4, 1.3, False, d)
+
 
 @settings(max_examples=80, deadline=None)
 @given(q=st.floats(-5, 5), h=st.floats(-5, 5), s=st.floats(-5, 5), d=st.floats(0.1, 3600), aff=st.floats(0, 10),

@@ -30,8 +30,8 @@ from sim.behavior import BehaviorConfig
 from sim.creators import CreatorConfig
 from sim.live import LiveConfig
 from sim.sellers import SellerConfig
-from sim.config import (Config, ConfigError, FeedConfig, LoopConfig, PolicyConfig, RunConfig, load_config, parse_config,
-                        write_config)
+from sim.config import (NEW_BEHAVIOR_FIELDS, Config, ConfigError, FeedConfig, LoopConfig, PolicyConfig, RunConfig,
+                        load_config, parse_config, write_config)
 from sim.world import WorldConfig
 
 #: TOML table name -> section class, as Config lays them out.
@@ -339,8 +339,13 @@ def test_default_to_toml_round_trips():
         if table in ("loop", "live", "sellers"):  # at its defaults (off) the section is left out: a run is written as before it
             assert table not in data
             continue
-        assert set(data[table]) == {f.name for f in _declared(cls)}
+        left_out = set(NEW_BEHAVIOR_FIELDS) if table == "behavior" else set()  # at 0 (no effect): written as before them
+        assert set(data[table]) == {f.name for f in _declared(cls)} - left_out
     assert data["policy"]["name"] == "none"
+    kinked = c.replace(behavior=c.behavior.replace(complete_d_short=0.8))
+    assert tomllib.loads(kinked.to_toml())["behavior"]["complete_d_short"] == 0.8
+    assert set(tomllib.loads(kinked.to_toml())["behavior"]) == {f.name for f in _declared(BehaviorConfig)}
+    assert parse_config(kinked.to_toml()) == kinked and parse_config(kinked.to_toml()) != c
     on = tomllib.loads(c.replace(loop=LoopConfig(explore="plackett_luce")).to_toml())
     assert set(on["loop"]) == {f.name for f in _declared(LoopConfig)}
     on = tomllib.loads(c.replace(live=LiveConfig(enabled=True), sellers=SellerConfig(enabled=True)).to_toml())

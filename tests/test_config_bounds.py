@@ -31,6 +31,7 @@ BOUNDS = {
     ("behavior", "complete_a"): "float [-20.0, 20.0]",
     ("behavior", "complete_r"): "float [-20.0, 20.0]",
     ("behavior", "complete_d"): "float [0.0, 20.0]",
+    ("behavior", "complete_d_short"): "float [-20.0, 20.0]",
     ("behavior", "loop_b"): "float [-20.0, 20.0]",
     ("behavior", "loop_d"): "float [-20.0, 20.0]",
     ("behavior", "loop_median_s"): "float [0.0, 3600.0]",
