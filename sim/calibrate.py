@@ -79,6 +79,7 @@ FITTED_PARAMS = (
     FitParam("behavior.play_b", -8.0, 8.0, ("play3_rate",)),
     FitParam("behavior.complete_b", -8.0, 8.0, COMPLETION_MOMENTS),
     FitParam("behavior.complete_d", 0.0, 5.0, COMPLETION_MOMENTS, step=0.2),
+    FitParam("behavior.complete_d_short", -2.0, 4.0, COMPLETION_MOMENTS, step=0.2),
     FitParam("behavior.like_b", -12.0, 6.0, ("like_rate",)),
     FitParam("behavior.comment_b", -12.0, 6.0, ("comment_rate",)),
     FitParam("behavior.share_b", -12.0, 6.0, ("share_rate",)),
