@@ -131,3 +131,38 @@ def mask_ge8_loop(x, n, thr):
 
 rank16 = rank16_ir if ENABLED else rank16_loop
 mask_ge8 = mask_ge8_ir if ENABLED else mask_ge8_loop
+
+
+@intrinsic
+def prefetch_ir(typingctx, a, i):
+    """Ask the CPU to start loading the cache line of ``a[i]`` (``llvm.prefetch``: read, keep in every cache level).
+
+    A hint only: it reads nothing into the program and cannot fault, so results never depend on it; it lets
+    the loads of several independent random lookups (a user's seen-filter blocks, say) overlap instead of
+    waiting for each other. ``a`` is a contiguous 1-D or 2-D array (``i`` its flat index; no bounds check,
+    none needed for a hint).
+    """
+    if not (isinstance(a, types.Array) and a.layout == "C" and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        idx = context.cast(builder, args[1], sig.args[1], types.int64)
+        i8p = ir.IntType(8).as_pointer()
+        ptr = builder.bitcast(builder.gep(data, [idx]), i8p)
+        i32 = ir.IntType(32)
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]))
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(a, i), codegen
+
+
+@njit(inline="always", **JIT)
+def prefetch_none(a, i):
+    """:func:`prefetch_ir` without the JIT: nothing (a hint has no effect on results)."""
+    return None
+
+
+#: The prefetch hint with the JIT on, a no-op without it (results are the same either way).
+prefetch = prefetch_ir if not numba.config.DISABLE_JIT else prefetch_none

@@ -28,12 +28,13 @@ import numpy as np
 from ranker._explore_kernels import plackett_luce_pos
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker._score_kernels import topk_quota_pos
+from ranker._vector_ir import prefetch
 from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_RETENTION, STREAM_RETRIEVAL,
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
 from sim.behavior import P_SATIATION, impression, recipient_opens
 from sim.live import SOURCE_LIVE_RESERVED, gather_live, live_impression
-from sim.seen import seen_add, seen_has
+from sim.seen import seen_add, seen_has, seen_prefetch
 
 # Per-video counter columns (float64 matrix ``video_counters``), named as the counters CSV.
 VC_IMPRESSIONS, VC_PLAYS_3S, VC_COMPLETIONS, VC_WATCH_S, VC_LIKES, VC_COMMENTS = 0, 1, 2, 3, 4, 5
@@ -74,6 +75,17 @@ DRAW_RECIPIENT_START = 100
 # packed value below 2**53, every integer up to which a float64 holds exactly.
 MAX_TOPICS = 512
 MAX_PACKED_CREATORS = 2**53 // (2 * MAX_TOPICS)
+# serve_tick's per-video record columns (8 float64: one 64-byte cache line per video)
+R_TOTAL, R_PACKED, R_QUALITY, R_HOOK, R_SHAREABILITY, R_DURATION, R_BOOST, R_SPARE = range(8)
+N_R = 8
+
+
+@njit(**JIT)
+def aligned_rows(n, k):
+    """An uninitialised float64 array (n, k) whose first row starts on a 64-byte boundary (a row of 8 is one cache line)."""
+    buf = np.empty(n * k + 8, np.float64)
+    off = ((64 - (buf.ctypes.data & 63)) & 63) // 8
+    return buf[off:off + n * k].reshape((n, k))
 
 
 @njit(inline="always", **JIT)
@@ -374,13 +386,20 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     session_creator, session_topic, session_quality = live.session_creator, live.session_topic, live.session_quality
     n_fresh_pool = fresh_videos.shape[0]
     n_videos = base_score.shape[0]
-    # what gathering and scoring read of a video, packed in one 16-byte record (one cache
-    # line instead of five arrays' lines for a random video): base_score + boost, and
-    # creator, topic and new-creator flag in one integer held exactly in float64 (pack_video)
-    video_record = np.empty((n_videos, 2), np.float64)
+    # what gathering, scoring and serving read of a video, in one 64-byte record aligned to a
+    # cache line (one line instead of nine arrays' lines for a random video; R_* columns):
+    # base_score + boost; creator, topic and new-creator flag in one integer held exactly in
+    # float64 (pack_video); the traits the behaviour model reads (float32 held exactly); the boost
+    video_record = aligned_rows(n_videos, N_R)
     for v in prange(n_videos):
-        video_record[v, 0] = base_score[v] + boost[v]
-        video_record[v, 1] = pack_video(video_creator[v], video_topic[v], is_new_creator[v])
+        video_record[v, R_TOTAL] = base_score[v] + boost[v]
+        video_record[v, R_PACKED] = pack_video(video_creator[v], video_topic[v], is_new_creator[v])
+        video_record[v, R_QUALITY] = video_quality[v]
+        video_record[v, R_HOOK] = video_hook[v]
+        video_record[v, R_SHAREABILITY] = video_shareability[v]
+        video_record[v, R_DURATION] = video_duration_s[v]
+        video_record[v, R_BOOST] = boost[v]
+        video_record[v, R_SPARE] = 0.0
 
     for ui in prange(users.shape[0]):
         u = users[ui]
@@ -409,6 +428,14 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         xkey_u = key_prefix(seed, STREAM_EXPLORE, u, day)
         w_pl = np.empty(n_cand_max, np.float64)  # Plackett-Luce scratch and propensities
         prob = np.ones(slate_size, np.float64)
+        # follow_skip[j - follow_ptr[u]]: how many of follow slot j's creator's posts (newest first) are
+        # known to be masked or in the seen filter, so the user's next request of the tick starts past
+        # them: the tick's lists and masks are fixed and the filter only grows, so this skips only
+        # posts the scan would pass over (their stamps stay unset: a later source that meets one
+        # probes it and drops it, the same candidates). Cleared when a follow moves the slots.
+        follow_skip = np.zeros(follow_ptr[u + 1] - follow_ptr[u], np.int32)
+        pick_topic = np.empty(max(n_interest, 1), np.int64)  # interest retrieval: each pick's topic and first try
+        pick_first = np.empty(max(n_interest, 1), np.int32)
         for r in range(request_counts[u]):
             req_id = first_request_id + row_off[ui] // slate_size + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
@@ -428,6 +455,12 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             # 1. followed creators' newest unseen posts, regular readers first
             if nf > 0 and n_follow > 0:
                 start = int(uniform(rkey, 0) * nf)
+                for jj in range(min(nf, 2 * n_follow)):  # the first post each scan will look at
+                    j = lo + (start + jj) % nf
+                    c = follow_creator[j]
+                    q = creator_ptr[c] + follow_skip[j - lo]
+                    if q < creator_ptr[c + 1]:
+                        seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
                 for want_rr in (True, False):
                     for jj in range(nf):
                         if n - n_live >= n_follow:
@@ -436,11 +469,15 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         if follow_regular[j] != want_rr:
                             continue
                         c = follow_creator[j]
-                        for q in range(creator_ptr[c], creator_ptr[c + 1]):
+                        # posts before q_known are masked or in the filter (see follow_skip above)
+                        q_known = creator_ptr[c] + follow_skip[j - lo]
+                        for q in range(q_known, creator_ptr[c + 1]):
                             v = creator_videos[q]
-                            if stamp[v] != req_id and video_record[v, 0] > -np.inf:
+                            if stamp[v] != req_id and video_record[v, R_TOTAL] > -np.inf:
                                 if seen_has(seen_bits, seen_ptr, u, v, seen_k):
                                     stamp[v] = seen_id
+                                    if q == q_known:
+                                        q_known += 1
                                     continue
                                 stamp[v] = req_id
                                 cand[n] = v
@@ -448,11 +485,14 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                                 pending[n] = CAND_PROBED
                                 n += 1
                                 break
+                            if q == q_known:
+                                q_known += 1
+                        follow_skip[j - lo] = q_known - creator_ptr[c]
             # 2. opened shares in the inbox (probed later, only if they reach the slate: a video the
             # filter holds is dropped then, which leaves the same candidates as dropping it now)
             for i in range(n_inbox):
                 v = inbox[u, i]
-                if v >= 0 and video_record[v, 0] > -np.inf:
+                if v >= 0 and video_record[v, R_TOTAL] > -np.inf:
                     s = stamp[v]
                     if s != req_id and s != unprobed_id and s != seen_id:
                         stamp[v] = unprobed_id
@@ -466,6 +506,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 for t in range(n_topics):
                     tot += topic_plays[u, t] + 1.0
                     topic_cdf[t] = tot
+                # every pick's topic and first try first, with the seen-filter block and the
+                # stamp of the pick prefetched, so that their loads overlap (the tries below
+                # depend on one another only through the stamps)
                 for i in range(n_interest):
                     x = uniform(rkey, 1 + 2 * i) * tot
                     # the first topic whose cumulative weight exceeds x (the last if none):
@@ -473,6 +516,15 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     t = 0
                     for j in range(n_topics - 1):
                         t += topic_cdf[j] <= x
+                    pick_topic[i] = t
+                    size = topic_ptr[t + 1] - topic_ptr[t]
+                    if size > 0:
+                        v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * min(size, interest_top_m))]
+                        pick_first[i] = v
+                        prefetch(stamp, v)
+                        seen_prefetch(seen_bits, seen_ptr, u, v)
+                for i in range(n_interest):
+                    t = pick_topic[i]
                     size = topic_ptr[t + 1] - topic_ptr[t]
                     if size == 0:
                         continue
@@ -481,9 +533,11 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     # deeper); a pick that is already a candidate ends the tries
                     for j in range(INTEREST_TRIES):
                         m = min(size, interest_top_m << j)
-                        x = (uniform(rkey, 2 + 2 * i) if j == 0
-                             else uniform(rkey, DRAW_DEEPER0 + INTEREST_TRIES * i + j))
-                        v = topic_videos[topic_ptr[t] + int(x * m)]
+                        if j == 0:
+                            v = pick_first[i]
+                        else:
+                            x = uniform(rkey, DRAW_DEEPER0 + INTEREST_TRIES * i + j)
+                            v = topic_videos[topic_ptr[t] + int(x * m)]
                         s = stamp[v]
                         if s == req_id:
                             break
@@ -537,9 +591,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                                  + (live.reservation_bonus if src[i] == SOURCE_LIVE_RESERVED else 0.0))
                     newflag[i] = live.is_new[sl]
                     continue
-                packed = np.int64(video_record[v, 1])
+                packed = np.int64(video_record[v, R_PACKED])
                 rr = 1.0 if regular_mark[packed_creator(packed)] == req_id else 0.0
-                scores[i] = (video_record[v, 0] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
+                scores[i] = (video_record[v, R_TOTAL] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
                              + weight_regular_reader * rr)
                 if pending[i] == CAND_DROPPED:
                     scores[i] = -np.inf  # masked: as if never a candidate (the top k is a set, ties by id)
@@ -585,9 +639,10 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     t = session_topic[sl]
                     q = np.float64(session_quality[sl])
                 else:
-                    c = video_creator[v]
-                    t = video_topic[v]
-                    q = np.float64(video_quality[v])
+                    packed = np.int64(video_record[v, R_PACKED])
+                    c = packed_creator(packed)
+                    t = packed_topic(packed)
+                    q = video_record[v, R_QUALITY]
                 j = follow_find(follow_ptr, follow_count, follow_creator, u, c)
                 follower = j >= 0
                 regular = follower and follow_regular[j]
@@ -604,7 +659,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 else:
                     # satiation (sim.users): the n-th impression of topic t today sees the affinity / (1 + s (n - 1))
                     (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
-                     value) = impression(bp, q, video_hook[v], video_shareability[v], video_duration_s[v],
+                     value) = impression(bp, q, video_record[v, R_HOOK], video_record[v, R_SHAREABILITY], video_record[v, R_DURATION],
                                          n_topics * np.float64(user_interest[u, t]) / (1.0 + satiation * n_before),
                                          follower, regular, k0)
                 # shares: n_rec distinct friends, consecutive in the sorted friend row from a
@@ -653,13 +708,14 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         rr_change = RR_GAINED
                 elif followed:
                     evicted, evicted_rr, now_rr = follow_insert(follow_ptr, follow_count, follow_creator, follow_engagement, follow_regular, u, c, e, rr_on)
+                    follow_skip[:] = 0
                     if now_rr:
                         rr_change = RR_GAINED
                 out_i[row, I_VIDEO] = -1 if is_live else v
                 out_i[row, I_LIVE] = sl if is_live else -1
                 out_i[row, I_EVICTED] = evicted
                 out_f[row, F_SCORE] = scores[ci]
-                out_f[row, F_BOOST] = 0.0 if is_live else boost[v]
+                out_f[row, F_BOOST] = 0.0 if is_live else video_record[v, R_BOOST]
                 out_f[row, F_GIFT] = gift
                 out_f[row, F_WATCH] = watch_s
                 out_f[row, F_VALUE] = value

@@ -73,6 +73,7 @@ import math
 import numpy as np
 
 from ranker._numba import JIT, njit
+from ranker._vector_ir import prefetch
 from ranker.rng import _GOLDEN, mix64
 
 #: Bits per block (one 64-byte cache line).
@@ -174,3 +175,10 @@ def seen_add(bits, ptr, u, v, k):
     for i in range(k):
         g, p = _bit(g, i)
         bits[w0 + (p >> 6)] |= np.uint64(1) << np.uint64(p & 63)
+
+
+@njit(**JIT)
+def seen_prefetch(bits, ptr, u, v):
+    """Start loading video ``v``'s block of user ``u``'s filter (a hint: see ``ranker._vector_ir.prefetch``)."""
+    w0, _ = _slot(ptr, u, v)
+    prefetch(bits, w0)

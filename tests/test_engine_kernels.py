@@ -807,6 +807,16 @@ def test_packed_video_record_limit_is_tight():
     assert _roundtrip(c, K.MAX_TOPICS - 1, True) != (c, K.MAX_TOPICS - 1, True)
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 1000, 35_001])
+def test_aligned_rows_start_on_a_cache_line_and_hold_n_rows(n):
+    # serve_tick's per-video record: one 64-byte line a video only if row 0 starts on a line
+    a = K.aligned_rows(n, K.N_R)
+    assert a.shape == (n, K.N_R) and a.dtype == np.float64 and a.flags.c_contiguous
+    assert a.ctypes.data % 64 == 0 and K.N_R * 8 == 64
+    a[:] = 1.5  # writable over its whole extent
+    assert a.sum() == 1.5 * n * K.N_R
+
+
 @pytest.mark.parametrize("name", ["default", "deep_interest_crowded_filter", "many_requests_wide"])
 def test_serve_tick_never_serves_a_video_twice(name):
     """No row shows a user a video their seen filter held before the tick, nor one served earlier in the tick;

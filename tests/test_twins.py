@@ -95,6 +95,8 @@ TWINS = {
                                          "draw_returns"),
     "sim._engine_kernels.serve_tick": _SERVE,
     "sim._engine_kernels.pack_video": _SERVE,  # the packed per-video record, inlined into serve_tick
+    "sim._engine_kernels.aligned_rows": _SERVE,  # the per-video record's storage (also tested for alignment)
+    "sim.seen.seen_prefetch": _SERVE,  # a hint serve_tick gives before its lookups
     "sim._engine_kernels.packed_creator": _SERVE,
     "sim._engine_kernels.packed_topic": _SERVE,
     "sim._engine_kernels.packed_is_new": _SERVE,
@@ -177,6 +179,8 @@ ALLOWED = {
     "sim.behavior.share_probability": "sigmoid of _share_logit",
     "sim.behavior.follow_probability": "sigmoid of _follow_logit",
     "sim.behavior.open_probability": "sigmoid of _open_logit",
+    # a cache hint with no effect on any value (what NUMBA_DISABLE_JIT=1 runs in its place)
+    "ranker._vector_ir.prefetch_none": "a no-op: the prefetch hint without the JIT",
 }
 
 
