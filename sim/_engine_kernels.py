@@ -205,6 +205,46 @@ def stamp_seen(req_id):
     return -3 - 2 * req_id
 
 
+def stamp_table_size(n_follow, n_inbox, n_interest, n_fresh):
+    """Entries of serve_tick's per-request stamp table (a power of two, at least twice what a request stamps).
+
+    A request stamps at most its follow candidates, its inbox and fresh candidates and
+    ``INTEREST_TRIES`` tries per interest pick; at most half full, a lookup probes about 1.5
+    entries. ``ServeState.request_stamps`` has ``2 * stamp_table_size(...)`` int32 columns a thread.
+    """
+    need = 2 * (int(n_follow) + int(n_inbox) + INTEREST_TRIES * int(n_interest) + int(n_fresh))
+    size = 64
+    while size < need:
+        size *= 2
+    return size
+
+
+@njit(inline="always", **JIT)
+def stamp_find(table, mask, v, req_id):
+    """``(stamp, i)``: video ``v``'s stamp in the request's table and its entry, or ``(-1, i)`` and the free entry
+    where it goes. Entry ``i`` holds video ``table[i]`` with stamp ``table[mask + 1 + i]``; an entry whose
+    stamp is not one of request ``req_id``'s (``req_id``, :func:`stamp_unprobed`, :func:`stamp_seen`) is free,
+    so the table is never cleared between requests (linear probing, nothing deleted within a request)."""
+    half = mask + 1
+    unprobed_id = stamp_unprobed(req_id)
+    seen_id = stamp_seen(req_id)
+    i = np.int64((np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+    while True:
+        s = table[half + i]
+        if s != req_id and s != unprobed_id and s != seen_id:
+            return np.int32(-1), i
+        if table[i] == v:
+            return s, i
+        i = (i + 1) & mask
+
+
+@njit(inline="always", **JIT)
+def stamp_put(table, mask, i, v, stamp):
+    """Give video ``v`` the stamp ``stamp`` at entry ``i`` (from :func:`stamp_find` of ``v``, nothing put since)."""
+    table[i] = v
+    table[mask + 1 + i] = stamp
+
+
 @njit(**JIT)
 def _probe_all(cand, src, pending, n, seen_bits, seen_ptr, u, seen_k):
     """Probe every unprobed candidate; drop the dropped and the seen, keeping the order. Returns the new ``n``."""
@@ -407,7 +447,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         # stamp[v], for the request r being gathered: r, v is a candidate (probed: not in the seen filter);
         # stamp_unprobed(r), v is a candidate not probed yet; stamp_seen(r), v was probed and is in the
         # filter (not a candidate); anything else, v was not met yet in this request
-        stamp = request_stamps[tid]
+        stamp = request_stamps[tid]  # the request's table (stamp_find); in L1, unlike one stamp per video
+        stamp_mask = stamp.shape[0] // 2 - 1
         regular_mark = regular_marks[tid]  # regular_mark[c] == req_id: the user is a regular reader of creator c
         cand = np.empty(n_cand_max, np.int32)
         src = np.empty(n_cand_max, np.uint8)
@@ -471,15 +512,17 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         c = follow_creator[j]
                         # posts before q_known are masked or in the filter (see follow_skip above)
                         q_known = creator_ptr[c] + follow_skip[j - lo]
+                        # (a creator is followed once, so none of its posts is a candidate yet; a post
+                        # found in the filter is not stamped: a later source that meets it probes it)
                         for q in range(q_known, creator_ptr[c + 1]):
                             v = creator_videos[q]
-                            if stamp[v] != req_id and video_record[v, R_TOTAL] > -np.inf:
+                            if video_record[v, R_TOTAL] > -np.inf:
                                 if seen_has(seen_bits, seen_ptr, u, v, seen_k):
-                                    stamp[v] = seen_id
                                     if q == q_known:
                                         q_known += 1
                                     continue
-                                stamp[v] = req_id
+                                _, e = stamp_find(stamp, stamp_mask, v, req_id)
+                                stamp_put(stamp, stamp_mask, e, v, req_id)
                                 cand[n] = v
                                 src[n] = SOURCE_FOLLOW
                                 pending[n] = CAND_PROBED
@@ -493,9 +536,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             for i in range(n_inbox):
                 v = inbox[u, i]
                 if v >= 0 and video_record[v, R_TOTAL] > -np.inf:
-                    s = stamp[v]
+                    s, e = stamp_find(stamp, stamp_mask, v, req_id)
                     if s != req_id and s != unprobed_id and s != seen_id:
-                        stamp[v] = unprobed_id
+                        stamp_put(stamp, stamp_mask, e, v, unprobed_id)
                         cand[n] = v
                         src[n] = SOURCE_SHARE
                         pending[n] = CAND_UNPROBED
@@ -521,7 +564,6 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     if size > 0:
                         v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * min(size, interest_top_m))]
                         pick_first[i] = v
-                        prefetch(stamp, v)
                         seen_prefetch(seen_bits, seen_ptr, u, v)
                 for i in range(n_interest):
                     t = pick_topic[i]
@@ -538,7 +580,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         else:
                             x = uniform(rkey, DRAW_DEEPER0 + INTEREST_TRIES * i + j)
                             v = topic_videos[topic_ptr[t] + int(x * m)]
-                        s = stamp[v]
+                        s, e = stamp_find(stamp, stamp_mask, v, req_id)
                         if s == req_id:
                             break
                         if s == unprobed_id:
@@ -548,31 +590,31 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                             while i_c < n - 1 and (cand[i_c] != v or pending[i_c] != CAND_UNPROBED):
                                 i_c += 1
                             if not seen_has(seen_bits, seen_ptr, u, v, seen_k):
-                                stamp[v] = req_id
+                                stamp_put(stamp, stamp_mask, e, v, req_id)
                                 pending[i_c] = CAND_PROBED
                                 break
-                            stamp[v] = seen_id
+                            stamp_put(stamp, stamp_mask, e, v, seen_id)
                             pending[i_c] = CAND_DROPPED
                         elif s != seen_id:
                             if not seen_has(seen_bits, seen_ptr, u, v, seen_k):
-                                stamp[v] = req_id
+                                stamp_put(stamp, stamp_mask, e, v, req_id)
                                 cand[n] = v
                                 src[n] = SOURCE_INTEREST
                                 pending[n] = CAND_PROBED
                                 n += 1
                                 break
-                            stamp[v] = seen_id
+                            stamp_put(stamp, stamp_mask, e, v, seen_id)
                         if m == size:
                             break
             # 4. the fresh pool
             if n_fresh_pool > 0:
                 for i in range(n_fresh):
                     v = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
-                    s = stamp[v]
+                    s, e = stamp_find(stamp, stamp_mask, v, req_id)
                     # not probed now either (as the inbox); one met before is no new candidate,
                     # whether it turns out to be one or to be seen
                     if s != req_id and s != unprobed_id and s != seen_id:
-                        stamp[v] = unprobed_id
+                        stamp_put(stamp, stamp_mask, e, v, unprobed_id)
                         cand[n] = v
                         src[n] = SOURCE_FRESH
                         pending[n] = CAND_UNPROBED

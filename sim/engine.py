@@ -374,7 +374,8 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     counts = np.zeros(U, np.int32)
     user_day = np.zeros((U, 2), np.float64)
     n_thr = numba.config.NUMBA_NUM_THREADS
-    stamps = np.full((n_thr, V), -1, np.int32)
+    stamps = np.full((n_thr, 2 * K.stamp_table_size(feed.n_follow_candidates, feed.n_share_candidates,
+                                                   feed.n_interest_candidates, feed.n_fresh_candidates)), -1, np.int32)
     cmarks = np.full((n_thr, C), -1, np.int32)
     quit_day = np.full(C, np.iinfo(np.int32).max, np.int32)
     # creators' state (sim.creators): motivation, own baseline, which potential posts are realised

@@ -169,7 +169,8 @@ def make_case(sh: Shape):
     row_off = np.zeros(users.size + 1, np.int64)
     np.cumsum(req_counts[users].astype(np.int64) * sh.slate, out=row_off[1:])
     stamp_base = 1000
-    stamps = np.full((numba.config.NUMBA_NUM_THREADS, V), -1, np.int32)
+    stamps = np.full((numba.config.NUMBA_NUM_THREADS,
+                      2 * K.stamp_table_size(sh.n_follow, sh.n_inbox, sh.n_interest, sh.n_fresh)), -1, np.int32)
     cmarks = np.full((numba.config.NUMBA_NUM_THREADS, C), -1, np.int32)
     if sh.stale_stamps:  # scratch left over from earlier ticks must not matter
         # a request r of an earlier tick leaves r, -2 - 2r or -3 - 2r (K.stamp_unprobed, K.stamp_seen)
