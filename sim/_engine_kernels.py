@@ -169,7 +169,7 @@ class ServeState(NamedTuple):
     base_score: np.ndarray  # float64 (n_videos,): the ranker's score; -inf masks a video
     boost: np.ndarray  # float64 (n_videos,): the policy's boost, finite
     is_new_creator: np.ndarray  # bool (n_videos,)
-    request_stamps: np.ndarray  # int32 (threads, n_videos): per-thread scratch
+    request_stamps: np.ndarray  # int32 (threads, 2 * stamp_table_size(...)): per-thread scratch (stamp_find)
     request_counts: np.ndarray  # int32 (n_users,): the user's requests this tick
     regular_marks: np.ndarray  # int32 (threads, n_creators): per-thread scratch
     # the user's day (sim.users; zeroed overnight): impressions and completions per topic, and the
@@ -372,7 +372,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         ``seen_ptr`` and ``seen_bits`` hold, per user, a filter of every video served
         to them in the run (:mod:`sim.seen`, no false negatives): a video it holds is
         never a candidate, so no video is served twice to a user. ``request_stamps``
-        (threads, n_videos) and ``regular_marks`` (threads, n_creators) are per-thread
+        (threads, 2 * :func:`stamp_table_size`, each row a request's table of stamps, see
+        :func:`stamp_find`) and ``regular_marks`` (threads, n_creators) are per-thread
         scratch (rows indexed by thread id) whose contents never affect results, as long
         as no entry equals a request id ``r`` of this tick, nor ``-2 - 2r`` or ``-3 - 2r``
         (:func:`stamp_unprobed`, :func:`stamp_seen`): ``settings.first_request_id`` + the
@@ -444,7 +445,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
-        # stamp[v], for the request r being gathered: r, v is a candidate (probed: not in the seen filter);
+        # v's stamp (stamp_find), for the request r being gathered: r, v is a candidate (probed: not in the seen filter);
         # stamp_unprobed(r), v is a candidate not probed yet; stamp_seen(r), v was probed and is in the
         # filter (not a candidate); anything else, v was not met yet in this request
         stamp = request_stamps[tid]  # the request's table (stamp_find); in L1, unlike one stamp per video

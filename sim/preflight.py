@@ -242,12 +242,10 @@ def estimate_memory(cfg) -> dict:
     :func:`sim.seen.filter_blocks`: ``feed.seen_bits_per_item`` bits per
     expected impression plus a margin for Poisson requests), the share inbox, friend
     lists (both directions, 4 bytes per edge) and follow slots (9 bytes per
-    slot). Videos: the per-video counters (``N_VC`` float64), per-thread
-    scratch stamps and the world's per-video columns (every potential post:
+    slot). Videos: the per-video counters (``N_VC`` float64), the feed's
+    per-tick record (64 bytes a video) and the world's per-video columns (every potential post:
     ``post_potential`` times the posting rate). Creators: their state.
     """
-    import numba
-
     from sim._engine_kernels import N_VC
     from sim.seen import filter_blocks
 
@@ -257,7 +255,6 @@ def estimate_memory(cfg) -> dict:
     V = C * w.posts_per_day_mean * w.post_potential * (r.simulated_days + w.backlog_days)
     friends = min(w.friends_mean, w.friends_max)
     follows = min(w.follows_mean, w.follow_capacity) + 16
-    n_thr = numba.config.NUMBA_NUM_THREADS
     return {
         "user topic interests and counters": U * w.n_topics * 4 * 6,
         "seen filters": U * int(filter_blocks([w.activity_mean], r.days, f.slate_size, f.seen_bits_per_item)[1]) * 64,
@@ -265,7 +262,7 @@ def estimate_memory(cfg) -> dict:
         "friend lists": U * friends * 8,
         "follow slots": U * follows * 9,
         "per-user state": U * 64,
-        "per-video counters and columns": V * (N_VC * 8 + 52 + 4 * n_thr),
+        "per-video counters and columns": V * (N_VC * 8 + 52 + 64),
         "per-creator state": C * 96,
     }
 

@@ -41,9 +41,11 @@ def test_runs_are_labelled():
     assert common.runs_label(1) == "single run" and common.runs_label(3) == "median of 3"
     rows = run.rows_engine({"compile_empty_cache_s": 101.0, "first_run_cached_s": 0.2, "rows": [
         {"users": 10_000, "days": 2, "log": False, "imps_per_s": 5e6, "reps": 3},
-        {"users": 1_000_000, "days": 2, "log": False, "imps_per_s": 3e6, "reps": 1}]})
+        {"users": 1_000_000, "days": 2, "log": False, "imps_per_s": 3e6, "loop_imps_per_s": 3.5e6, "reps": 1}]})
     assert [(r["what"], r["runs"]) for r in rows if r["kind"] == "speed"] == [
-        ("10,000 users x 2 days, logging off", "median of 3"), ("1,000,000 users x 2 days, logging off", "single run")]
+        ("10,000 users x 2 days, logging off", "median of 3"), ("1,000,000 users x 2 days, logging off", "single run"),
+        ("1,000,000 users x 2 days, logging off, feed loop (world build left out)", "single run")]
+    assert [r["value"] for r in rows if r["kind"] == "speed"] == [5e6, 3e6, 3.5e6]
     comp = [r for r in rows if r["kind"] == "compile"]
     assert comp[0]["what"].startswith("simulate: compile from an empty cache") and comp[0]["value"] == 101.0
     assert comp[1]["what"].startswith("simulate: first tiny run in this process")
