@@ -32,7 +32,7 @@ from ranker._vector_ir import prefetch
 from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_RETENTION, STREAM_RETRIEVAL,
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
-from sim.behavior import P_SATIATION, impression, recipient_opens
+from sim.behavior import P_SATIATION, impression_ld, log_d30, recipient_opens
 from sim.live import SOURCE_LIVE_RESERVED, gather_live, live_impression
 from sim.seen import seen_add, seen_has, seen_prefetch
 
@@ -76,7 +76,7 @@ DRAW_RECIPIENT_START = 100
 MAX_TOPICS = 512
 MAX_PACKED_CREATORS = 2**53 // (2 * MAX_TOPICS)
 # serve_tick's per-video record columns (8 float64: one 64-byte cache line per video)
-R_TOTAL, R_PACKED, R_QUALITY, R_HOOK, R_SHAREABILITY, R_DURATION, R_BOOST, R_SPARE = range(8)
+R_TOTAL, R_PACKED, R_QUALITY, R_HOOK, R_SHAREABILITY, R_DURATION, R_BOOST, R_LOG_D30 = range(8)
 N_R = 8
 
 
@@ -430,7 +430,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     # what gathering, scoring and serving read of a video, in one 64-byte record aligned to a
     # cache line (one line instead of nine arrays' lines for a random video; R_* columns):
     # base_score + boost; creator, topic and new-creator flag in one integer held exactly in
-    # float64 (pack_video); the traits the behaviour model reads (float32 held exactly); the boost
+    # float64 (pack_video); the traits the behaviour model reads (float32 held exactly); the boost;
+    # ln(duration / 30 s), as sim.behavior.impression computes it
     video_record = aligned_rows(n_videos, N_R)
     for v in prange(n_videos):
         video_record[v, R_TOTAL] = base_score[v] + boost[v]
@@ -440,7 +441,27 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         video_record[v, R_SHAREABILITY] = video_shareability[v]
         video_record[v, R_DURATION] = video_duration_s[v]
         video_record[v, R_BOOST] = boost[v]
-        video_record[v, R_SPARE] = 0.0
+        video_record[v, R_LOG_D30] = log_d30(video_record[v, R_DURATION])  # of the float64 duration
+
+    # per-thread scratch (row = thread id), allocated once a tick rather than once a user
+    n_thr = request_stamps.shape[0]
+    t_cand = np.empty((n_thr, n_cand_max), np.int32)
+    t_src = np.empty((n_thr, n_cand_max), np.uint8)
+    t_scores = np.empty((n_thr, n_cand_max), np.float64)
+    t_newflag = np.empty((n_thr, n_cand_max), np.bool_)
+    t_pending = np.empty((n_thr, n_cand_max), np.uint8)
+    t_sel_f = np.empty((n_thr, 2 * n_cand_max + 32), np.float64)
+    t_sel_u = np.empty((n_thr, n_cand_max + slate_size + 1), np.uint32)
+    t_topic_cdf = np.empty((n_thr, n_topics), np.float64)
+    t_aff = np.empty((n_thr, n_topics), np.float32)
+    t_w_pl = np.empty((n_thr, n_cand_max), np.float64)
+    t_prob = np.ones((n_thr, slate_size), np.float64)  # propensities: 1 when serving the top k (never written then)
+    max_slots = 0
+    for ui in range(users.shape[0]):
+        max_slots = max(max_slots, follow_ptr[users[ui] + 1] - follow_ptr[users[ui]])
+    t_follow_skip = np.empty((n_thr, max(max_slots, 1)), np.int32)
+    t_pick_topic = np.empty((n_thr, max(n_interest, 1)), np.int64)
+    t_pick_first = np.empty((n_thr, max(n_interest, 1)), np.int32)
 
     for ui in prange(users.shape[0]):
         u = users[ui]
@@ -451,15 +472,15 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         stamp = request_stamps[tid]  # the request's table (stamp_find); in L1, unlike one stamp per video
         stamp_mask = stamp.shape[0] // 2 - 1
         regular_mark = regular_marks[tid]  # regular_mark[c] == req_id: the user is a regular reader of creator c
-        cand = np.empty(n_cand_max, np.int32)
-        src = np.empty(n_cand_max, np.uint8)
-        scores = np.empty(n_cand_max, np.float64)
-        newflag = np.empty(n_cand_max, np.bool_)
-        pending = np.empty(n_cand_max, np.uint8)  # CAND_PROBED, CAND_UNPROBED or CAND_DROPPED
-        sel_f = np.empty(2 * n_cand_max + 32, np.float64)  # top-k scratch
-        sel_u = np.empty(n_cand_max + slate_size + 1, np.uint32)
-        topic_cdf = np.empty(n_topics, np.float64)
-        aff_u = np.empty(n_topics, np.float32)
+        cand = t_cand[tid]
+        src = t_src[tid]
+        scores = t_scores[tid]
+        newflag = t_newflag[tid]
+        pending = t_pending[tid]  # CAND_PROBED, CAND_UNPROBED or CAND_DROPPED
+        sel_f = t_sel_f[tid]  # top-k scratch
+        sel_u = t_sel_u[tid]
+        topic_cdf = t_topic_cdf[tid]
+        aff_u = t_aff[tid]
         if affinity_strength > 0:
             affinity_row_into(topic_impressions[u], topic_plays[u], affinity_strength, aff_u)
         else:
@@ -468,16 +489,17 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         rkey_u = key_prefix(seed, STREAM_RETRIEVAL, u, day)
         bkey_u = key_prefix(seed, STREAM_BEHAVIOR, u, day)
         xkey_u = key_prefix(seed, STREAM_EXPLORE, u, day)
-        w_pl = np.empty(n_cand_max, np.float64)  # Plackett-Luce scratch and propensities
-        prob = np.ones(slate_size, np.float64)
+        w_pl = t_w_pl[tid]  # Plackett-Luce scratch and propensities
+        prob = t_prob[tid]
         # follow_skip[j - follow_ptr[u]]: how many of follow slot j's creator's posts (newest first) are
         # known to be masked or in the seen filter, so the user's next request of the tick starts past
         # them: the tick's lists and masks are fixed and the filter only grows, so this skips only
         # posts the scan would pass over (their stamps stay unset: a later source that meets one
         # probes it and drops it, the same candidates). Cleared when a follow moves the slots.
-        follow_skip = np.zeros(follow_ptr[u + 1] - follow_ptr[u], np.int32)
-        pick_topic = np.empty(max(n_interest, 1), np.int64)  # interest retrieval: each pick's topic and first try
-        pick_first = np.empty(max(n_interest, 1), np.int32)
+        follow_skip = t_follow_skip[tid]
+        follow_skip[:follow_ptr[u + 1] - follow_ptr[u]] = 0
+        pick_topic = t_pick_topic[tid]  # interest retrieval: each pick's topic and first try
+        pick_first = t_pick_first[tid]
         for r in range(request_counts[u]):
             req_id = first_request_id + row_off[ui] // slate_size + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
@@ -702,9 +724,10 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 else:
                     # satiation (sim.users): the n-th impression of topic t today sees the affinity / (1 + s (n - 1))
                     (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
-                     value) = impression(bp, q, video_record[v, R_HOOK], video_record[v, R_SHAREABILITY], video_record[v, R_DURATION],
-                                         n_topics * np.float64(user_interest[u, t]) / (1.0 + satiation * n_before),
-                                         follower, regular, k0)
+                     value) = impression_ld(bp, q, video_record[v, R_HOOK], video_record[v, R_SHAREABILITY],
+                                            video_record[v, R_DURATION], video_record[v, R_LOG_D30],
+                                            n_topics * np.float64(user_interest[u, t]) / (1.0 + satiation * n_before),
+                                            follower, regular, k0)
                 # shares: n_rec distinct friends, consecutive in the sorted friend row from a
                 # random start (friend ids carry no order of their own); each may open the card
                 deg = friend_indptr[u + 1] - friend_indptr[u]

@@ -726,10 +726,22 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
     # engine. sim.behavior_batch._impression_lanes is the same model without branches, for loops
     # that LLVM vectorizes. Draws are pure functions of their index, so
     # skipping one changes nothing else.
+    return impression_ld(bp, quality, hook, shareability, duration_s, log_d30(duration_s), affinity, follower,
+                         regular, k0)
+
+
+@njit(inline="always", **JIT)
+def log_d30(duration_s):
+    """:math:`\ell = \ln(d / 30)`, as :func:`impression` computes it (callers that keep it per video pass it in)."""
+    return np.log(duration_s * (1.0 / REFERENCE_DURATION_S))
+
+
+@njit(inline="always", **JIT)
+def impression_ld(bp, quality, hook, shareability, duration_s, ld, affinity, follower, regular, k0):
+    """:func:`impression` with :math:`\ell` = ``ld`` = :func:`log_d30` of ``duration_s`` given (the feed keeps it per video)."""
     d = duration_s
     r = 1.0 if regular else 0.0
     a = _log_affinity(bp, affinity)
-    ld = np.log(d * (1.0 / REFERENCE_DURATION_S))
     # value per second watched: (value factor) (d / 30)^value_d / d
     vps = _value_factor(bp, quality, a) * np.exp(bp[P_VALUE_D] * ld) / d
     if not _bernoulli(uniform(k0, D_PLAY), _play_logit(bp, quality, hook, a, r)):

@@ -507,8 +507,8 @@ def serve_tick(settings, world, state, pools, users, row_off, max_rec, live=None
                     completed, watch_s = False, 60.0 * minutes
                 else:
                     (play3, completed, watch_s, liked, commented, shared, n_rec, followed,
-                     value) = impression(bp, video_quality[v], video_hook[v], video_shareability[v],
-                                         video_duration_s[v],
+                     value) = impression(bp, float(video_quality[v]), float(video_hook[v]), float(video_shareability[v]),
+                                         float(video_duration_s[v]),  # float64, as the kernel's record holds them
                                          n_topics * float(user_interest[u, t]) / (1.0 + satiation * n_before),
                                          follower, regular, k0)
                 # a share goes to n_rec distinct friends: consecutive in the sorted friend list,

@@ -95,6 +95,10 @@ TWINS = {
                                          "draw_returns"),
     "sim._engine_kernels.serve_tick": _SERVE,
     "sim._engine_kernels.pack_video": _SERVE,  # the packed per-video record, inlined into serve_tick
+    "sim.behavior.impression_ld": _IMPRESSION,  # impression's body (the feed passes ln(d / 30) kept per video)
+    "sim.behavior.log_d30": _IMPRESSION,
+    "sim._engine_kernels.stamp_find": _SERVE,  # serve_tick's per-request stamp table (also tested against a dict)
+    "sim._engine_kernels.stamp_put": _SERVE,
     "sim._engine_kernels.aligned_rows": _SERVE,  # the per-video record's storage (also tested for alignment)
     "sim.seen.seen_prefetch": _SERVE,  # a hint serve_tick gives before its lookups
     "sim._engine_kernels.packed_creator": _SERVE,
