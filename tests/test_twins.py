@@ -81,8 +81,8 @@ TWINS = {
     "ranker.signals.affinity_row_into": ("tests/test_signals.py", "test_user_affinity_matches_slow_twin", "affinity"),
     "ranker.signals._affinity_kernel": ("tests/test_signals.py", "test_user_affinity_matches_slow_twin", "affinity"),
     "sim._engine_kernels._probe_all": _SERVE,  # serve_tick's late probes (Plackett-Luce slates)
-    "sim._engine_kernels.stamp_unprobed": _SERVE,
-    "sim._engine_kernels.stamp_seen": _SERVE,
+    "sim._serve_record.stamp_unprobed": _SERVE,
+    "sim._serve_record.stamp_seen": _SERVE,
     "sim._engine_kernels.follow_find": ("tests/test_engine_kernels.py", "test_follow_find_matches_twin", "follow_find"),
     "sim._engine_kernels.follow_insert": ("tests/test_engine_kernels.py",
                                           "test_follow_insert_matches_twin_sorted_and_capped", "follow_insert"),
@@ -94,16 +94,16 @@ TWINS = {
     "sim._engine_kernels.draw_returns": ("tests/test_engine_kernels.py", "test_draw_returns_matches_twin",
                                          "draw_returns"),
     "sim._engine_kernels.serve_tick": _SERVE,
-    "sim._engine_kernels.pack_video": _SERVE,  # the packed per-video record, inlined into serve_tick
+    "sim._serve_record.pack_video": _SERVE,  # the packed per-video record, inlined into serve_tick
     "sim.behavior.impression_ld": _IMPRESSION,  # impression's body (the feed passes ln(d / 30) kept per video)
     "sim.behavior.log_d30": _IMPRESSION,
-    "sim._engine_kernels.stamp_find": _SERVE,  # serve_tick's per-request stamp table (also tested against a dict)
-    "sim._engine_kernels.stamp_put": _SERVE,
-    "sim._engine_kernels.aligned_rows": _SERVE,  # the per-video record's storage (also tested for alignment)
+    "sim._serve_record.stamp_find": _SERVE,  # serve_tick's per-request stamp table (also tested against a dict)
+    "sim._serve_record.stamp_put": _SERVE,
+    "sim._serve_record.aligned_rows": _SERVE,  # the per-video record's storage (also tested for alignment)
     "sim.seen.seen_prefetch": _SERVE,  # a hint serve_tick gives before its lookups
-    "sim._engine_kernels.packed_creator": _SERVE,
-    "sim._engine_kernels.packed_topic": _SERVE,
-    "sim._engine_kernels.packed_is_new": _SERVE,
+    "sim._serve_record.packed_creator": _SERVE,
+    "sim._serve_record.packed_topic": _SERVE,
+    "sim._serve_record.packed_is_new": _SERVE,
     "sim.live.draw_schedule": ("tests/test_live.py", "test_draw_schedule_matches_twin", "ref.draw_schedule"),
     "sim.live.reserved": ("tests/test_live.py", "test_reserved_matches_twin_and_its_rates", "ref.reserved"),
     "sim.live.live_impression": ("tests/test_live.py", "test_live_impression_matches_twin", "ref.live_impression"),

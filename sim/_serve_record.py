@@ -1,0 +1,111 @@
+"""serve_tick's per-video record and per-request stamp table (sim._engine_kernels).
+
+The record: one 64-byte row per video (a cache line), so gathering, scoring and
+serving a random video read one line instead of one per array. The stamp table:
+what a request has met so far (candidate, candidate not probed yet, found in the
+seen filter), in a small per-thread hash table that stays in L1 whatever the
+catalogue's size.
+"""
+
+import numpy as np
+
+from ranker._numba import JIT, njit
+
+INTEREST_TRIES = 4  # an interest pick already served is re-drawn from a window twice as deep, up to 3 times
+
+# --- the packed per-video record ---------------------------------------------------------
+# serve_tick keeps, per video, (creator * MAX_TOPICS + topic) * 2 + new-creator flag in a
+# float64. Limits (tests/test_engine_kernels.py pins them against the config's bounds):
+# topic < MAX_TOPICS (a power of two, WorldConfig.n_topics <= MAX_TOPICS), and the largest
+# packed value below 2**53, every integer up to which a float64 holds exactly.
+MAX_TOPICS = 512
+MAX_PACKED_CREATORS = 2**53 // (2 * MAX_TOPICS)
+# serve_tick's per-video record columns (8 float64: one 64-byte cache line per video)
+R_TOTAL, R_PACKED, R_QUALITY, R_HOOK, R_SHAREABILITY, R_DURATION, R_BOOST, R_LOG_D30 = range(8)
+N_R = 8
+
+
+@njit(**JIT)
+def aligned_rows(n, k):
+    """An uninitialised float64 array (n, k) whose first row starts on a 64-byte boundary (a row of 8 is one cache line)."""
+    buf = np.empty(n * k + 8, np.float64)
+    off = ((64 - (buf.ctypes.data & 63)) & 63) // 8
+    return buf[off:off + n * k].reshape((n, k))
+
+
+@njit(inline="always", **JIT)
+def pack_video(creator, topic, is_new):
+    """A video's creator, topic and new-creator flag as one integer (exact in a float64, see above)."""
+    return (np.int64(creator) * MAX_TOPICS + topic) * 2 + is_new
+
+
+@njit(inline="always", **JIT)
+def packed_creator(packed):
+    return packed // (2 * MAX_TOPICS)
+
+
+@njit(inline="always", **JIT)
+def packed_topic(packed):
+    return (packed >> 1) & (MAX_TOPICS - 1)
+
+
+@njit(inline="always", **JIT)
+def packed_is_new(packed):
+    return (packed & 1) != 0
+
+
+
+# serve_tick's candidates: probed (not in the seen filter), not probed yet, or dropped (in it)
+CAND_PROBED, CAND_UNPROBED, CAND_DROPPED = 0, 1, 2
+
+
+@njit(inline="always", **JIT)
+def stamp_unprobed(req_id):
+    """Scratch stamp of a candidate of request ``req_id`` not probed yet (negative, unlike any request id)."""
+    return -2 - 2 * req_id
+
+
+@njit(inline="always", **JIT)
+def stamp_seen(req_id):
+    """Scratch stamp of a video of request ``req_id`` probed and found in the seen filter."""
+    return -3 - 2 * req_id
+
+
+def stamp_table_size(n_follow, n_inbox, n_interest, n_fresh):
+    """Entries of serve_tick's per-request stamp table (a power of two, at least twice what a request stamps).
+
+    A request stamps at most its follow candidates, its inbox and fresh candidates and
+    ``INTEREST_TRIES`` tries per interest pick; at most half full, a lookup probes about 1.5
+    entries. ``ServeState.request_stamps`` has ``2 * stamp_table_size(...)`` int32 columns a thread.
+    """
+    need = 2 * (int(n_follow) + int(n_inbox) + INTEREST_TRIES * int(n_interest) + int(n_fresh))
+    size = 64
+    while size < need:
+        size *= 2
+    return size
+
+
+@njit(inline="always", **JIT)
+def stamp_find(table, mask, v, req_id):
+    """``(stamp, i)``: video ``v``'s stamp in the request's table and its entry, or ``(-1, i)`` and the free entry
+    where it goes. Entry ``i`` holds video ``table[i]`` with stamp ``table[mask + 1 + i]``; an entry whose
+    stamp is not one of request ``req_id``'s (``req_id``, :func:`stamp_unprobed`, :func:`stamp_seen`) is free,
+    so the table is never cleared between requests (linear probing, nothing deleted within a request)."""
+    half = mask + 1
+    unprobed_id = stamp_unprobed(req_id)
+    seen_id = stamp_seen(req_id)
+    i = np.int64((np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+    while True:
+        s = table[half + i]
+        if s != req_id and s != unprobed_id and s != seen_id:
+            return np.int32(-1), i
+        if table[i] == v:
+            return s, i
+        i = (i + 1) & mask
+
+
+@njit(inline="always", **JIT)
+def stamp_put(table, mask, i, v, stamp):
+    """Give video ``v`` the stamp ``stamp`` at entry ``i`` (from :func:`stamp_find` of ``v``, nothing put since)."""
+    table[i] = v
+    table[mask + 1 + i] = stamp
