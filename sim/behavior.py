@@ -390,12 +390,9 @@ def _sigmoid(x):
 
 @njit(**JIT)
 def _bernoulli(u, x):
-    """``u < sigmoid(x)`` for a uniform ``u``, without the division.
-
-    A rare event (``x < -3``, so ``sigmoid(x) < 0.0475``) with ``u >= 0.0475`` is decided without the
-    exponential: then ``u (1 + e^{-x}) > 0.0475 \cdot 21.08 > 1.001``, False whatever the rounding, as the
-    full test says (likes, comments, shares and follows take this path about 19 times in 20).
-    """
+    """``u < sigmoid(x)`` for a uniform ``u``, without the division; with ``x < -3`` and ``u >= 0.0475``
+    (likes, comments, shares, follows: about 19 times in 20) False without the exponential, as the full
+    test gives whatever the rounding (``u (1 + e^{-x}) > 0.0475 \cdot 21.08 > 1.001``)."""
     if x < -3.0 and u >= 0.0475:
         return False
     return u * (1.0 + np.exp(-x)) < 1.0

@@ -447,3 +447,15 @@ def test_inputs_of_other_dtypes_give_the_same_outcomes():
     a, b = run(x), run(x32)
     for name in bh.OUTCOME_NAMES:
         assert a[name].tobytes() == b[name].tobytes()
+
+
+def test_bernoulli_shortcut_decides_as_the_full_test():
+    """_bernoulli skips the exponential for x < -3 and u >= 0.0475: it must answer what u (1 + e^-x) < 1 answers."""
+    r = np.random.default_rng(3)
+    xs = np.concatenate([r.uniform(-40.0, 5.0, 4000), [-3.0, np.nextafter(-3.0, -4.0), -np.inf, 3.0]])
+    us = np.concatenate([r.uniform(0.0, 1.0, 4000), [0.0475, np.nextafter(0.0475, 0.0), 0.0, 0.999]])
+    for x in xs:
+        for u in us[r.integers(0, us.size, 40)]:
+            assert bool(bh._bernoulli(u, x)) == bool(u * (1.0 + np.exp(-x)) < 1.0), (u, x)
+    # the shortcut's bound: sigmoid(-3) is below 0.0475, so no u it answers False for lies under the probability
+    assert 1.0 / (1.0 + np.exp(3.0)) < 0.0475
