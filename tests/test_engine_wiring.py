@@ -655,6 +655,15 @@ def test_dynamics_watch_names_the_day_everyone_quit_and_the_collapse():
     assert m["warning_creator_collapse_day"]["value"] == -1
     assert m["warning_effort_saturated_day"]["value"] is None
     assert m["creator_motivation_mean"]["value"] is None  # nobody active at the end
+    # the units the report formats these by (counts per day, days, motivation)
+    units = {k: v["unit"] for k, v in m.items()}
+    assert units == {"posts_by_day": "posts, per day", "posts_per_day": "posts per day",
+                     "creators_active_by_day": "creators, per day", "warning_all_creators_quit_day": "day",
+                     "warning_creator_collapse_day": "day", "warning_effort_saturated_day": "day",
+                     "creator_survival_by_audience": "share of creators [niche, middle, broad]",
+                     "creator_survival_niche": "share of creators", "creator_survival_broad": "share of creators",
+                     "creator_motivation_mean": "motivation (0: neutral)"}
+    assert all(v["description"] for v in m.values())
     # a single creator on day 0 who quits: the supply collapsed
     one = E._DynamicsWatch(watch_world([0, 1]), wc, ccfg, 2)
     one.end_day(0, np.array([0, 100], np.int32), np.zeros(2))
