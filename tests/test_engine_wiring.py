@@ -132,7 +132,8 @@ def test_each_tick_hands_the_kernel_its_configured_settings(monkeypatch):
 def test_each_tick_serves_the_live_posts_in_their_pools(monkeypatch):
     """The candidate window, realised posts only, scores and boosts of live posts (-inf elsewhere),
     the topic pool by score, the fresh pool, the creators' pools newest first."""
-    cfg = small(days=2, policy="fixed_tilt", params={"strength": 1.5})
+    # a window of two days: posts reach its edge (exactly two days old) within the run
+    cfg = small(days=2, policy="fixed_tilt", params={"strength": 1.5}, feed=dict(candidate_window_days=2))
     rec = Recorder(monkeypatch, "fixed_tilt")
     simulate(cfg, progress=False)
     w = world_of(cfg)
@@ -140,13 +141,14 @@ def test_each_tick_serves_the_live_posts_in_their_pools(monkeypatch):
     post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
     measured = [(c, a) for c, a in rec.ctxs]
     assert len(measured) == len(rec.ticks) == 2 * T
-    n_new = n_boosted = 0
+    n_new = n_boosted = n_edge = 0
     for t, (ctx, act) in zip(rec.ticks, measured):
         s = t["settings"]
         now = int(s.day) * T + int(s.tick)
         window = (post_time > now - f.candidate_window_days * T) & (post_time <= now) & rec.realised
         idx = np.flatnonzero(window)
         np.testing.assert_array_equal(ctx.video_id, idx)
+        n_edge += int(np.count_nonzero(rec.realised & (post_time == now - f.candidate_window_days * T)))
         # scores and boosts of the live posts; nothing else can be served
         assert np.all(np.isneginf(np.delete(t["base"], idx)))
         np.testing.assert_allclose(t["base"][idx], base_scores(ctx.signals.matrix, cfg.weights))
@@ -178,7 +180,7 @@ def test_each_tick_serves_the_live_posts_in_their_pools(monkeypatch):
             seg = p["creator_videos"][p["creator_ptr"][c]:p["creator_ptr"][c + 1]]
             assert np.all(w.video_creator[seg] == c) and np.all(np.diff(post_time[seg]) <= 0)
             assert sorted(seg) == list(idx[cr == c])
-    assert n_new > 0 and n_boosted > 0
+    assert n_new > 0 and n_boosted > 0 and n_edge > 0
 
 
 def test_the_policy_sees_each_live_post_as_it_stands(monkeypatch, tmp_path):
@@ -326,6 +328,7 @@ def test_end_of_day_hands_creators_users_and_metrics_the_days_counts(monkeypatch
     assert m["daily_active_users_by_day"]["value"] == [float(ev[ev.day == d].user_id.nunique()) for d in (0, 1)]
     assert m["creators_served_by_day"]["value"] == [float(ev[ev.day == d].creator_id.nunique()) for d in (0, 1)]
     assert m["impressions"]["value"] == len(ev) == res.impressions
+    assert all(0 < x < 1 for x in m["novelty_share_by_day"]["value"])  # the day's novelty value reached the metrics
     vpi = [ev[ev.day == d].latent_value.mean() for d in (0, 1)]
     np.testing.assert_allclose(m["value_per_impression_by_day"]["value"], vpi, rtol=1e-5)
 
