@@ -324,3 +324,29 @@ def test_simulate_says_whether_the_run_warmed_up(tmp_path, capsys):
     assert main(["simulate", "--users", "60", "--days", "2", "--warmup-days", "1", "--out", str(tmp_path / "warm"),
                  "--quiet"]) == 0
     assert "warm-up 1 days under none (days -1 to -1), measured days 0 to 1" in capsys.readouterr().out
+
+
+def test_the_long_run_scenario_is_what_its_header_and_the_readme_say():
+    """examples/long_run.toml is the scenario its header states, and the one command its header and the
+    README give to show issue 15's criterion (more active new creators than none, an interval excluding
+    zero, over 10 paired seeds) is a `ranksim compare` the CLI accepts."""
+    import shlex
+
+    from ranker.policies import REGISTRY
+    from sim.cli import build_parser
+    from sim.config import load_config
+    from sim.stats import LONG_RUN_DAYS
+
+    repo = Path(__file__).resolve().parents[1]
+    path = repo / "examples" / "long_run.toml"
+    cfg = load_config(path)
+    assert (cfg.world.n_users, cfg.world.n_creators, cfg.world.new_creators_per_day) == (10_000, 1_000, 20)
+    assert (cfg.run.days, cfg.run.warmup_days) == (90, 21) and cfg.run.days >= LONG_RUN_DAYS
+    cmds = [line.lstrip("# ").strip() for line in path.read_text().splitlines() if "ranksim compare" in line]
+    assert len(cmds) == 1, cmds
+    assert cmds[0] in (repo / "README.md").read_text()
+    args = build_parser().parse_args(shlex.split(cmds[0])[1:])
+    assert args.config == "examples/long_run.toml" and args.seeds == 10
+    assert not args.frontier and not args.robustness
+    policies = args.policies.split(",")
+    assert policies and all(p in REGISTRY and p != "none" for p in policies)
