@@ -392,7 +392,7 @@ def _sigmoid(x):
 def _bernoulli(u, x):
     """``u < sigmoid(x)`` for a uniform ``u``, without the division; with ``x < -3`` and ``u >= 0.0475``
     (likes, comments, shares, follows: about 19 times in 20) False without the exponential, as the full
-    test gives whatever the rounding (``u (1 + e^{-x}) > 0.0475 \cdot 21.08 > 1.001``)."""
+    test gives whatever the rounding (``u (1 + exp(-x)) > 0.0475 * 21.08 > 1.001``)."""
     if x < -3.0 and u >= 0.0475:
         return False
     return u * (1.0 + np.exp(-x)) < 1.0
@@ -729,13 +729,13 @@ def impression(bp, quality, hook, shareability, duration_s, affinity, follower, 
 
 @njit(inline="always", **JIT)
 def log_d30(duration_s):
-    """:math:`\ell = \ln(d / 30)`, as :func:`impression` computes it (callers that keep it per video pass it in)."""
+    """:math:`\\ell = \\ln(d / 30)`, as :func:`impression` computes it (callers that keep it per video pass it in)."""
     return np.log(duration_s * (1.0 / REFERENCE_DURATION_S))
 
 
 @njit(inline="always", **JIT)
 def impression_ld(bp, quality, hook, shareability, duration_s, ld, affinity, follower, regular, k0):
-    """:func:`impression` with :math:`\ell` = ``ld`` = :func:`log_d30` of ``duration_s`` given (the feed keeps it per video)."""
+    """:func:`impression` with :math:`\\ell` = ``ld`` = :func:`log_d30` of ``duration_s`` given (the feed keeps it per video)."""
     d = duration_s
     r = 1.0 if regular else 0.0
     a = _log_affinity(bp, affinity)

@@ -402,7 +402,6 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
     writer = EventWriter(out / "events", cfg) if (out is not None and run.log_sample > 0) else None
     top_m = max(4 * feed.n_interest_candidates, 64)
     bufs = _RowBuffers(bcfg.share_max_recipients)
-    max_rec = bcfg.share_max_recipients
     stamp_base = 0  # first request id of the tick in the int32 scratch stamps (restarts, see below)
     req_base = 0  # first request id of the tick in the event log (never restarts)
     total_imps = 0
