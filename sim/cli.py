@@ -27,6 +27,9 @@ from sim.engine import simulate
 from sim.report import verdict_lines
 from sim.runner import RunFailed
 
+#: Where ``ranksim simulate`` writes its run when ``--out`` is not given.
+DEFAULT_RUN_OUT = "ranksim-run"
+
 
 def _int_arg(lo=None):
     """argparse type: an int (``>= lo`` when given; config fields are checked by the config)."""
@@ -285,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-sample", type=_fraction, help="fraction of requests logged to events/ (0: none)")
     s.add_argument("--ranker", metavar="SPEC", help="hand (default), learned:MODEL_DIR, distilled:MODEL_DIR or oracle")
     add_loop_options(s)
-    s.add_argument("--out", required=True, metavar="DIR", help="output directory (must be new or empty)")
+    s.add_argument("--out", default=DEFAULT_RUN_OUT, metavar="DIR",
+                   help=f"output directory, new or empty (default ./{DEFAULT_RUN_OUT})")
     s.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_simulate)

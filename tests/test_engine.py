@@ -251,6 +251,24 @@ def test_cli_simulate(tmp_path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+def test_cli_simulate_writes_to_ranksim_run_without_out_and_never_over_a_run(tmp_path, capsys, monkeypatch):
+    """`ranksim simulate --config world.toml` (as after `ranksim calibrate`) needs no --out: the run goes to
+    ./ranksim-run, and a second run there is refused, naming --overwrite, instead of replacing it."""
+    from sim.cli import DEFAULT_RUN_OUT, main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(Config().replace(world=TINY_WORLD).to_toml())
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "--config", str(cfg), "--days", "1", "--quiet"]) == 0
+    assert "impressions" in capsys.readouterr().out
+    run = tmp_path / DEFAULT_RUN_OUT
+    assert DEFAULT_RUN_OUT == "ranksim-run" and (run / "metrics.json").is_file()
+    before = (run / "metrics.json").read_bytes()
+    assert main(["simulate", "--config", str(cfg), "--days", "1", "--quiet", "--policy", "fixed_tilt"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (run / "metrics.json").read_bytes() == before
+
+
 def test_ranker_kinds_parse_and_validate():
     from sim.config import RankerConfig
 
