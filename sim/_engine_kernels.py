@@ -28,7 +28,6 @@ import numpy as np
 from ranker._explore_kernels import plackett_luce_pos
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker._score_kernels import topk_quota_pos
-from ranker._vector_ir import prefetch
 from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_RETENTION, STREAM_RETRIEVAL,
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
@@ -479,9 +478,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 for t in range(n_topics):
                     tot += topic_plays[u, t] + 1.0
                     topic_cdf[t] = tot
-                # every pick's topic and first try first, with the seen-filter block and the
-                # stamp of the pick prefetched, so that their loads overlap (the tries below
-                # depend on one another only through the stamps)
+                # every pick's topic and first try first, with the pick's seen-filter block
+                # prefetched, so that the blocks' loads overlap (the tries below depend on one
+                # another only through the stamps)
                 for i in range(n_interest):
                     x = uniform(rkey, 1 + 2 * i) * tot
                     # the first topic whose cumulative weight exceeds x (the last if none):
