@@ -520,7 +520,7 @@ def completion_probability(bp, quality, affinity, regular, duration_s):
     if duration_s <= PLAY_SECONDS:
         return 1.0
     return _sigmoid(_complete_logit(bp, quality, _log_affinity(bp, affinity), 1.0 if regular else 0.0,
-                                    np.log(duration_s / REFERENCE_DURATION_S)))
+                                    log_d30(duration_s)))
 
 
 @njit(**JIT)
@@ -534,7 +534,7 @@ def loop_probability(bp, duration_s):
     \mathrm{loop\_cap}\,d)` for a uniform :math:`u`: median ``loop_median_s``,
     90th percentile :math:`9^{\mathrm{loop\_spread}}` times the median.
     """
-    return _sigmoid(_loop_logit(bp, np.log(duration_s / REFERENCE_DURATION_S)))
+    return _sigmoid(_loop_logit(bp, log_d30(duration_s)))
 
 
 @njit(**JIT)
