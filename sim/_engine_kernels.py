@@ -28,14 +28,15 @@ import numpy as np
 from ranker._explore_kernels import plackett_luce_pos
 from ranker._numba import JIT, PJIT, njit, prange
 from ranker._score_kernels import topk_quota_pos
+from ranker._vector_ir import prefetch
 from ranker.rng import (STREAM_ARRIVAL, STREAM_BEHAVIOR, STREAM_EXPLORE, STREAM_RETENTION, STREAM_RETRIEVAL,
                         key, key_from, key_prefix, poisson, uniform)
 from ranker.signals import affinity_row_into
 from sim.behavior import P_SATIATION, impression_ld, log_d30, recipient_opens
 from sim.live import SOURCE_LIVE_RESERVED, gather_live, live_impression
-from sim.seen import seen_add, seen_has, seen_prefetch
+from sim.seen import PREFETCH_USER_BLOCKS, seen_add, seen_has, seen_prefetch, seen_prefetch_user
 from sim._serve_record import (CAND_DROPPED, CAND_PROBED, CAND_UNPROBED, INTEREST_TRIES,  # noqa: F401 (re-exported)
-                               MAX_PACKED_CREATORS, MAX_TOPICS, N_R, R_BOOST, R_DURATION, R_HOOK, R_LOG_D30,
+                               MAX_PACKED_CREATORS, MAX_TOPICS, H_PACKED, H_TOTAL, N_H, N_R, R_BOOST, R_DURATION, R_HOOK, R_LOG_D30,
                                R_PACKED, R_QUALITY, R_SHAREABILITY, R_TOTAL, aligned_rows, pack_video,
                                packed_creator, packed_is_new, packed_topic, stamp_find, stamp_put, stamp_seen,
                                stamp_table_size, stamp_unprobed)
@@ -338,10 +339,14 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     # base_score + boost; creator, topic and new-creator flag in one integer held exactly in
     # float64 (pack_video); the traits the behaviour model reads (float32 held exactly); the boost;
     # ln(duration / 30 s), as sim.behavior.impression computes it
+    # gathering and scoring read only the first two, from their own 16-byte rows (video_hot, H_*)
     video_record = aligned_rows(n_videos, N_R)
+    video_hot = aligned_rows(n_videos, N_H)
     for v in prange(n_videos):
         video_record[v, R_TOTAL] = base_score[v] + boost[v]
         video_record[v, R_PACKED] = pack_video(video_creator[v], video_topic[v], is_new_creator[v])
+        video_hot[v, H_TOTAL] = video_record[v, R_TOTAL]
+        video_hot[v, H_PACKED] = video_record[v, R_PACKED]
         video_record[v, R_QUALITY] = video_quality[v]
         video_record[v, R_HOOK] = video_hook[v]
         video_record[v, R_SHAREABILITY] = video_shareability[v]
@@ -372,6 +377,11 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
+        seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
+        for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], 64)):  # the newest post of each followed
+            c = follow_creator[j]  # creator, whose record the follow source reads first (a hint)
+            if creator_ptr[c] < creator_ptr[c + 1]:
+                prefetch(video_hot, np.int64(creator_videos[creator_ptr[c]]) * N_H)
         # v's stamp (stamp_find), for the request r being gathered: r, v is a candidate (probed: not in the seen filter);
         # stamp_unprobed(r), v is a candidate not probed yet; stamp_seen(r), v was probed and is in the
         # filter (not a candidate); anything else, v was not met yet in this request
@@ -431,6 +441,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     q = creator_ptr[c] + follow_skip[j - lo]
                     if q < creator_ptr[c + 1]:
                         seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
+                        prefetch(video_hot, np.int64(creator_videos[q]) * N_H)
                 for want_rr in (True, False):
                     for jj in range(nf):
                         if n - n_live >= n_follow:
@@ -445,7 +456,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         # found in the filter is not stamped: a later source that meets it probes it)
                         for q in range(q_known, creator_ptr[c + 1]):
                             v = creator_videos[q]
-                            if video_record[v, R_TOTAL] > -np.inf:
+                            if video_hot[v, H_TOTAL] > -np.inf:
                                 if seen_has(seen_bits, seen_ptr, u, v, seen_k):
                                     if q == q_known:
                                         q_known += 1
@@ -464,7 +475,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             # filter holds is dropped then, which leaves the same candidates as dropping it now)
             for i in range(n_inbox):
                 v = inbox[u, i]
-                if v >= 0 and video_record[v, R_TOTAL] > -np.inf:
+                if v >= 0 and video_hot[v, H_TOTAL] > -np.inf:
                     s, e = stamp_find(stamp, stamp_mask, v, req_id)
                     if s != req_id and s != unprobed_id and s != seen_id:
                         stamp_put(stamp, stamp_mask, e, v, unprobed_id)
@@ -539,6 +550,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             if n_fresh_pool > 0:
                 for i in range(n_fresh):
                     v = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
+                    prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
                     s, e = stamp_find(stamp, stamp_mask, v, req_id)
                     # not probed now either (as the inbox); one met before is no new candidate,
                     # whether it turns out to be one or to be seen
@@ -562,9 +574,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                                  + (live.reservation_bonus if src[i] == SOURCE_LIVE_RESERVED else 0.0))
                     newflag[i] = live.is_new[sl]
                     continue
-                packed = np.int64(video_record[v, R_PACKED])
+                packed = np.int64(video_hot[v, H_PACKED])
                 rr = 1.0 if regular_mark[packed_creator(packed)] == req_id else 0.0
-                scores[i] = (video_record[v, R_TOTAL] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
+                scores[i] = (video_hot[v, H_TOTAL] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
                              + weight_regular_reader * rr)
                 if pending[i] == CAND_DROPPED:
                     scores[i] = -np.inf  # masked: as if never a candidate (the top k is a set, ties by id)
@@ -590,7 +602,10 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                                 pending[ci] = CAND_PROBED
                     if not again:
                         break
-            # serve
+            # serve (the chosen videos' full records first asked for together: a hint, so their loads overlap)
+            for p in range(m):
+                if cand[chosen[p]] < n_videos:
+                    prefetch(video_record, np.int64(cand[chosen[p]]) * N_R)
             row0 = row_off[ui] + r * slate_size
             for p in range(slate_size):
                 row = row0 + p

@@ -23,6 +23,10 @@ MAX_PACKED_CREATORS = 2**53 // (2 * MAX_TOPICS)
 # serve_tick's per-video record columns (8 float64: one 64-byte cache line per video)
 R_TOTAL, R_PACKED, R_QUALITY, R_HOOK, R_SHAREABILITY, R_DURATION, R_BOOST, R_LOG_D30 = range(8)
 N_R = 8
+# the hot record: what gathering and scoring read of every candidate (the full record is read only
+# for a served video), 16 bytes a video, four to a cache line: a quarter of the lines to hold in cache
+H_TOTAL, H_PACKED = range(2)
+N_H = 2
 
 
 @njit(**JIT)

@@ -182,3 +182,19 @@ def seen_prefetch(bits, ptr, u, v):
     """Start loading video ``v``'s block of user ``u``'s filter (a hint: see ``ranker._vector_ir.prefetch``)."""
     w0, _ = _slot(ptr, u, v)
     prefetch(bits, w0)
+
+
+#: serve_tick prefetches a user's whole filter when it has at most this many blocks (4 KiB: L1 holds it).
+PREFETCH_USER_BLOCKS = 64
+
+
+@njit(**JIT)
+def seen_prefetch_user(bits, ptr, u, max_blocks):
+    """Start loading every block of user ``u``'s filter if it has at most ``max_blocks`` (a hint, as
+    :func:`seen_prefetch`): serving a user asks the filter dozens of times a request, so loading its few
+    lines once, in order, beats waiting for each lookup's random line."""
+    lo = ptr[u]
+    hi = ptr[u + 1]
+    if hi - lo <= max_blocks:
+        for b in range(lo, hi):
+            prefetch(bits, b * BLOCK_WORDS)

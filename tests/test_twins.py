@@ -101,6 +101,7 @@ TWINS = {
     "sim._serve_record.stamp_put": _SERVE,
     "sim._serve_record.aligned_rows": _SERVE,  # the per-video record's storage (also tested for alignment)
     "sim.seen.seen_prefetch": _SERVE,  # a hint serve_tick gives before its lookups
+    "sim.seen.seen_prefetch_user": _SERVE,  # a hint: the whole filter of the user being served
     "sim._serve_record.packed_creator": _SERVE,
     "sim._serve_record.packed_topic": _SERVE,
     "sim._serve_record.packed_is_new": _SERVE,
