@@ -847,6 +847,11 @@ def test_aligned_rows_start_on_a_cache_line_and_hold_n_rows(n):
         assert a.ctypes.data % 64 == 0
     a[:] = 1.5  # writable over its whole extent
     assert a.sum() == 1.5 * n * K.N_R
+    # the hot record (score and packed integer): four 16-byte rows a line, none straddling two lines
+    h = K.aligned_rows(n, K.N_H)
+    assert h.shape == (n, K.N_H) and K.N_H * 8 == 16 and 64 % (K.N_H * 8) == 0
+    if n:
+        assert h.ctypes.data % 64 == 0
 
 
 @pytest.mark.parametrize("name", ["default", "deep_interest_crowded_filter", "many_requests_wide"])
