@@ -99,6 +99,21 @@ def _log_mask(seed, day, tick, users, reqs, rate, out):
         out[i] = uniform(key(seed, STREAM_LOG, users[i], day, slot), 0) < rate
 
 
+@njit(**JIT)
+def _place_follows(indptr, indices, ptr, n, interest, creator_topic, n_topics, rr_on, cre, eng, rr):
+    """Each user's first ``n[u]`` initial follows at the start of their slots (``ptr``), with the initial
+    engagement a quarter of the follower's affinity to the creator's topic, capped at 1, in float32
+    (``min(1, 0.25 (n_topics interest))``), and regular when it reaches ``rr_on`` (float32)."""
+    for u in range(n.shape[0]):
+        for r in range(n[u]):
+            c = indices[indptr[u] + r]
+            d = ptr[u] + r
+            cre[d] = c
+            e = min(np.float32(1.0), np.float32(0.25) * (n_topics * interest[u, creator_topic[c]]))
+            eng[d] = e
+            rr[d] = eng[d] >= rr_on  # the stored value (float32), as the reference compares it
+
+
 class _FollowState:
     """Follow edges in slotted CSR: each user has a fixed capacity of sorted slots."""
 
@@ -114,17 +129,8 @@ class _FollowState:
         self.cre = np.full(total, -1, np.int32)
         self.eng = np.zeros(total, np.float32)
         self.rr = np.zeros(total, np.bool_)
-        # place initial follows at the start of each user's slots
-        owner = np.repeat(np.arange(w.n_users, dtype=np.int64), deg)
-        rank = np.arange(deg.sum()) - np.repeat(w.follow_indptr[:-1].astype(np.int64), deg)
-        keep = rank < cap[owner]
-        dst = self.ptr[owner[keep]] + rank[keep]
-        c = w.follow_indices[keep].astype(np.int32)
-        self.cre[dst] = c
-        # initial engagement: a quarter of the follower's affinity to the creator's topic, capped at 1
-        aff = w.n_topics * w.user_interest[owner[keep], w.creator_topic[c]]
-        self.eng[dst] = np.minimum(1.0, 0.25 * aff)
-        self.rr[dst] = self.eng[dst] >= cfg.behavior.rr_on
+        _place_follows(w.follow_indptr, w.follow_indices, self.ptr, self.n, w.user_interest, w.creator_topic,
+                       np.float32(w.n_topics), np.float32(cfg.behavior.rr_on), self.cre, self.eng, self.rr)
 
     def counts(self, n_creators):
         """(followers, regular readers) per creator."""

@@ -655,3 +655,21 @@ def user_tick_sums(videos, users, values, video_creator, creator_is_new, n_users
     return (np.bincount(u, minlength=n_users).astype(np.float64),
             np.bincount(u, weights=new.astype(np.float64), minlength=n_users),
             np.bincount(u, weights=np.asarray(values, np.float64)[ok], minlength=n_users))
+
+
+def place_follows(indptr, indices, ptr, n, interest, creator_topic, n_topics, rr_on, total):
+    """The engine's initial follow slots, one edge at a time: user ``u``'s first ``n[u]`` follows at
+    slots ``ptr[u]..``, engagement ``min(1, 0.25 (n_topics interest[u, topic]))`` in float32 and regular
+    when the stored engagement reaches ``rr_on`` (float32). Returns (creators, engagement, regular)."""
+    cre = [-1] * total
+    eng = [np.float32(0.0)] * total
+    rr = [False] * total
+    for u in range(len(n)):
+        for r in range(int(n[u])):
+            c = int(indices[int(indptr[u]) + r])
+            d = int(ptr[u]) + r
+            cre[d] = c
+            aff = np.float32(n_topics) * np.float32(interest[u][int(creator_topic[c])])
+            eng[d] = np.float32(min(np.float32(1.0), np.float32(0.25) * aff))
+            rr[d] = bool(eng[d] >= np.float32(rr_on))
+    return np.array(cre, np.int32), np.array(eng, np.float32), np.array(rr, np.bool_)

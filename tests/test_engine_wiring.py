@@ -565,6 +565,25 @@ def test_follow_state_places_follows_with_headroom_and_engagement():
     np.testing.assert_array_equal(readers, np.bincount(want_cre[(want_cre >= 0) & (want_eng >= 0.4)], minlength=5))
 
 
+def test_place_follows_matches_twin():
+    """_FollowState's kernel gives the reference's slots, engagements and regular flags, bit for bit, on a real
+    world (rr_on set where some engagements sit below and some above it)."""
+    from sim.world import build_world
+    from tests.reference_engine import place_follows
+
+    cfg = Config().with_overrides(users=400, days=1)
+    cfg = cfg.replace(world=cfg.world.replace(follow_capacity=6), behavior=cfg.behavior.replace(rr_on=0.3, rr_off=0.2))
+    w = build_world(cfg.world, 1, 3)
+    fs = E._FollowState(w, cfg)
+    assert (fs.n > 0).sum() > 100  # (truncation at the capacity: test_follow_state_truncates_beyond_the_capacity)
+    cre, eng, rr = place_follows(w.follow_indptr, w.follow_indices, fs.ptr, fs.n, w.user_interest.tolist(),
+                                 w.creator_topic, w.n_topics, 0.3, int(fs.ptr[-1]))
+    np.testing.assert_array_equal(fs.cre, cre)
+    assert fs.eng.tobytes() == eng.tobytes()
+    np.testing.assert_array_equal(fs.rr, rr)
+    assert rr.any() and not rr[cre >= 0].all()
+
+
 def test_follow_state_truncates_beyond_the_capacity():
     indptr = [0, 4]
     w = fake_world(indptr, [0, 1, 2, 3], [[1.0, 0.0]], [0, 0, 1, 1])

@@ -154,6 +154,7 @@ TWINS = {
     "sim.creators._creator_day": ("tests/test_creators.py", "test_end_of_day_matches_twin", "end_of_day"),
     "sim.users.end_of_day": ("tests/test_users.py", "test_end_of_day_matches_twin", "end_of_day"),
     "sim.users._drifted": ("tests/test_users.py", "test_end_of_day_matches_twin", "end_of_day"),
+    "sim.engine._place_follows": ("tests/test_engine_wiring.py", "test_place_follows_matches_twin", "place_follows"),
     "sim.engine._log_mask": ("tests/test_wiring.py", "test_log_sampling_draws_afresh_each_day", "ref.uniform"),
     "sim.metrics._tick_kernel": ("tests/test_engine_kernels.py", "test_metrics_tick_kernel_matches_twin",
                                  "tick_sums"),
