@@ -37,7 +37,7 @@ from sim.live import SOURCE_LIVE_RESERVED, gather_live, live_impression
 from sim.seen import PREFETCH_USER_BLOCKS, seen_add, seen_has, seen_prefetch, seen_prefetch_user
 from sim._serve_record import (CAND_DROPPED, CAND_PROBED, CAND_UNPROBED, INTEREST_TRIES,  # noqa: F401 (re-exported)
                                MAX_PACKED_CREATORS, MAX_TOPICS, H_PACKED, H_TOTAL, N_H, N_R, R_BOOST, R_DURATION, R_HOOK, R_LOG_D30,
-                               R_PACKED, R_QUALITY, R_SHAREABILITY, R_TOTAL, aligned_rows, pack_video,
+                               R_PACKED, R_QUALITY, R_SHAREABILITY, aligned_rows, pack_video,
                                packed_creator, packed_is_new, packed_topic, stamp_find, stamp_put, stamp_seen,
                                stamp_table_size, stamp_unprobed)
 
@@ -334,19 +334,18 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     session_creator, session_topic, session_quality = live.session_creator, live.session_topic, live.session_quality
     n_fresh_pool = fresh_videos.shape[0]
     n_videos = base_score.shape[0]
-    # what gathering, scoring and serving read of a video, in one 64-byte record aligned to a
-    # cache line (one line instead of nine arrays' lines for a random video; R_* columns):
-    # base_score + boost; creator, topic and new-creator flag in one integer held exactly in
-    # float64 (pack_video); the traits the behaviour model reads (float32 held exactly); the boost;
-    # ln(duration / 30 s), as sim.behavior.impression computes it
-    # gathering and scoring read only the first two, from their own 16-byte rows (video_hot, H_*)
+    # what gathering and scoring read of a video, in one 16-byte row (video_hot, H_* columns; four
+    # videos a cache line): base_score + boost, and creator, topic and new-creator flag in one
+    # integer held exactly in float64 (pack_video). What serving reads of a served video, in one
+    # 64-byte record aligned to a cache line (one line instead of several arrays' lines for a random
+    # video; R_* columns): the packed integer again, the traits the behaviour model reads (float32
+    # held exactly), the boost, and ln(duration / 30 s) as sim.behavior.impression computes it
     video_record = aligned_rows(n_videos, N_R)
     video_hot = aligned_rows(n_videos, N_H)
     for v in prange(n_videos):
-        video_record[v, R_TOTAL] = base_score[v] + boost[v]
-        video_record[v, R_PACKED] = pack_video(video_creator[v], video_topic[v], is_new_creator[v])
-        video_hot[v, H_TOTAL] = video_record[v, R_TOTAL]
-        video_hot[v, H_PACKED] = video_record[v, R_PACKED]
+        video_hot[v, H_TOTAL] = base_score[v] + boost[v]
+        video_hot[v, H_PACKED] = pack_video(video_creator[v], video_topic[v], is_new_creator[v])
+        video_record[v, R_PACKED] = video_hot[v, H_PACKED]
         video_record[v, R_QUALITY] = video_quality[v]
         video_record[v, R_HOOK] = video_hook[v]
         video_record[v, R_SHAREABILITY] = video_shareability[v]

@@ -20,11 +20,12 @@ INTEREST_TRIES = 4  # an interest pick already served is re-drawn from a window 
 # packed value below 2**53, every integer up to which a float64 holds exactly.
 MAX_TOPICS = 512
 MAX_PACKED_CREATORS = 2**53 // (2 * MAX_TOPICS)
-# serve_tick's per-video record columns (8 float64: one 64-byte cache line per video)
-R_TOTAL, R_PACKED, R_QUALITY, R_HOOK, R_SHAREABILITY, R_DURATION, R_BOOST, R_LOG_D30 = range(8)
+# serve_tick's per-video record columns, read for a served video (8 float64: one 64-byte cache
+# line per video; the last column is spare)
+R_PACKED, R_QUALITY, R_HOOK, R_SHAREABILITY, R_DURATION, R_BOOST, R_LOG_D30 = range(7)
 N_R = 8
-# the hot record: what gathering and scoring read of every candidate (the full record is read only
-# for a served video), 16 bytes a video, four to a cache line: a quarter of the lines to hold in cache
+# the hot record: what gathering and scoring read of every candidate (the score, base + boost, and
+# the packed integer), 16 bytes a video, four to a cache line: a quarter of the lines to hold in cache
 H_TOTAL, H_PACKED = range(2)
 N_H = 2
 

@@ -243,7 +243,7 @@ def estimate_memory(cfg) -> dict:
     expected impression plus a margin for Poisson requests), the share inbox, friend
     lists (both directions, 4 bytes per edge) and follow slots (9 bytes per
     slot). Videos: the per-video counters (``N_VC`` float64), the feed's
-    per-tick record (64 bytes a video) and the world's per-video columns (every potential post:
+    per-tick records (64 + 16 bytes a video) and the world's per-video columns (every potential post:
     ``post_potential`` times the posting rate). Creators: their state.
     """
     from sim._engine_kernels import N_VC
@@ -262,7 +262,7 @@ def estimate_memory(cfg) -> dict:
         "friend lists": U * friends * 8,
         "follow slots": U * follows * 9,
         "per-user state": U * 64,
-        "per-video counters and columns": V * (N_VC * 8 + 52 + 64),
+        "per-video counters and columns": V * (N_VC * 8 + 52 + 64 + 16),
         "per-creator state": C * 96,
     }
 
