@@ -38,7 +38,8 @@ from sim.seen import PREFETCH_USER_BLOCKS, seen_add, seen_has, seen_prefetch, se
 from sim._serve_record import (CAND_DROPPED, CAND_PROBED, CAND_UNPROBED, INTEREST_TRIES,  # noqa: F401 (re-exported)
                                MAX_PACKED_CREATORS, MAX_TOPICS, H_PACKED, H_TOTAL, N_H, N_R, R_BOOST, R_DURATION, R_HOOK, R_LOG_D30,
                                R_PACKED, R_QUALITY, R_SHAREABILITY, aligned_rows, pack_video,
-                               packed_creator, packed_is_new, packed_topic, stamp_find, stamp_put, stamp_seen,
+                               packed_creator, packed_is_new, packed_topic, prefetch_follow_scan, prefetch_users_ahead,
+                               stamp_find, stamp_put, stamp_seen,
                                stamp_table_size, stamp_unprobed)
 
 # Per-video counter columns (float64 matrix ``video_counters``), named as the counters CSV.
@@ -377,10 +378,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         u = users[ui]
         tid = numba.get_thread_id()
         seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
-        for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], 64)):  # the newest post of each followed
-            c = follow_creator[j]  # creator, whose record the follow source reads first (a hint)
-            if creator_ptr[c] < creator_ptr[c + 1]:
-                prefetch(video_hot, np.int64(creator_videos[creator_ptr[c]]) * N_H)
+        prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_count, follow_creator, follow_regular,
+                             creator_ptr, creator_videos, video_hot, user_interest, topic_plays, topic_impressions,
+                             day_topic, day_done, inbox)
         # v's stamp (stamp_find), for the request r being gathered: r, v is a candidate (probed: not in the seen filter);
         # stamp_unprobed(r), v is a candidate not probed yet; stamp_seen(r), v was probed and is in the
         # filter (not a candidate); anything else, v was not met yet in this request
@@ -434,13 +434,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             # 1. followed creators' newest unseen posts, regular readers first
             if nf > 0 and n_follow > 0:
                 start = int(uniform(rkey, 0) * nf)
-                for jj in range(min(nf, 2 * n_follow)):  # the first post each scan will look at
-                    j = lo + (start + jj) % nf
-                    c = follow_creator[j]
-                    q = creator_ptr[c] + follow_skip[j - lo]
-                    if q < creator_ptr[c + 1]:
-                        seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
-                        prefetch(video_hot, np.int64(creator_videos[q]) * N_H)
+                if r == 0:  # (a later request's hints are given when the one before it ends)
+                    prefetch_follow_scan(u, start, lo, nf, 2 * n_follow, follow_creator, follow_skip, creator_ptr,
+                                         creator_videos, video_hot, seen_bits, seen_ptr)
                 for want_rr in (True, False):
                     for jj in range(nf):
                         if n - n_live >= n_follow:
@@ -504,6 +500,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * min(size, interest_top_m))]
                         pick_first[i] = v
                         seen_prefetch(seen_bits, seen_ptr, u, v)
+                        prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
                 for i in range(n_interest):
                     t = pick_topic[i]
                     size = topic_ptr[t + 1] - topic_ptr[t]
@@ -668,6 +665,10 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 # the user's own state (a live room enters the seen filter only: no topic counters, no
                 # engagement with the creator; a follow from it counts)
                 seen_add(seen_bits, seen_ptr, u, v, seen_k)
+                if follower and not is_live:  # the post the follow scan starts at may now be in the filter
+                    q_head = creator_ptr[c] + follow_skip[j - follow_ptr[u]]
+                    if q_head < creator_ptr[c + 1] and creator_videos[q_head] == v:
+                        follow_skip[j - follow_ptr[u]] += 1
                 if not is_live:
                     topic_impressions[u, t] += 1.0
                     if play3:
@@ -720,6 +721,11 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 out_u[row, U_RR_CHANGE] = rr_change
                 out_u[row, U_EVICTED_RR] = evicted_rr
                 out_u[row, U_SOURCE] = src[ci]
+            if r + 1 < request_counts[u] and follow_count[u] > 0 and n_follow > 0:  # hints for the next request
+                nf = follow_count[u]
+                start = int(uniform(key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r + 1), 0) * nf)
+                prefetch_follow_scan(u, start, follow_ptr[u], nf, 2 * n_follow, follow_creator, follow_skip,
+                                     creator_ptr, creator_videos, video_hot, seen_bits, seen_ptr)
 
 
 @njit(**PJIT)

@@ -10,6 +10,8 @@ catalogue's size.
 import numpy as np
 
 from ranker._numba import JIT, njit
+from ranker._vector_ir import prefetch
+from sim.seen import PREFETCH_USER_BLOCKS, seen_prefetch, seen_prefetch_user
 
 INTEREST_TRIES = 4  # an interest pick already served is re-drawn from a window twice as deep, up to 3 times
 
@@ -114,3 +116,76 @@ def stamp_put(table, mask, i, v, stamp):
     """Give video ``v`` the stamp ``stamp`` at entry ``i`` (from :func:`stamp_find` of ``v``, nothing put since)."""
     table[i] = v
     table[mask + 1 + i] = stamp
+
+
+# --- hints for the users served next ---------------------------------------------------------
+#: serve_tick asks, at the start of each user, for what the users 1 to AHEAD places later will read
+AHEAD = 4
+#: followed creators whose lists the hints follow (as serve_tick's own hint for the user being served)
+AHEAD_FOLLOWS = 64
+
+
+@njit(inline="always", **JIT)
+def prefetch_row(a, r):
+    """A hint: every cache line of row ``r`` of the 2-D C-contiguous array ``a``."""
+    w = a.shape[1]
+    base = np.int64(r) * w
+    for k in range(0, w, max(64 // a.itemsize, 1)):
+        prefetch(a, base + k)
+    prefetch(a, base + w - 1)
+
+
+@njit(**JIT)
+def prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_count, follow_creator, follow_regular,
+                         creator_ptr, creator_videos, video_hot, interest, plays, imps, day_topic, day_done, inbox):
+    """Hints (results never depend on them) for the users served after ``users[ui]``, in stages so that
+    each stage's addresses come from lines an earlier stage asked for: for the user ``AHEAD`` places
+    on, its seen filter (whole, if small), its follow slots, its per-topic rows and its inbox; three
+    places on, the list offsets of the creators it follows; two places on, the first entry of each of
+    those lists (the creator's newest candidate post); one place on, that post's hot row (``video_hot``,
+    read first by the follow source). A user's first request reads all of these, and in ascending but
+    sparse user order none is in cache."""
+    n = users.shape[0]
+    if ui + AHEAD < n:
+        u = users[ui + AHEAD]
+        seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
+        lo = follow_ptr[u]
+        hi = lo + min(follow_count[u], AHEAD_FOLLOWS)
+        for j in range(lo, hi, 16):
+            prefetch(follow_creator, j)
+        prefetch(follow_regular, lo)
+        prefetch_row(interest, u)
+        prefetch_row(plays, u)
+        prefetch_row(imps, u)
+        prefetch_row(day_topic, u)
+        prefetch_row(day_done, u)
+        prefetch_row(inbox, u)
+    if ui + 3 < n:
+        u = users[ui + 3]
+        for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
+            prefetch(creator_ptr, follow_creator[j])
+    if ui + 2 < n:
+        u = users[ui + 2]
+        for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
+            prefetch(creator_videos, creator_ptr[follow_creator[j]])
+    if ui + 1 < n:
+        u = users[ui + 1]
+        for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
+            c = follow_creator[j]
+            if creator_ptr[c] < creator_ptr[c + 1]:
+                prefetch(video_hot, np.int64(creator_videos[creator_ptr[c]]) * video_hot.shape[1])
+
+
+@njit(**JIT)
+def prefetch_follow_scan(u, start, lo, nf, n_first, follow_creator, follow_skip, creator_ptr, creator_videos, video_hot,
+                         seen_bits, seen_ptr):
+    """Hints for a request's follow source: for the first ``n_first`` of user ``u``'s ``nf`` follow slots
+    from ``lo``, in the order the scan takes them (from slot ``start``), the seen-filter block and the hot
+    row of the post the scan starts at (``follow_skip`` places into the creator's list)."""
+    for jj in range(min(nf, n_first)):
+        j = lo + (start + jj) % nf
+        c = follow_creator[j]
+        q = creator_ptr[c] + follow_skip[j - lo]
+        if q < creator_ptr[c + 1]:
+            seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
+            prefetch(video_hot, np.int64(creator_videos[q]) * video_hot.shape[1])

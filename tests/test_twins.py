@@ -102,6 +102,9 @@ TWINS = {
     "sim._serve_record.aligned_rows": _SERVE,  # the per-video record's storage (also tested for alignment)
     "sim.seen.seen_prefetch": _SERVE,  # a hint serve_tick gives before its lookups
     "sim.seen.seen_prefetch_user": _SERVE,  # a hint: the whole filter of the user being served
+    "sim._serve_record.prefetch_row": _SERVE,  # hints for the users served next (results never depend on them)
+    "sim._serve_record.prefetch_users_ahead": _SERVE,
+    "sim._serve_record.prefetch_follow_scan": _SERVE,  # hints for a request's follow source
     "sim._serve_record.packed_creator": _SERVE,
     "sim._serve_record.packed_topic": _SERVE,
     "sim._serve_record.packed_is_new": _SERVE,
