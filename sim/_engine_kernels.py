@@ -172,18 +172,15 @@ def _probe_all(cand, src, pending, n, seen_bits, seen_ptr, u, seen_k):
 @njit(**JIT)
 def follow_find(f_ptr, f_n, f_cre, u, c):
     """Slot of creator ``c`` in user ``u``'s sorted follow list, or -1."""
-    lo = f_ptr[u]
-    hi = lo + f_n[u]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        x = f_cre[mid]
-        if x < c:
-            lo = mid + 1
-        elif x > c:
-            hi = mid
-        else:
-            return mid
-    return -1
+    n = f_n[u]
+    if n <= 0:
+        return -1
+    base = f_ptr[u]  # the last slot holding a creator <= c is in [base, base + n): halve without branching
+    while n > 1:
+        half = n >> 1
+        base += half * (f_cre[base + half] <= c)
+        n -= half
+    return base if f_cre[base] == c else -1
 
 
 @njit(**JIT)
@@ -373,6 +370,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     t_follow_skip = np.empty((n_thr, max(max_slots, 1)), np.int32)
     t_pick_topic = np.empty((n_thr, max(n_interest, 1)), np.int64)
     t_pick_first = np.empty((n_thr, max(n_interest, 1)), np.int32)
+    t_fresh_pick = np.empty((n_thr, max(n_fresh, 1)), np.int32)
 
     for ui in prange(users.shape[0]):
         u = users[ui]
@@ -415,6 +413,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         follow_skip[:follow_ptr[u + 1] - follow_ptr[u]] = 0
         pick_topic = t_pick_topic[tid]  # interest retrieval: each pick's topic and first try
         pick_first = t_pick_first[tid]
+        fresh_pick = t_fresh_pick[tid]
         for r in range(request_counts[u]):
             req_id = first_request_id + row_off[ui] // slate_size + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
@@ -426,6 +425,30 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             for j in range(lo, lo + nf):
                 if follow_regular[j]:
                     regular_mark[follow_creator[j]] = req_id
+            if n_interest > 0:  # (3. below) drawn first, so that their lines load while the sources run
+                tot = 0.0
+                for t in range(n_topics):
+                    tot += topic_plays[u, t] + 1.0
+                    topic_cdf[t] = tot
+                # every pick's topic and first try, its seen-filter block and hot row asked for (loads overlap)
+                for i in range(n_interest):
+                    x = uniform(rkey, 1 + 2 * i) * tot
+                    # the first topic whose cumulative weight exceeds x (the last if none):
+                    # the cdf increases, so that is the count of those <= x, found without branches
+                    t = 0
+                    for j in range(n_topics - 1):
+                        t += topic_cdf[j] <= x
+                    pick_topic[i] = t
+                    size = topic_ptr[t + 1] - topic_ptr[t]
+                    if size > 0:
+                        v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * min(size, interest_top_m))]
+                        pick_first[i] = v
+                        seen_prefetch(seen_bits, seen_ptr, u, v)
+                        prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
+            if n_fresh_pool > 0:  # the fresh picks, their hot rows asked for now (read when scored)
+                for i in range(n_fresh):
+                    fresh_pick[i] = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
+                    prefetch(video_hot, np.int64(fresh_pick[i]) * N_H)
             # 0. live rooms: followed creators' (reserved first), then interest picks (sim.live.gather_live)
             if live.n_follow + live.n_interest > 0:
                 n = gather_live(live, seed, u, n_videos, lo, nf, follow_creator, follow_regular, seen_bits, seen_ptr,
@@ -480,27 +503,6 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         n += 1
             # 3. interest retrieval: topics drawn from the logged topic plays (+1 smoothing)
             if n_interest > 0:
-                tot = 0.0
-                for t in range(n_topics):
-                    tot += topic_plays[u, t] + 1.0
-                    topic_cdf[t] = tot
-                # every pick's topic and first try first, with the pick's seen-filter block
-                # prefetched, so that the blocks' loads overlap (the tries below depend on one
-                # another only through the stamps)
-                for i in range(n_interest):
-                    x = uniform(rkey, 1 + 2 * i) * tot
-                    # the first topic whose cumulative weight exceeds x (the last if none):
-                    # the cdf increases, so that is the count of those <= x, found without branches
-                    t = 0
-                    for j in range(n_topics - 1):
-                        t += topic_cdf[j] <= x
-                    pick_topic[i] = t
-                    size = topic_ptr[t + 1] - topic_ptr[t]
-                    if size > 0:
-                        v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * min(size, interest_top_m))]
-                        pick_first[i] = v
-                        seen_prefetch(seen_bits, seen_ptr, u, v)
-                        prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
                 for i in range(n_interest):
                     t = pick_topic[i]
                     size = topic_ptr[t + 1] - topic_ptr[t]
@@ -545,8 +547,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             # 4. the fresh pool
             if n_fresh_pool > 0:
                 for i in range(n_fresh):
-                    v = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
-                    prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
+                    v = fresh_pick[i]
                     s, e = stamp_find(stamp, stamp_mask, v, req_id)
                     # not probed now either (as the inbox); one met before is no new candidate,
                     # whether it turns out to be one or to be seen
