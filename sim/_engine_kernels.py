@@ -38,7 +38,7 @@ from sim.seen import PREFETCH_USER_BLOCKS, seen_add, seen_has, seen_prefetch, se
 from sim._serve_record import (CAND_DROPPED, CAND_PROBED, CAND_UNPROBED, INTEREST_TRIES,  # noqa: F401 (re-exported)
                                MAX_PACKED_CREATORS, MAX_TOPICS, H_PACKED, H_TOTAL, N_H, N_R, R_BOOST, R_DURATION, R_HOOK, R_LOG_D30,
                                R_PACKED, R_QUALITY, R_SHAREABILITY, aligned_rows, pack_video,
-                               packed_creator, packed_is_new, packed_topic, prefetch_follow_scan, prefetch_users_ahead,
+                               packed_creator, packed_is_new, packed_topic, AHEAD, prefetch_follow_scan, prefetch_users_ahead,
                                stamp_find, stamp_put, stamp_seen,
                                stamp_table_size, stamp_unprobed)
 
@@ -375,7 +375,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
-        seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
+        if ui % (users.shape[0] // numba.get_num_threads() + 1) < AHEAD:  # the users the hints below did not reach
+            seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
         prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_count, follow_creator, follow_regular,
                              creator_ptr, creator_videos, video_hot, user_interest, topic_plays, topic_impressions,
                              day_topic, day_done, inbox)
