@@ -375,6 +375,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     for ui in prange(users.shape[0]):
         u = users[ui]
         tid = numba.get_thread_id()
+        big_filter = seen_ptr[u + 1] - seen_ptr[u] > PREFETCH_USER_BLOCKS
         if ui % (users.shape[0] // numba.get_num_threads() + 1) < AHEAD:  # the users the hints below did not reach
             seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
         prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_count, follow_creator, follow_regular,
@@ -444,7 +445,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     if size > 0:
                         v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * min(size, interest_top_m))]
                         pick_first[i] = v
-                        seen_prefetch(seen_bits, seen_ptr, u, v)
+                        if big_filter:  # (a small filter was asked for whole, four users before)
+                            seen_prefetch(seen_bits, seen_ptr, u, v)
                         prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
             if n_fresh_pool > 0:  # the fresh picks, their hot rows asked for now (read when scored)
                 for i in range(n_fresh):
@@ -460,7 +462,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 start = int(uniform(rkey, 0) * nf)
                 if r == 0:  # (a later request's hints are given when the one before it ends)
                     prefetch_follow_scan(u, start, lo, nf, 2 * n_follow, follow_creator, follow_skip, creator_ptr,
-                                         creator_videos, video_hot, seen_bits, seen_ptr)
+                                         creator_videos, video_hot, seen_bits, seen_ptr, big_filter)
                 for want_rr in (True, False):
                     for jj in range(nf):
                         if n - n_live >= n_follow:
@@ -727,7 +729,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 nf = follow_count[u]
                 start = int(uniform(key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r + 1), 0) * nf)
                 prefetch_follow_scan(u, start, follow_ptr[u], nf, 2 * n_follow, follow_creator, follow_skip,
-                                     creator_ptr, creator_videos, video_hot, seen_bits, seen_ptr)
+                                     creator_ptr, creator_videos, video_hot, seen_bits, seen_ptr, big_filter)
 
 
 @njit(**PJIT)

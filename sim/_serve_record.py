@@ -178,14 +178,15 @@ def prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_coun
 
 @njit(**JIT)
 def prefetch_follow_scan(u, start, lo, nf, n_first, follow_creator, follow_skip, creator_ptr, creator_videos, video_hot,
-                         seen_bits, seen_ptr):
+                         seen_bits, seen_ptr, seen_too):
     """Hints for a request's follow source: for the first ``n_first`` of user ``u``'s ``nf`` follow slots
-    from ``lo``, in the order the scan takes them (from slot ``start``), the seen-filter block and the hot
-    row of the post the scan starts at (``follow_skip`` places into the creator's list)."""
+    from ``lo``, in the order the scan takes them (from slot ``start``), the hot row of the post the scan
+    starts at (``follow_skip`` places into the creator's list) and, if ``seen_too``, its seen-filter block."""
     for jj in range(min(nf, n_first)):
         j = lo + (start + jj) % nf
         c = follow_creator[j]
         q = creator_ptr[c] + follow_skip[j - lo]
         if q < creator_ptr[c + 1]:
-            seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
+            if seen_too:
+                seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
             prefetch(video_hot, np.int64(creator_videos[q]) * video_hot.shape[1])
