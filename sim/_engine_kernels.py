@@ -464,10 +464,11 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     prefetch_follow_scan(u, start, lo, nf, 2 * n_follow, follow_creator, follow_skip, creator_ptr,
                                          creator_videos, video_hot, seen_bits, seen_ptr, big_filter)
                 for want_rr in (True, False):
+                    j = lo + start - 1  # slots from start on, wrapping: lo + (start + jj) % nf without a division
                     for jj in range(nf):
                         if n - n_live >= n_follow:
                             break
-                        j = lo + (start + jj) % nf
+                        j = lo if j == lo + nf - 1 else j + 1
                         if follow_regular[j] != want_rr:
                             continue
                         c = follow_creator[j]

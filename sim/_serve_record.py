@@ -182,8 +182,9 @@ def prefetch_follow_scan(u, start, lo, nf, n_first, follow_creator, follow_skip,
     """Hints for a request's follow source: for the first ``n_first`` of user ``u``'s ``nf`` follow slots
     from ``lo``, in the order the scan takes them (from slot ``start``), the hot row of the post the scan
     starts at (``follow_skip`` places into the creator's list) and, if ``seen_too``, its seen-filter block."""
+    j = lo + start - 1
     for jj in range(min(nf, n_first)):
-        j = lo + (start + jj) % nf
+        j = lo if j == lo + nf - 1 else j + 1  # lo + (start + jj) % nf
         c = follow_creator[j]
         q = creator_ptr[c] + follow_skip[j - lo]
         if q < creator_ptr[c + 1]:
