@@ -282,10 +282,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         scratch (rows indexed by thread id) whose contents never affect results, as long
         as no entry equals a request id ``r`` of this tick, nor ``-2 - 2r`` or ``-3 - 2r``
         (:func:`stamp_unprobed`, :func:`stamp_seen`): ``settings.first_request_id`` + the
-        tick's requests must stay below 2**30 (the engine starts over from 0 with cleared
-        scratch before it would not). A video is
-        masked (never a candidate) where ``base_score`` is ``-inf``; ``boost`` must be
-        finite (PolicyAction refuses a boost that is not).
+        tick's requests must stay below 2**30 (the engine starts over from 0 with cleared scratch
+        before it would not). A video is masked (never a candidate) where ``base_score`` is
+        ``-inf``; ``boost`` must be finite (PolicyAction refuses a boost that is not).
     pools : RetrievalPools
         Per-topic retrieval lists (best first), the fresh pool, and each creator's
         candidate posts (newest first).
@@ -386,7 +385,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         # filter (not a candidate); anything else, v was not met yet in this request
         stamp = request_stamps[tid]  # the request's table (stamp_find); in L1, unlike one stamp per video
         stamp_mask = stamp.shape[0] // 2 - 1
-        regular_mark = regular_marks[tid]  # regular_mark[c] == req_id: the user is a regular reader of creator c
+        regular_mark = regular_marks[tid]  # regular_mark[c] == ustamp: the user is a regular reader of creator c
         cand = t_cand[tid]
         src = t_src[tid]
         scores = t_scores[tid]
@@ -416,17 +415,18 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         pick_topic = t_pick_topic[tid]  # interest retrieval: each pick's topic and first try
         pick_first = t_pick_first[tid]
         fresh_pick = t_fresh_pick[tid]
+        ustamp = first_request_id + row_off[ui] // slate_size  # the user's first request id marks its regular reads
+        for j in range(follow_ptr[u], follow_ptr[u] + follow_count[u]):  # (kept up to date as they change below)
+            if follow_regular[j]:
+                regular_mark[follow_creator[j]] = ustamp
         for r in range(request_counts[u]):
-            req_id = first_request_id + row_off[ui] // slate_size + r
+            req_id = ustamp + r
             rkey = key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r)
             unprobed_id = stamp_unprobed(req_id)
             seen_id = stamp_seen(req_id)
             n = 0
             nf = follow_count[u]
             lo = follow_ptr[u]
-            for j in range(lo, lo + nf):
-                if follow_regular[j]:
-                    regular_mark[follow_creator[j]] = req_id
             if n_interest > 0:  # (3. below) drawn first, so that their lines load while the sources run
                 tot = 0.0
                 for t in range(n_topics):
@@ -569,14 +569,14 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 v = cand[i]
                 if v >= n_videos:  # a live room
                     sl = v - n_videos
-                    rr = 1.0 if regular_mark[session_creator[sl]] == req_id else 0.0
+                    rr = 1.0 if regular_mark[session_creator[sl]] == ustamp else 0.0
                     scores[i] = (live.score[sl] + weight_affinity * np.float64(aff_u[session_topic[sl]])
                                  + weight_regular_reader * rr
                                  + (live.reservation_bonus if src[i] == SOURCE_LIVE_RESERVED else 0.0))
                     newflag[i] = live.is_new[sl]
                     continue
                 packed = np.int64(video_hot[v, H_PACKED])
-                rr = 1.0 if regular_mark[packed_creator(packed)] == req_id else 0.0
+                rr = 1.0 if regular_mark[packed_creator(packed)] == ustamp else 0.0
                 scores[i] = (video_hot[v, H_TOTAL] + weight_affinity * np.float64(aff_u[packed_topic(packed)])
                              + weight_regular_reader * rr)
                 if pending[i] == CAND_DROPPED:
@@ -694,13 +694,18 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     follow_engagement[j] = eng
                     if follow_regular[j] and eng < rr_off:
                         follow_regular[j] = False
+                        regular_mark[c] = -1
                         rr_change = RR_LOST
                     elif (not follow_regular[j]) and eng >= rr_on:
                         follow_regular[j] = True
+                        regular_mark[c] = ustamp
                         rr_change = RR_GAINED
                 elif followed:
                     evicted, evicted_rr, now_rr = follow_insert(follow_ptr, follow_count, follow_creator, follow_engagement, follow_regular, u, c, e, rr_on)
                     follow_skip[:] = 0
+                    regular_mark[c] = ustamp if now_rr else -1
+                    if evicted_rr:
+                        regular_mark[evicted] = -1
                     if now_rr:
                         rr_change = RR_GAINED
                 out_i[row, I_VIDEO] = -1 if is_live else v
