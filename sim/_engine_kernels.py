@@ -375,7 +375,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         u = users[ui]
         tid = numba.get_thread_id()
         big_filter = seen_ptr[u + 1] - seen_ptr[u] > PREFETCH_USER_BLOCKS
-        if ui % (users.shape[0] // numba.get_num_threads() + 1) < AHEAD:  # the users the hints below did not reach
+        if ui % (users.shape[0] // n_thr + 1) < AHEAD:  # about the users of each thread's share no hint reached
             seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
         prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_count, follow_creator, follow_regular,
                              creator_ptr, creator_videos, video_hot, user_interest, topic_plays, topic_impressions,
