@@ -120,8 +120,8 @@ def stamp_put(table, mask, i, v, stamp):
 
 # --- hints for the users served next ---------------------------------------------------------
 #: serve_tick asks, at the start of each user, for what the users 1 to AHEAD places later will read
-AHEAD = 4
-#: followed creators whose lists the hints follow (as serve_tick's own hint for the user being served)
+AHEAD = 4  # (at least 4: the hints come in four stages, AHEAD, AHEAD - 1, AHEAD - 2 and AHEAD - 3 users on)
+#: followed creators whose lists the hints follow (the default world.follow_capacity: every follow of a user)
 AHEAD_FOLLOWS = 64
 
 
@@ -160,16 +160,16 @@ def prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_coun
         prefetch_row(day_topic, u)
         prefetch_row(day_done, u)
         prefetch_row(inbox, u)
-    if ui + 3 < n:
-        u = users[ui + 3]
+    if ui + AHEAD - 1 < n:
+        u = users[ui + AHEAD - 1]
         for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
             prefetch(creator_ptr, follow_creator[j])
-    if ui + 2 < n:
-        u = users[ui + 2]
+    if ui + AHEAD - 2 < n:
+        u = users[ui + AHEAD - 2]
         for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
             prefetch(creator_videos, creator_ptr[follow_creator[j]])
-    if ui + 1 < n:
-        u = users[ui + 1]
+    if ui + AHEAD - 3 < n:
+        u = users[ui + AHEAD - 3]
         for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
             c = follow_creator[j]
             if creator_ptr[c] < creator_ptr[c + 1]:
