@@ -12,8 +12,8 @@ One tick runs in two phases:
 2. ``apply_tick`` (in row order): everything that crosses users: video
    counters, creator follower and regular-reader counts, shared cards landing
    in recipients' inboxes, per-user daily value sums. It runs as a fixed
-   number of parts in parallel, each owning a disjoint share of the targets
-   and applying their updates in row order.
+   number of parts in parallel, each owning one kind of target (videos; creators,
+   inboxes and users) and applying their updates in row order.
 
 Every draw comes from ``ranker.rng`` keyed by (seed, stream, user, day, slot),
 so two policies replay the same arrivals and the same behaviour draws.
@@ -42,11 +42,10 @@ from sim._serve_record import (CAND_DROPPED, CAND_PROBED, CAND_UNPROBED, INTERES
                                stamp_find, stamp_put, stamp_seen,
                                stamp_table_size, stamp_unprobed)
 
-# Per-video counter columns (float64 matrix ``video_counters``), named as the counters CSV.
-VC_IMPRESSIONS, VC_PLAYS_3S, VC_COMPLETIONS, VC_WATCH_S, VC_LIKES, VC_COMMENTS = 0, 1, 2, 3, 4, 5
-VC_SHARES, VC_SHARE_RECIPIENTS, VC_SHARE_OPENS, VC_FOLLOWS, VC_RR_IMPRESSIONS, VC_RR_PLAYS_3S = 6, 7, 8, 9, 10, 11
-VC_EARLY_IMPRESSIONS, VC_VALUE = 12, 13
-N_VC = 14
+# Per-video counter columns (float64 ``video_counters``, rows of two cache lines: sim.engine.counter_matrix)
+VC_IMPRESSIONS, VC_PLAYS_3S, VC_COMPLETIONS, VC_WATCH_S, VC_VALUE, VC_EARLY_IMPRESSIONS, VC_RR_IMPRESSIONS = range(7)
+VC_RR_PLAYS_3S, VC_LIKES, VC_COMMENTS, VC_SHARES, VC_SHARE_RECIPIENTS, VC_SHARE_OPENS, VC_FOLLOWS = range(7, 14)
+N_VC = 16  # columns 14 and 15 are padding (always 0)
 
 # Output row columns.
 I_VIDEO, I_USER, I_REQ, I_EVICTED = 0, 1, 2, 3
@@ -70,7 +69,7 @@ MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slo
 # (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
 DRAW_FRESH0 = 4000
 DRAW_DEEPER0 = 6000
-APPLY_PARTS = 2  # apply_tick's parallel parts (fixed, so results never depend on the thread count)
+APPLY_PARTS = 2  # apply_tick's parallel parts: videos, the rest (fixed, so results never depend on the thread count)
 DRAW_RECIPIENT_START = 100
 
 # --- serve_tick's inputs, by name (Numba reads named tuples field by field, at no cost) ---
@@ -747,11 +746,11 @@ def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_
     impressions today. ``inbox_state`` is ``(inbox, inbox_pos)``. ``user_day`` is
     float64 (n_users, 2): impressions and summed latent value today.
 
-    Every target is owned by one of :data:`APPLY_PARTS` parts (a video, creator,
-    recipient or user ``x`` by ``x % APPLY_PARTS``); the parts run in parallel,
-    each scanning all rows in order and applying only the effects on what it
-    owns. So each target sees its updates in row order, as a serial pass would
-    give them, and the result does not depend on the thread count.
+    Two parts run in parallel, each scanning all rows in order: part 0 applies every effect on videos'
+    counters, part 1 every effect on creators, inboxes and users. So each target sees its updates in row
+    order, as a serial pass would give them, and the result does not depend on the thread count (split by
+    kind of target, not by id, neither part branches on ids it does not own). A video's likes to follows are
+    not touched when all six would add 0 (they are sums of values >= 0, never -0.0, so ``x + 0.0`` is ``x``).
     """
     inbox, inbox_pos = inbox_state
     n_inbox = inbox.shape[1]
@@ -760,41 +759,40 @@ def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_
             v = out_i[row, I_VIDEO]
             if v < 0:
                 continue
-            if v % APPLY_PARTS == part:
+            if part == 0:
                 play3 = out_u[row, U_PLAY]
                 video_counters[v, VC_IMPRESSIONS] += 1.0
                 video_counters[v, VC_PLAYS_3S] += play3
                 video_counters[v, VC_COMPLETIONS] += out_u[row, U_COMPLETE]
                 video_counters[v, VC_WATCH_S] += out_f[row, F_WATCH]
-                video_counters[v, VC_LIKES] += out_u[row, U_LIKE]
-                video_counters[v, VC_COMMENTS] += out_u[row, U_COMMENT]
-                video_counters[v, VC_SHARES] += out_u[row, U_SHARE]
-                video_counters[v, VC_SHARE_RECIPIENTS] += out_u[row, U_NREC]
-                video_counters[v, VC_SHARE_OPENS] += out_u[row, U_NOPEN]
-                video_counters[v, VC_FOLLOWS] += out_u[row, U_FOLLOWED]
                 video_counters[v, VC_VALUE] += out_f[row, F_VALUE]
+                if out_u[row, U_LIKE] | out_u[row, U_COMMENT] | out_u[row, U_SHARE] | out_u[row, U_NREC] | out_u[row, U_FOLLOWED]:
+                    video_counters[v, VC_LIKES] += out_u[row, U_LIKE]
+                    video_counters[v, VC_COMMENTS] += out_u[row, U_COMMENT]
+                    video_counters[v, VC_SHARES] += out_u[row, U_SHARE]
+                    video_counters[v, VC_SHARE_RECIPIENTS] += out_u[row, U_NREC]
+                    video_counters[v, VC_SHARE_OPENS] += out_u[row, U_NOPEN]
+                    video_counters[v, VC_FOLLOWS] += out_u[row, U_FOLLOWED]
                 if out_u[row, U_REGULAR]:
                     video_counters[v, VC_RR_IMPRESSIONS] += 1.0
                     video_counters[v, VC_RR_PLAYS_3S] += play3
                 if now_day - video_post_day[v] < early_days:
                     video_counters[v, VC_EARLY_IMPRESSIONS] += 1.0
+                continue
             c = video_creator[v]
-            if c % APPLY_PARTS == part:
-                creator_counts[c, 0] += out_u[row, U_FOLLOWED]
-                creator_counts[c, 1] += np.int64(out_u[row, U_RR_CHANGE]) - RR_UNCHANGED
-                creator_counts[c, 2] += 1
+            creator_counts[c, 0] += out_u[row, U_FOLLOWED]
+            creator_counts[c, 1] += np.int64(out_u[row, U_RR_CHANGE]) - RR_UNCHANGED
+            creator_counts[c, 2] += 1
             ev = out_i[row, I_EVICTED]
-            if ev >= 0 and ev % APPLY_PARTS == part:
+            if ev >= 0:
                 creator_counts[ev, 0] -= 1
                 if out_u[row, U_EVICTED_RR]:
                     creator_counts[ev, 1] -= 1
             for i in range(out_u[row, U_NOPEN]):
                 f = out_rec[row, i]
-                if f % APPLY_PARTS == part:
-                    p = inbox_pos[f]
-                    inbox[f, p % n_inbox] = v
-                    inbox_pos[f] = p + 1
+                p = inbox_pos[f]
+                inbox[f, p % n_inbox] = v
+                inbox_pos[f] = p + 1
             u = out_i[row, I_USER]
-            if u % APPLY_PARTS == part:
-                user_day[u, 0] += 1.0
-                user_day[u, 1] += out_f[row, F_VALUE]
+            user_day[u, 0] += 1.0
+            user_day[u, 1] += out_f[row, F_VALUE]

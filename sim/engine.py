@@ -141,6 +141,18 @@ class _FollowState:
         self.rr &= self.eng >= rr_off
 
 
+def counter_matrix(n_videos: int) -> np.ndarray:
+    """Zeroed per-video counters (n_videos, ``K.N_VC``) float64 whose first row starts on a 64-byte boundary.
+
+    A row is 16 float64, two cache lines: ``apply_tick`` reads the first (the counters every impression
+    moves) for each impression of a random video and the second only for a like, comment, share or follow.
+    Allocated by NumPy, which asks the kernel for huge pages on large arrays (fewer TLB misses).
+    """
+    buf = np.zeros(n_videos * K.N_VC + 8, np.float64)
+    off = ((64 - (buf.ctypes.data & 63)) & 63) // 8
+    return buf[off:off + n_videos * K.N_VC].reshape((n_videos, K.N_VC))
+
+
 class _RowBuffers:
     """The tick's output rows, reused across ticks (grown by a quarter when too short).
 
@@ -357,7 +369,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
 
     # state
     fs = _FollowState(w, cfg)
-    video_counters = np.zeros((V, K.N_VC), np.float64)
+    video_counters = counter_matrix(V)
     ccounts = np.zeros((C, 3), np.int64)
     ccounts[:, 0], ccounts[:, 1] = fs.counts(C)
     # every video served to each user in the run, in a Bloom filter sized from their expected impressions
