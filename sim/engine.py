@@ -682,7 +682,8 @@ class _DynamicsWatch:
 
         w, d = self.w, self.days
         joined = w.creator_join_day < d
-        mass = np.asarray(w.user_interest, np.float64).mean(axis=0)[w.creator_topic]
+        # the mean in float64 without a float64 copy of the matrix (same row-by-row adds, same bits)
+        mass = np.mean(w.user_interest, axis=0, dtype=np.float64)[w.creator_topic]
         out = [float("nan")] * 3
         if joined.any():
             cuts = np.quantile(mass[joined], [1 / 3, 2 / 3])

@@ -177,27 +177,36 @@ def _tick_kernel(videos, out_u, values, play_col, comp_col, fol_col, rr_col):
 
 
 @njit(**JIT)
-def _user_tick_kernel(videos, users, values, video_creator, creator_is_new, n_users):
-    """One tick's served rows (``videos >= 0``) summed per user, one sequential pass.
+def _user_tick_kernel(videos, users, values, video_creator, creator_is_new, imps, new, value, scratch):
+    """Add one tick's served rows (``videos >= 0``), summed per user, to the run's per-user totals.
 
-    Returns ``(impressions, new-creator impressions, latent value)``, float64
-    arrays of ``n_users``: for each user the sum over their served rows in row
-    order, as ``np.bincount`` sums its weights, so adding them to a run's
-    totals gives the same bits as the bincounts did.
+    ``imps``, ``new``, ``value``: float64 (n_users,) totals of impressions, new-creator impressions and
+    latent value. Each user's rows are first summed in row order into ``scratch`` (float64 (n_users, 3),
+    zeros on entry and again on return), as ``np.bincount`` sums its weights, and that sum is then added
+    to the user's totals once: the same bits as adding the tick's bincounts, without three fresh arrays of
+    ``n_users`` a tick (their first-touch page faults cost more than the sums). Totals never hold -0.0,
+    so leaving a user without rows untouched equals adding 0.0 to them.
     """
-    imps = np.zeros(n_users, np.float64)
-    new = np.zeros(n_users, np.float64)
-    value = np.zeros(n_users, np.float64)
     for i in range(videos.shape[0]):
         v = videos[i]
         if v < 0:
             continue
         u = users[i]
-        imps[u] += 1.0
+        scratch[u, 0] += 1.0
         if creator_is_new[video_creator[v]]:
-            new[u] += 1.0
-        value[u] += np.float64(values[i])
-    return imps, new, value
+            scratch[u, 1] += 1.0
+        scratch[u, 2] += np.float64(values[i])
+    for i in range(videos.shape[0]):
+        u = users[i]
+        if videos[i] >= 0 and scratch[u, 0] > 0.0:  # the user's first served row: add their sums, once
+            imps[u] += scratch[u, 0]
+            new[u] += scratch[u, 1]
+            value[u] += scratch[u, 2]
+            scratch[u, 0] = scratch[u, 1] = scratch[u, 2] = 0.0
+
+
+#: Users per chunk of :meth:`OnlineMetrics.end_day_users`' drift (16,384 x 20 topics x 8 bytes = 2.5 MiB).
+DRIFT_ROWS = 16_384
 
 
 class OnlineMetrics:
@@ -215,7 +224,8 @@ class OnlineMetrics:
         self.feed = feed
         self.days = days
         self.warm = W = int(warmup_days)
-        self._drift_buf = None  # end_day_users' scratch (users x topics, float64), allocated on first use
+        self._drift_buf = None  # end_day_users' scratch (DRIFT_ROWS x topics, float64), allocated on first use
+        self._user_scratch = None  # add_tick's per-user sums of a tick (users x 3, float64, zeros between ticks)
         join = np.asarray(world.creator_join_day, dtype=np.int64)
         self.join = join
         #: the cohort of new creators the survival metrics follow: those joining in the measured window
@@ -269,11 +279,10 @@ class OnlineMetrics:
         self.creator_imps += creator_imps
         self.today_creator_imps += creator_imps
         if users is not None:
-            imps, new, value = _user_tick_kernel(videos, np.asarray(users), values, w.video_creator, is_new,
-                                                 self.user_imps.size)
-            self.user_imps += imps
-            self.user_new_imps += new
-            self.user_value += value
+            if self._user_scratch is None:
+                self._user_scratch = np.zeros((self.user_imps.size, 3), np.float64)
+            _user_tick_kernel(videos, np.asarray(users), values, w.video_creator, is_new, self.user_imps,
+                              self.user_new_imps, self.user_value, self._user_scratch)
 
     def end_day_users(self, day, sat, novelty, value, interest, anchor):
         """Record simulated ``day``'s users' state after the day closed (sim.users): the mean satisfaction,
@@ -284,14 +293,20 @@ class OnlineMetrics:
         d = day - self.warm
         self.day_sat[d] = float(np.mean(sat)) if sat.size else float("nan")
         self.day_novelty[d] = novelty
-        # |interest - anchor| in float64, in a buffer kept across days: three fresh (users x topics)
-        # temporaries a day cost more in first-touch page faults than the arithmetic (0.8 s at 1M users)
+        # |interest - anchor| in float64, DRIFT_ROWS users at a time in a buffer kept across days and in
+        # cache: (users x topics) temporaries cost more in first-touch page faults than the arithmetic (0.8 s
+        # at 1M users). Each row's sum is NumPy's of that row alone, so the chunks change no bit
+        n_users = interest.shape[0]
         buf = self._drift_buf
-        if buf is None or buf.shape != interest.shape:
-            buf = self._drift_buf = np.empty(interest.shape, np.float64)
-        np.copyto(buf, interest)
-        np.subtract(buf, anchor, out=buf)
-        diff = np.abs(buf, out=buf).sum(axis=1)
+        if buf is None or buf.shape[1] != interest.shape[1]:
+            buf = self._drift_buf = np.empty((min(n_users, DRIFT_ROWS), interest.shape[1]), np.float64)
+        diff = np.empty(n_users, np.float64)
+        for lo in range(0, n_users, DRIFT_ROWS):
+            hi = min(n_users, lo + DRIFT_ROWS)
+            b = buf[: hi - lo]
+            np.copyto(b, interest[lo:hi])
+            np.subtract(b, anchor[lo:hi], out=b)
+            np.abs(b, out=b).sum(axis=1, out=diff[lo:hi])
         self.day_drift[d] = 0.5 * float(diff.mean()) if diff.size else 0.0
 
     def end_day(self, day, returned, active, alive, posts=0):

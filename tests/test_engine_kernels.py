@@ -735,11 +735,15 @@ def test_metrics_user_tick_kernel_matches_twin(seed, n_rows):
     values = r.normal(1.0, 2.0, n_rows).astype(np.float32)
     video_creator = r.integers(0, n_creators, n_videos).astype(np.int32)
     is_new = np.arange(n_creators) % 3 == 0  # creators 0, 3 and 6 are new
-    got = _user_tick_kernel(videos, users, values, video_creator, is_new, n_users)
+    # totals the tick's sums are added to: a run's so far (each sum added once, as the bincounts were)
+    before = [np.floor(r.random(n_users) * 50.0), np.floor(r.random(n_users) * 9.0), r.normal(40.0, 9.0, n_users)]
+    got = [b.copy() for b in before]
+    scratch = np.zeros((n_users, 3))
+    _user_tick_kernel(videos, users, values, video_creator, is_new, *got, scratch)
     want = ref.user_tick_sums(videos, users, values, video_creator, is_new, n_users)
-    for g, x in zip(got, want):
-        assert g.dtype == np.float64 and g.shape == (n_users,)
-        np.testing.assert_array_equal(g, x)
+    for g, b, x in zip(got, before, want):
+        np.testing.assert_array_equal(g, b + x)
+    assert not scratch.any()  # left zeroed for the next tick
     if n_rows > 100:
         assert 0 < want[1].sum() < want[0].sum() == np.count_nonzero(videos >= 0)
 
