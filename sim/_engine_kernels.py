@@ -37,7 +37,7 @@ from sim.live import SOURCE_LIVE_RESERVED, gather_live, live_impression
 from sim.seen import PREFETCH_USER_BLOCKS, seen_add, seen_has, seen_prefetch, seen_prefetch_user
 from sim._serve_record import (CAND_DROPPED, CAND_PROBED, CAND_UNPROBED, INTEREST_TRIES,  # noqa: F401 (re-exported)
                                MAX_PACKED_CREATORS, MAX_TOPICS, H_PACKED, H_TOTAL, N_H, N_R, R_BOOST, R_DURATION, R_HOOK, R_LOG_D30,
-                               R_PACKED, R_QUALITY, R_SHAREABILITY, aligned_rows, pack_video,
+                               R_PACKED, R_QUALITY, R_SHAREABILITY, aligned_rows, draw_interest_topics, pack_video,
                                packed_creator, packed_is_new, packed_topic, AHEAD, prefetch_follow_scan, prefetch_users_ahead,
                                stamp_find, stamp_put, stamp_seen,
                                stamp_table_size, stamp_unprobed)
@@ -368,6 +368,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
     t_follow_skip = np.empty((n_thr, max(max_slots, 1)), np.int32)
     t_pick_topic = np.empty((n_thr, max(n_interest, 1)), np.int64)
     t_pick_first = np.empty((n_thr, max(n_interest, 1)), np.int32)
+    t_pick_xy = np.empty((n_thr, 2, max(n_interest, n_fresh, 1)), np.float64)
     t_fresh_pick = np.empty((n_thr, max(n_fresh, 1)), np.int32)
 
     for ui in prange(users.shape[0]):
@@ -413,6 +414,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         follow_skip[:follow_ptr[u + 1] - follow_ptr[u]] = 0
         pick_topic = t_pick_topic[tid]  # interest retrieval: each pick's topic and first try
         pick_first = t_pick_first[tid]
+        pick_x, pick_y = t_pick_xy[tid, 0], t_pick_xy[tid, 1]
         fresh_pick = t_fresh_pick[tid]
         ustamp = first_request_id + row_off[ui] // slate_size  # the user's first request id marks its regular reads
         for j in range(follow_ptr[u], follow_ptr[u] + follow_count[u]):  # (kept up to date as they change below)
@@ -432,24 +434,21 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     tot += topic_plays[u, t] + 1.0
                     topic_cdf[t] = tot
                 # every pick's topic and first try, its seen-filter block and hot row asked for (loads overlap)
+                draw_interest_topics(rkey, tot, topic_cdf, n_topics, n_interest, pick_x, pick_y, pick_topic)
                 for i in range(n_interest):
-                    x = uniform(rkey, 1 + 2 * i) * tot
-                    # the first topic whose cumulative weight exceeds x (the last if none):
-                    # the cdf increases, so that is the count of those <= x, found without branches
-                    t = 0
-                    for j in range(n_topics - 1):
-                        t += topic_cdf[j] <= x
-                    pick_topic[i] = t
+                    t = pick_topic[i]
                     size = topic_ptr[t + 1] - topic_ptr[t]
                     if size > 0:
-                        v = topic_videos[topic_ptr[t] + int(uniform(rkey, 2 + 2 * i) * min(size, interest_top_m))]
+                        v = topic_videos[topic_ptr[t] + int(pick_y[i] * min(size, interest_top_m))]
                         pick_first[i] = v
                         if big_filter:  # (a small filter was asked for whole, four users before)
                             seen_prefetch(seen_bits, seen_ptr, u, v)
                         prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
             if n_fresh_pool > 0:  # the fresh picks, their hot rows asked for now (read when scored)
+                for i in range(n_fresh):  # the draws first, in a loop that vectorizes
+                    pick_x[i] = uniform(rkey, DRAW_FRESH0 + i)
                 for i in range(n_fresh):
-                    fresh_pick[i] = fresh_videos[int(uniform(rkey, DRAW_FRESH0 + i) * n_fresh_pool)]
+                    fresh_pick[i] = fresh_videos[int(pick_x[i] * n_fresh_pool)]
                     prefetch(video_hot, np.int64(fresh_pick[i]) * N_H)
             # 0. live rooms: followed creators' (reserved first), then interest picks (sim.live.gather_live)
             if live.n_follow + live.n_interest > 0:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ranker._numba import JIT, njit
 from ranker._vector_ir import prefetch
+from ranker.rng import uniform
 from sim.seen import PREFETCH_USER_BLOCKS, seen_prefetch, seen_prefetch_user
 
 INTEREST_TRIES = 4  # an interest pick already served is re-drawn from a window twice as deep, up to 3 times
@@ -191,3 +192,22 @@ def prefetch_follow_scan(u, start, lo, nf, n_first, follow_creator, follow_skip,
             if seen_too:
                 seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
             prefetch(video_hot, np.int64(creator_videos[q]) * video_hot.shape[1])
+
+
+@njit(inline="always", **JIT)
+def draw_interest_topics(rkey, tot, topic_cdf, n_topics, n_interest, x, y, pick_topic):
+    """A request's interest picks' topics and first-try draws, in passes that vectorize.
+
+    Pick ``i``'s topic is the first ``t`` whose ``topic_cdf[t]`` exceeds ``uniform(rkey, 1 + 2 i) * tot``
+    (the last if none), counted as the ``topic_cdf[j] <= x`` over ``j < n_topics - 1``; ``y[i]`` is
+    ``uniform(rkey, 2 + 2 i)``, the first try's position. The draws of all picks are taken in one loop and
+    the counts in another, across picks: the same values as pick by pick, with a vector lane per pick.
+    """
+    for i in range(n_interest):
+        x[i] = uniform(rkey, 1 + 2 * i) * tot
+        y[i] = uniform(rkey, 2 + 2 * i)
+        pick_topic[i] = 0
+    for j in range(n_topics - 1):
+        c = topic_cdf[j]
+        for i in range(n_interest):
+            pick_topic[i] += c <= x[i]
