@@ -512,8 +512,10 @@ def test_three_ticks_in_a_row_match_twin(seed):
         K.apply_tick(*got, *args, vc_k, cc_k, (st_k["inbox"], pos_k), ud_k)
         vc_t, cc_t, st_t["inbox"], pos_t, ud_t = ref.apply_tick(*want, *args, vc_t, cc_t, st_t["inbox"], pos_t, ud_t)
         np.testing.assert_array_equal(st_k["inbox"], st_t["inbox"])
+        np.testing.assert_array_equal(pos_k, pos_t)
         np.testing.assert_array_equal(cc_k, cc_t)
         np.testing.assert_allclose(vc_k, vc_t, rtol=1e-12)
+        np.testing.assert_allclose(ud_k, ud_t, rtol=1e-12)  # users' day sums (apply_tick's part 1)
         stamp_base += int(c["row_off"][-1]) // sh.slate
 
 
