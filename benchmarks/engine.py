@@ -5,6 +5,7 @@ Usage::
     python benchmarks/engine.py                 # 10k, 100k, 1M users, 2 days each, logging off and on
     python benchmarks/engine.py --quick         # 10k and 100k users only
     python benchmarks/engine.py --memory-run    # + a 30-day run of 1,000,000 users, peak memory reported
+    python benchmarks/engine.py --memory-only   # only that 30-day run (its peak is then its own)
     python benchmarks/engine.py --live-ratio 1000000   # only: live rooms and sellers on against off
     python benchmarks/engine.py --users 1000000 --no-log   # only these scales, logging off only
 
@@ -100,12 +101,26 @@ def live_ratio(users: int, days: int, reps: int, json_path=None) -> dict:
     return out
 
 
+def memory_run(users: int = 1_000_000, days: int = 30) -> dict:
+    """One run of ``users`` x ``days`` (logging off) and the process's peak resident memory after it
+    (the budget at 1,000,000 x 30 is 8 GiB; the peak includes whatever this process ran before)."""
+    t = time.perf_counter()
+    res = simulate(world_for(users, days, 0.0), progress=True)
+    wall = time.perf_counter() - t
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"{days} days x {users:,} users: {res.impressions:,} impressions in {wall:.0f} s "
+          f"({res.impressions / wall:,.0f}/s), peak RSS {peak_gib:.2f} GiB (budget at 1,000,000 x 30 days: 8 GiB)")
+    return dict(users=users, days=days, impressions=res.impressions, seconds=wall, peak_rss_gib=peak_gib, reps=1)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--memory-run", action="store_true", help="also run 30 days of 1,000,000 users (about 15-25 min)")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="only that 30-day run (no compile timing, no table), so its peak is the run's own")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--users", metavar="N[,N...]", help="run only these scales (comma-separated user counts)")
     ap.add_argument("--no-log", action="store_true", help="only the logging-off rows")
@@ -114,6 +129,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.live_ratio:
         return live_ratio(a.live_ratio, a.days, a.reps, a.json)
+    if a.memory_only:
+        out = dict(memory_run=memory_run(), threads=numba.get_num_threads())
+        if a.json:
+            Path(a.json).write_text(json.dumps(out, indent=1))
+        return out
     scales = [10_000, 100_000] if a.quick else [10_000, 100_000, 1_000_000]
     if a.users:
         scales = [int(x.replace("_", "")) for x in a.users.split(",")]
@@ -149,14 +169,7 @@ def main(argv=None):
     out = dict(compile_empty_cache_s=empty["compile_s"], import_s=empty["import_s"], first_run_cached_s=cached_s,
                first_run_how=how, rows=rows, threads=numba.get_num_threads())
     if a.memory_run:
-        cfg = world_for(1_000_000, 30, 0.0)
-        t = time.perf_counter()
-        res = simulate(cfg, progress=True)
-        wall = time.perf_counter() - t
-        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(f"30 days x 1,000,000 users: {res.impressions:,} impressions in {wall:.0f} s "
-              f"({res.impressions / wall:,.0f}/s), peak RSS {peak_gib:.1f} GiB (limit 24 GiB)")
-        out["memory_run"] = dict(impressions=res.impressions, seconds=wall, peak_rss_gib=peak_gib, reps=1)
+        out["memory_run"] = memory_run()
     out["load"] = [load0, load_check("after")]
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))

@@ -115,3 +115,13 @@ def test_peers_without_recsim_says_how_to_install(tmp_path, monkeypatch, capsys)
     assert json.loads((tmp_path / "p.json").read_text()) == {"skipped": peers.INSTALL}
     assert run.rows_peers({"skipped": peers.INSTALL}) == []
     assert "30,000" not in (REPO / "benchmarks" / "engine.py").read_text()  # no hand-written RecSim figure
+
+
+def test_memory_run_reports_the_runs_peak(capsys):
+    """``--memory-run`` / ``--memory-only``'s run, at a tiny scale: its figures and the sentence it prints."""
+    eng = _load("engine")
+    m = eng.memory_run(users=300, days=1)
+    assert m["users"] == 300 and m["days"] == 1 and m["reps"] == 1
+    assert m["impressions"] > 0 and m["seconds"] > 0
+    assert 0.01 < m["peak_rss_gib"] < 24  # ru_maxrss is KiB on Linux: a process of tens to hundreds of MiB
+    assert f"1 days x 300 users: {m['impressions']:,} impressions" in capsys.readouterr().out
