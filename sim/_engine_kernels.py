@@ -69,7 +69,6 @@ MAX_REQUESTS_PER_TICK = 64  # a user's requests in one tick are capped here (slo
 # (j < 64) for recipient opens; DRAW_RECIPIENT_START picks the first recipient.
 DRAW_FRESH0 = 4000
 DRAW_DEEPER0 = 6000
-APPLY_PARTS = 2  # apply_tick's parallel parts: videos, the rest (fixed, so results never depend on the thread count)
 DRAW_RECIPIENT_START = 100
 
 # --- serve_tick's inputs, by name (Numba reads named tuples field by field, at no cost) ---
@@ -753,7 +752,7 @@ def apply_tick(out_i, out_f, out_u, out_rec, video_creator, video_post_day, now_
     """
     inbox, inbox_pos = inbox_state
     n_inbox = inbox.shape[1]
-    for part in prange(APPLY_PARTS):
+    for part in prange(2):  # 0: videos' counters, 1: the rest (fixed, so never dependent on the thread count)
         for row in range(out_i.shape[0]):
             v = out_i[row, I_VIDEO]
             if v < 0:

@@ -146,11 +146,10 @@ def counter_matrix(n_videos: int) -> np.ndarray:
 
     A row is 16 float64, two cache lines: ``apply_tick`` reads the first (the counters every impression
     moves) for each impression of a random video and the second only for a like, comment, share or follow.
-    Allocated by NumPy, which asks the kernel for huge pages on large arrays (fewer TLB misses).
     """
-    buf = np.zeros(n_videos * K.N_VC + 8, np.float64)
-    off = ((64 - (buf.ctypes.data & 63)) & 63) // 8
-    return buf[off:off + n_videos * K.N_VC].reshape((n_videos, K.N_VC))
+    vc = K.aligned_rows(n_videos, K.N_VC)
+    vc[:] = 0.0
+    return vc
 
 
 class _RowBuffers:
