@@ -148,7 +148,7 @@ class RetrievalPools(NamedTuple):
     topic_videos: np.ndarray  # int32: each topic's posts, best score first
     fresh_videos: np.ndarray  # int32: the fresh pool
     creator_ptr: np.ndarray  # int64 (n_creators + 1,)
-    creator_videos: np.ndarray  # int32: each creator's posts, newest first
+    creator_videos: np.ndarray  # int32: each creator's posts, newest first (none masked: serve_tick's pools)
 
 
 @njit(**JIT)
@@ -285,7 +285,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         ``-inf``; ``boost`` must be finite (PolicyAction refuses a boost that is not).
     pools : RetrievalPools
         Per-topic retrieval lists (best first), the fresh pool, and each creator's
-        candidate posts (newest first).
+        candidate posts (newest first). The creators' lists must hold no masked post: the
+        follow scan reads no score (the engine leaves a post whose total is ``-inf`` out of them).
     live : sim.live.LivePools
         The running live rooms (``sim.live.no_live``: none). A room is candidate
         ``n_videos + session`` (:func:`sim.live.gather_live`, before every video source),
@@ -405,8 +406,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         w_pl = t_w_pl[tid]  # Plackett-Luce scratch and propensities
         prob = t_prob[tid]
         # follow_skip[j - follow_ptr[u]]: how many of follow slot j's creator's posts (newest first) are
-        # known to be masked or in the seen filter, so the user's next request of the tick starts past
-        # them: the tick's lists and masks are fixed and the filter only grows, so this skips only
+        # known to be in the seen filter, so the user's next request of the tick starts past
+        # them: the tick's lists are fixed and the filter only grows, so this skips only
         # posts the scan would pass over (their stamps stay unset: a later source that meets one
         # probes it and drops it, the same candidates). Cleared when a follow moves the slots.
         follow_skip = t_follow_skip[tid]
@@ -469,26 +470,23 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                         if follow_regular[j] != want_rr:
                             continue
                         c = follow_creator[j]
-                        # posts before q_known are masked or in the filter (see follow_skip above)
+                        # posts before q_known are in the filter (see follow_skip above)
                         q_known = creator_ptr[c] + follow_skip[j - lo]
                         # (a creator is followed once, so none of its posts is a candidate yet; a post
                         # found in the filter is not stamped: a later source that meets it probes it)
                         for q in range(q_known, creator_ptr[c + 1]):
                             v = creator_videos[q]
-                            if video_hot[v, H_TOTAL] > -np.inf:
-                                if seen_has(seen_bits, seen_ptr, u, v, seen_k):
-                                    if q == q_known:
-                                        q_known += 1
-                                    continue
-                                _, e = stamp_find(stamp, stamp_mask, v, req_id)
-                                stamp_put(stamp, stamp_mask, e, v, req_id)
-                                cand[n] = v
-                                src[n] = SOURCE_FOLLOW
-                                pending[n] = CAND_PROBED
-                                n += 1
-                                break
-                            if q == q_known:
+                            if seen_has(seen_bits, seen_ptr, u, v, seen_k):
                                 q_known += 1
+                                continue
+                            prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
+                            _, e = stamp_find(stamp, stamp_mask, v, req_id)
+                            stamp_put(stamp, stamp_mask, e, v, req_id)
+                            cand[n] = v
+                            src[n] = SOURCE_FOLLOW
+                            pending[n] = CAND_PROBED
+                            n += 1
+                            break
                         follow_skip[j - lo] = q_known - creator_ptr[c]
             # 2. opened shares in the inbox (probed later, only if they reach the slate: a video the
             # filter holds is dropped then, which leaves the same candidates as dropping it now)

@@ -152,13 +152,21 @@ def counter_matrix(n_videos: int) -> np.ndarray:
     return vc
 
 
-class _RowBuffers:
-    """The tick's output rows, reused across ticks (grown by a quarter when too short).
+def _by_creator(posts, post_time, video_creator, n_creators):
+    """Each creator's posts among ``posts``, newest first (ties by id): ``(ptr (n_creators + 1,), int32 posts)``."""
+    lc = video_creator[posts]
+    ptr = np.zeros(n_creators + 1, np.int64)
+    np.cumsum(np.bincount(lc, minlength=n_creators), out=ptr[1:])
+    return ptr, posts[np.lexsort((posts, -post_time[posts], lc))].astype(np.int32)
 
-    A tick at a million users fills about 10 million rows (about 70 bytes each);
-    fresh arrays every tick would cost that many bytes of page faults. serve_tick
-    writes every field of a served row, and nothing reads a padded row's fields
-    but its video (-1), user, request and position, so stale contents never show.
+
+class _RowBuffers:
+    """The tick's output rows, reused across ticks; too short, they are allocated anew at twice the need.
+
+    A tick at a million users fills about 10 million rows (about 70 bytes each): fresh arrays every tick, or
+    each time a busier tick comes (a second day can have a third more rows than the first), would fault in
+    that many bytes again, while rows never written take address space only. serve_tick writes every field
+    of a served row, and nothing reads a padded row's fields but its video (-1), user, request and position.
     """
 
     def __init__(self, max_rec):
@@ -167,7 +175,7 @@ class _RowBuffers:
 
     def rows(self, n):
         if n > self.cap:
-            self.cap = max(n, int(self.cap * 1.25))
+            self.cap = 2 * n
             self.i = np.empty((self.cap, K.N_I), np.int32)
             self.f = np.empty((self.cap, K.N_F), np.float32)
             self.u = np.empty((self.cap, K.N_U), np.uint8)
@@ -497,11 +505,11 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             tp_ptr = np.zeros(w.n_topics + 1, np.int64)
             np.cumsum(np.bincount(topic, minlength=w.n_topics), out=tp_ptr[1:])
             fresh_vid = live[post_time[live] > now - feed.fresh_window_days * T].astype(np.int32)
-            lc = w.video_creator[live]
-            order = np.lexsort((live, -post_time[live], lc))
-            cr_vid = live[order].astype(np.int32)
-            cr_ptr = np.zeros(C + 1, np.int64)
-            np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
+            cr_ptr, cr_vid = _by_creator(live, post_time, w.video_creator, C)
+            # the follow scan reads no scores, so its lists hold only posts that can be served: a -inf total
+            # (a ranker's or a seller's score) leaves its post in the live rooms' lists only
+            ok = total > -np.inf
+            scan_ptr, scan_vid = (cr_ptr, cr_vid) if ok.all() else _by_creator(live[ok], post_time, w.video_creator, C)
             # arrivals
             K.draw_arrivals(seed, day, tick, T, w.user_activity, returned, sat, bcfg.session_v, bcfg.satisfaction_ref,
                             counts)
@@ -534,7 +542,7 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
                 request_stamps=stamps, request_counts=counts, regular_marks=cmarks, day_topic=day_topic,
                 day_done=day_done, day_novelty=day_novelty)
             pools = K.RetrievalPools(topic_ptr=tp_ptr, topic_videos=tp_vid, fresh_videos=fresh_vid,
-                                     creator_ptr=cr_ptr, creator_videos=cr_vid)
+                                     creator_ptr=scan_ptr, creator_videos=scan_vid)
             imps_before = ccounts[:, 2].copy()
             t0 = time.perf_counter()
             K.serve_tick(settings, world_arrays, state, pools, live_pools, users, row_off, out_i, out_f, out_u, out_rec)

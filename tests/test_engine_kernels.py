@@ -48,7 +48,7 @@ class Shape:
     full_follows: bool = False  # every user but user 0 fills their follow capacity
     p_masked: float = 0.1  # share of posts with base -inf
     p_new: float = 0.3  # share of posts by new creators
-    masked_in_pools: bool = False  # pools hold masked posts too (the engine never does)
+    masked_in_pools: bool = False  # topic and fresh pools hold masked posts too (the creators' lists never do)
     empty_fresh: bool = False
     empty_topics: tuple = ()  # topics with no retrieval pool
     ties: bool = False  # quantized scores with many exact ties
@@ -145,9 +145,11 @@ def make_case(sh: Shape):
     tp_ptr = np.zeros(T + 1, np.int64)
     np.cumsum(np.bincount(video_topic[live], minlength=T), out=tp_ptr[1:])
     fresh_vid = np.zeros(0, np.int32) if sh.empty_fresh else live[post_time[live] >= V // 2].astype(np.int32)
-    lc = video_creator[live]
-    order = np.lexsort((live, -post_time[live], lc))
-    cr_vid = live[order].astype(np.int32)
+    # the creators' lists hold no masked post, whatever the other pools hold (the follow scan reads no score)
+    scan = live[base[live] > -np.inf]
+    lc = video_creator[scan]
+    order = np.lexsort((scan, -post_time[scan], lc))
+    cr_vid = scan[order].astype(np.int32)
     cr_ptr = np.zeros(C + 1, np.int64)
     np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
     # videos served before this tick: random, or the best of each topic

@@ -237,6 +237,36 @@ def test_eligible_mask_keeps_masked_posts_out_of_every_pool(monkeypatch, tmp_pat
         assert t["pools"]["creator_videos"].size == t["pools"]["creator_ptr"][-1]
 
 
+def test_a_score_of_minus_inf_keeps_the_post_out_of_the_follow_scan(monkeypatch, tmp_path):
+    """A ranker's -inf score (not a policy's mask): the post stays in its topic's pool but not in its creator's
+    list, which the follow scan reads without a score; every other post keeps its place; none is served."""
+    scores = E.base_scores
+    monkeypatch.setattr(E, "base_scores", lambda m, w: np.where(np.arange(m.shape[0]) % 3 == 0, -np.inf, scores(m, w)))
+    rec = Recorder(monkeypatch)
+    cfg = small(days=1)
+    simulate(cfg, tmp_path / "r", progress=False)
+    ev = events(tmp_path / "r")
+    assert len(ev) > 1000
+    w, T = world_of(cfg), cfg.feed.ticks_per_day
+    post_time = w.video_post_day.astype(np.int64) * T + w.video_post_tick
+    n_out = 0
+    for t, ctx in zip(rec.ticks, (c for c, _ in rec.ctxs)):
+        idx = ctx.video_id
+        out = idx[np.arange(idx.size) % 3 == 0]
+        assert np.all(np.isneginf(t["base"][out]))
+        assert sorted(t["pools"]["topic_videos"]) == list(idx)  # a score, not a mask: still pooled by topic
+        kept = np.setdiff1d(idx, out)
+        p = t["pools"]
+        np.testing.assert_array_equal(p["creator_ptr"], np.r_[0, np.cumsum(np.bincount(w.video_creator[kept],
+                                                                                        minlength=w.n_creators))])
+        for c in range(w.n_creators):
+            seg = p["creator_videos"][p["creator_ptr"][c]:p["creator_ptr"][c + 1]]
+            assert sorted(seg) == list(kept[w.video_creator[kept] == c]) and np.all(np.diff(post_time[seg]) <= 0)
+        n_out += out.size
+        assert not np.isin(ev.video_id[(ev.tick == int(t["settings"].tick))], out).any()
+    assert n_out > 0
+
+
 def test_oracle_ranks_on_quality_and_todays_true_interest(monkeypatch):
     """The oracle's score is the post's latent quality; its affinity the log of the viewers' true interest
     (drifting: recomputed each day from the drifted interests), weighed as the value formula weighs them."""
@@ -596,20 +626,19 @@ def test_follow_state_truncates_beyond_the_capacity():
     np.testing.assert_allclose(fs.eng, [0.5, 0.5, 0.0])
 
 
-def test_row_buffers_grow_by_a_quarter_and_are_reused():
+def test_row_buffers_are_allocated_at_twice_the_need_and_reused():
     b = E._RowBuffers(4)
     i, f, u, rec = b.rows(10)
     assert i.shape == (10, K.N_I) and f.shape == (10, K.N_F) and u.shape == (10, K.N_U) and rec.shape == (10, 4)
     assert (i.dtype, f.dtype, u.dtype, rec.dtype) == (np.int32, np.float32, np.uint8, np.int32)
+    assert b.cap == 20 and b.i.shape[0] == b.f.shape[0] == b.u.shape[0] == 20 and b.rec.shape == (20, 4)
     base = b.i
     i2, *_ = b.rows(7)
     assert b.i is base and i2.shape[0] == 7 and np.shares_memory(i2, base)
-    b.rows(11)  # 11 > 10: grows to max(11, 12)
-    assert b.cap == 12 and b.i.shape[0] == 12 and b.rec.shape == (12, 4)
-    b.rows(12)
-    assert b.cap == 12
-    b.rows(40)
-    assert b.cap == 40
+    i3, *_ = b.rows(20)  # a busier tick within the capacity: the same pages
+    assert b.i is base and i3.shape[0] == 20 and np.shares_memory(i3, base)
+    b.rows(21)
+    assert b.cap == 42 and b.i is not base and b.rec.shape == (42, 4)
 
 
 def test_hook_seen_shifts_labelled_posts_by_the_labels_play_logit():
