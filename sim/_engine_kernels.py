@@ -378,7 +378,7 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
         if ui % (users.shape[0] // n_thr + 1) < AHEAD:  # about the users of each thread's share no hint reached
             seen_prefetch_user(seen_bits, seen_ptr, u, PREFETCH_USER_BLOCKS)
         prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_count, follow_creator, follow_regular,
-                             creator_ptr, creator_videos, video_hot, user_interest, topic_plays, topic_impressions,
+                             creator_ptr, creator_videos, user_interest, topic_plays, topic_impressions,
                              day_topic, day_done, inbox)
         # v's stamp (stamp_find), for the request r being gathered: r, v is a candidate (probed: not in the seen filter);
         # stamp_unprobed(r), v is a candidate not probed yet; stamp_seen(r), v was probed and is in the
@@ -458,9 +458,9 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
             # 1. followed creators' newest unseen posts, regular readers first
             if nf > 0 and n_follow > 0:
                 start = int(uniform(rkey, 0) * nf)
-                if r == 0:  # (a later request's hints are given when the one before it ends)
+                if r == 0 and big_filter:  # (a later request's hints are given when the one before it ends)
                     prefetch_follow_scan(u, start, lo, nf, 2 * n_follow, follow_creator, follow_skip, creator_ptr,
-                                         creator_videos, video_hot, seen_bits, seen_ptr, big_filter)
+                                         creator_videos, seen_bits, seen_ptr)
                 for want_rr in (True, False):
                     j = lo + start - 1  # slots from start on, wrapping: lo + (start + jj) % nf without a division
                     for jj in range(nf):
@@ -726,11 +726,11 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 out_u[row, U_RR_CHANGE] = rr_change
                 out_u[row, U_EVICTED_RR] = evicted_rr
                 out_u[row, U_SOURCE] = src[ci]
-            if r + 1 < request_counts[u] and follow_count[u] > 0 and n_follow > 0:  # hints for the next request
+            if big_filter and r + 1 < request_counts[u] and follow_count[u] > 0 and n_follow > 0:  # the next request
                 nf = follow_count[u]
                 start = int(uniform(key_from(rkey_u, tick * MAX_REQUESTS_PER_TICK + r + 1), 0) * nf)
                 prefetch_follow_scan(u, start, follow_ptr[u], nf, 2 * n_follow, follow_creator, follow_skip,
-                                     creator_ptr, creator_videos, video_hot, seen_bits, seen_ptr, big_filter)
+                                     creator_ptr, creator_videos, seen_bits, seen_ptr)
 
 
 @njit(**PJIT)

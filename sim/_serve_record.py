@@ -121,7 +121,7 @@ def stamp_put(table, mask, i, v, stamp):
 
 # --- hints for the users served next ---------------------------------------------------------
 #: serve_tick asks, at the start of each user, for what the users 1 to AHEAD places later will read
-AHEAD = 4  # (at least 4: the hints come in four stages, AHEAD, AHEAD - 1, AHEAD - 2 and AHEAD - 3 users on)
+AHEAD = 4  # (at least 3: the hints come in three stages, AHEAD, AHEAD - 1 and AHEAD - 2 users on)
 #: followed creators whose lists the hints follow (the default world.follow_capacity: every follow of a user)
 AHEAD_FOLLOWS = 64
 
@@ -138,14 +138,14 @@ def prefetch_row(a, r):
 
 @njit(**JIT)
 def prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_count, follow_creator, follow_regular,
-                         creator_ptr, creator_videos, video_hot, interest, plays, imps, day_topic, day_done, inbox):
+                         creator_ptr, creator_videos, interest, plays, imps, day_topic, day_done, inbox):
     """Hints (results never depend on them) for the users served after ``users[ui]``, in stages so that
     each stage's addresses come from lines an earlier stage asked for: for the user ``AHEAD`` places
     on, its seen filter (whole, if small), its follow slots, its per-topic rows and its inbox; three
     places on, the list offsets of the creators it follows; two places on, the first entry of each of
-    those lists (the creator's newest candidate post); one place on, that post's hot row (``video_hot``,
-    read first by the follow source). A user's first request reads all of these, and in ascending but
-    sparse user order none is in cache."""
+    those lists (the creator's newest candidate post, where the follow source starts). A user's first
+    request reads all of these, and in ascending but sparse user order none is in cache. (The posts'
+    hot rows are not asked for: the follow source reads none, and a post it takes asks for its own.)"""
     n = users.shape[0]
     if ui + AHEAD < n:
         u = users[ui + AHEAD]
@@ -169,29 +169,22 @@ def prefetch_users_ahead(users, ui, seen_bits, seen_ptr, follow_ptr, follow_coun
         u = users[ui + AHEAD - 2]
         for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
             prefetch(creator_videos, creator_ptr[follow_creator[j]])
-    if ui + AHEAD - 3 < n:
-        u = users[ui + AHEAD - 3]
-        for j in range(follow_ptr[u], follow_ptr[u] + min(follow_count[u], AHEAD_FOLLOWS)):
-            c = follow_creator[j]
-            if creator_ptr[c] < creator_ptr[c + 1]:
-                prefetch(video_hot, np.int64(creator_videos[creator_ptr[c]]) * video_hot.shape[1])
 
 
 @njit(**JIT)
-def prefetch_follow_scan(u, start, lo, nf, n_first, follow_creator, follow_skip, creator_ptr, creator_videos, video_hot,
-                         seen_bits, seen_ptr, seen_too):
-    """Hints for a request's follow source: for the first ``n_first`` of user ``u``'s ``nf`` follow slots
-    from ``lo``, in the order the scan takes them (from slot ``start``), the hot row of the post the scan
-    starts at (``follow_skip`` places into the creator's list) and, if ``seen_too``, its seen-filter block."""
+def prefetch_follow_scan(u, start, lo, nf, n_first, follow_creator, follow_skip, creator_ptr, creator_videos,
+                         seen_bits, seen_ptr):
+    """Hints for a request's follow source when user ``u``'s filter is too big to be asked for whole: for the
+    first ``n_first`` of the user's ``nf`` follow slots from ``lo``, in the order the scan takes them (from
+    slot ``start``), the seen-filter block of the post the scan starts at (``follow_skip`` places into the
+    creator's list)."""
     j = lo + start - 1
     for jj in range(min(nf, n_first)):
         j = lo if j == lo + nf - 1 else j + 1  # lo + (start + jj) % nf
         c = follow_creator[j]
         q = creator_ptr[c] + follow_skip[j - lo]
         if q < creator_ptr[c + 1]:
-            if seen_too:
-                seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
-            prefetch(video_hot, np.int64(creator_videos[q]) * video_hot.shape[1])
+            seen_prefetch(seen_bits, seen_ptr, u, creator_videos[q])
 
 
 @njit(inline="always", **JIT)
