@@ -39,6 +39,7 @@ from sim._serve_record import (CAND_DROPPED, CAND_PROBED, CAND_UNPROBED, INTERES
                                MAX_PACKED_CREATORS, MAX_TOPICS, H_PACKED, H_TOTAL, N_H, N_R, R_BOOST, R_DURATION, R_HOOK, R_LOG_D30,
                                R_PACKED, R_QUALITY, R_SHAREABILITY, aligned_rows, draw_interest_topics, pack_video,
                                packed_creator, packed_is_new, packed_topic, AHEAD, prefetch_follow_scan, prefetch_users_ahead,
+                               push_candidate,
                                stamp_find, stamp_put, stamp_seen,
                                stamp_table_size, stamp_unprobed)
 
@@ -481,11 +482,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                                 continue
                             prefetch(video_hot, np.int64(v) * N_H)  # read when the candidates are scored
                             _, e = stamp_find(stamp, stamp_mask, v, req_id)
-                            stamp_put(stamp, stamp_mask, e, v, req_id)
-                            cand[n] = v
-                            src[n] = SOURCE_FOLLOW
-                            pending[n] = CAND_PROBED
-                            n += 1
+                            n = push_candidate(stamp, stamp_mask, e, v, req_id, cand, src, pending, n, SOURCE_FOLLOW,
+                                               CAND_PROBED)
                             break
                         follow_skip[j - lo] = q_known - creator_ptr[c]
             # 2. opened shares in the inbox (probed later, only if they reach the slate: a video the
@@ -495,11 +493,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                 if v >= 0 and video_hot[v, H_TOTAL] > -np.inf:
                     s, e = stamp_find(stamp, stamp_mask, v, req_id)
                     if s != req_id and s != unprobed_id and s != seen_id:
-                        stamp_put(stamp, stamp_mask, e, v, unprobed_id)
-                        cand[n] = v
-                        src[n] = SOURCE_SHARE
-                        pending[n] = CAND_UNPROBED
-                        n += 1
+                        n = push_candidate(stamp, stamp_mask, e, v, unprobed_id, cand, src, pending, n, SOURCE_SHARE,
+                                           CAND_UNPROBED)
             # 3. interest retrieval: topics drawn from the logged topic plays (+1 smoothing)
             if n_interest > 0:
                 for i in range(n_interest):
@@ -534,11 +529,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                             pending[i_c] = CAND_DROPPED
                         elif s != seen_id:
                             if not seen_has(seen_bits, seen_ptr, u, v, seen_k):
-                                stamp_put(stamp, stamp_mask, e, v, req_id)
-                                cand[n] = v
-                                src[n] = SOURCE_INTEREST
-                                pending[n] = CAND_PROBED
-                                n += 1
+                                n = push_candidate(stamp, stamp_mask, e, v, req_id, cand, src, pending, n,
+                                                   SOURCE_INTEREST, CAND_PROBED)
                                 break
                             stamp_put(stamp, stamp_mask, e, v, seen_id)
                         if m == size:
@@ -551,11 +543,8 @@ def serve_tick(settings, world, state, pools, live, users, row_off, out_i, out_f
                     # not probed now either (as the inbox); one met before is no new candidate,
                     # whether it turns out to be one or to be seen
                     if s != req_id and s != unprobed_id and s != seen_id:
-                        stamp_put(stamp, stamp_mask, e, v, unprobed_id)
-                        cand[n] = v
-                        src[n] = SOURCE_FRESH
-                        pending[n] = CAND_UNPROBED
-                        n += 1
+                        n = push_candidate(stamp, stamp_mask, e, v, unprobed_id, cand, src, pending, n, SOURCE_FRESH,
+                                           CAND_UNPROBED)
             if inv_temperature > 0.0:
                 # Plackett-Luce weighs every candidate: probe all, drop the seen (order kept)
                 n = _probe_all(cand, src, pending, n, seen_bits, seen_ptr, u, seen_k)

@@ -127,6 +127,17 @@ AHEAD_FOLLOWS = 64
 
 
 @njit(inline="always", **JIT)
+def push_candidate(table, mask, i, v, stamp, cand, src, pending, n, source, state):
+    """Stamp video ``v`` in entry ``i`` (:func:`stamp_put`) and append it as candidate ``n``, from ``source``,
+    in probe state ``state``. Returns ``n + 1``."""
+    stamp_put(table, mask, i, v, stamp)
+    cand[n] = v
+    src[n] = source
+    pending[n] = state
+    return n + 1
+
+
+@njit(inline="always", **JIT)
 def prefetch_row(a, r):
     """A hint: every cache line of row ``r`` of the 2-D C-contiguous array ``a``."""
     w = a.shape[1]

@@ -105,6 +105,7 @@ TWINS = {
     "sim._serve_record.prefetch_row": _SERVE,  # hints for the users served next (results never depend on them)
     "sim._serve_record.prefetch_users_ahead": _SERVE,
     "sim._serve_record.prefetch_follow_scan": _SERVE,  # hints for a request's follow source
+    "sim._serve_record.push_candidate": _SERVE,  # a candidate stamped and appended (inlined into serve_tick)
     "sim._serve_record.draw_interest_topics": _SERVE,  # the interest picks' draws and topics, inlined into serve_tick
     "sim._serve_record.packed_creator": _SERVE,
     "sim._serve_record.packed_topic": _SERVE,
