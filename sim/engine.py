@@ -506,10 +506,10 @@ def _run(cfg: Config, out: Path | None, progress: bool, world) -> RunResult:
             np.cumsum(np.bincount(topic, minlength=w.n_topics), out=tp_ptr[1:])
             fresh_vid = live[post_time[live] > now - feed.fresh_window_days * T].astype(np.int32)
             cr_ptr, cr_vid = _by_creator(live, post_time, w.video_creator, C)
-            # the follow scan reads no scores, so its lists hold only posts that can be served: a -inf total
-            # (a ranker's or a seller's score) leaves its post in the live rooms' lists only
-            ok = total > -np.inf
-            scan_ptr, scan_vid = (cr_ptr, cr_vid) if ok.all() else _by_creator(live[ok], post_time, w.video_creator, C)
+            # the follow scan reads no scores: a post of -inf total (a ranker's or seller's score) is in live rooms' lists only
+            servable = total > -np.inf
+            scan_ptr, scan_vid = ((cr_ptr, cr_vid) if servable.all()
+                                  else _by_creator(live[servable], post_time, w.video_creator, C))
             # arrivals
             K.draw_arrivals(seed, day, tick, T, w.user_activity, returned, sat, bcfg.session_v, bcfg.satisfaction_ref,
                             counts)
