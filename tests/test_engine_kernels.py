@@ -15,6 +15,7 @@ import pytest
 
 from sim import _engine_kernels as K
 from sim.behavior import BehaviorConfig, behavior_params
+from sim.engine import _by_creator
 from sim.seen import new_filter, seen_add, seen_has
 from tests import reference_engine as ref
 from tests.conftest import needs_two_threads
@@ -146,12 +147,7 @@ def make_case(sh: Shape):
     np.cumsum(np.bincount(video_topic[live], minlength=T), out=tp_ptr[1:])
     fresh_vid = np.zeros(0, np.int32) if sh.empty_fresh else live[post_time[live] >= V // 2].astype(np.int32)
     # the creators' lists hold no masked post, whatever the other pools hold (the follow scan reads no score)
-    scan = live[base[live] > -np.inf]
-    lc = video_creator[scan]
-    order = np.lexsort((scan, -post_time[scan], lc))
-    cr_vid = scan[order].astype(np.int32)
-    cr_ptr = np.zeros(C + 1, np.int64)
-    np.cumsum(np.bincount(lc, minlength=C), out=cr_ptr[1:])
+    cr_ptr, cr_vid = _by_creator(live[total > -np.inf], post_time, video_creator, C)
     # videos served before this tick: random, or the best of each topic
     top = np.concatenate([tp_vid[tp_ptr[t]:tp_ptr[t] + 2 * sh.top_m] for t in range(T)]).astype(np.int64)
     if sh.inbox_top and top.size:
